@@ -1,0 +1,92 @@
+"""Root typer app, shared options, and the one place where errors become exit codes."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+import typer
+from rich.console import Console
+
+from fl_node.errors import FlNodeError
+from incentive.errors import IncentiveError
+
+app = typer.Typer(
+    name="fedledger",
+    help="Blockchain-incentivized federated learning: encrypted updates, an on-chain incentive ledger.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+bench_app = typer.Typer(help="Benchmarks that write JSON figures.", no_args_is_help=True)
+app.add_typer(bench_app, name="bench")
+
+console = Console()
+err_console = Console(stderr=True)
+
+EXIT_OK = 0
+EXIT_CHECK_FAILED = 1
+EXIT_BAD_INPUT = 2
+
+
+class BadInput(Exception):
+    """Raised by CLI code for invalid options; becomes exit code 2."""
+
+
+def write_json(path: Path | None, payload: dict[str, Any]) -> None:
+    """Write a command's results to ``path`` (parents created), if a path was given."""
+    if path is None:
+        return
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(payload, indent=2, sort_keys=False) + "\n")
+
+
+JsonOption = typer.Option(None, "--json", help="Write the results as JSON to this path.", dir_okay=False)
+
+
+def _register_commands() -> None:
+    """Import every sibling module of this package; each attaches its commands to ``app``/``bench_app``."""
+    import importlib
+    import pkgutil
+
+    import fl_node.cli as package
+
+    for info in pkgutil.iter_modules(package.__path__):
+        if info.name != "app":
+            importlib.import_module(f"fl_node.cli.{info.name}")
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Console-script entry point: run the app, mapping known errors to exit codes."""
+    args = list(sys.argv[1:] if argv is None else argv)
+    debug = "--debug" in args
+    if debug:
+        args.remove("--debug")
+    _register_commands()
+    try:
+        app(args=args, standalone_mode=False)
+    except (FlNodeError, IncentiveError, BadInput) as exc:
+        if debug:
+            raise
+        err_console.print(f"[red]error:[/red] {exc}", highlight=False, soft_wrap=True)
+        sys.exit(EXIT_BAD_INPUT)
+    except typer.Exit as exc:
+        sys.exit(exc.exit_code)
+    except (typer.Abort, KeyboardInterrupt):
+        err_console.print("aborted")
+        sys.exit(130)
+    except Exception as exc:  # click usage errors and anything unexpected
+        import click
+
+        if isinstance(exc, click.exceptions.UsageError):
+            exc.show()
+            sys.exit(EXIT_BAD_INPUT)
+        if isinstance(exc, click.exceptions.ClickException):
+            exc.show()
+            sys.exit(exc.exit_code)
+        if debug:
+            raise
+        err_console.print(f"[red]error:[/red] {type(exc).__name__}: {exc}", highlight=False, soft_wrap=True)
+        sys.exit(EXIT_BAD_INPUT)
