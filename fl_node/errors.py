@@ -3,3 +3,7 @@
 
 class FlNodeError(Exception):
     """Base class: bad input to training, encryption or a federation."""
+
+
+class ArtifactError(FlNodeError):
+    """An artifact is missing from the store or does not match its content hash."""
