@@ -7,3 +7,19 @@ class FlNodeError(Exception):
 
 class ArtifactError(FlNodeError):
     """An artifact is missing from the store or does not match its content hash."""
+
+
+class DataError(FlNodeError):
+    """A dataset, CSV file, split or partition spec cannot be used (unknown name, bad values, too few samples)."""
+
+
+class ModelError(FlNodeError):
+    """An unknown model name, a model that does not fit the data, or a parameter vector of the wrong size."""
+
+
+class UpdateFormatError(FlNodeError):
+    """A plaintext update blob has the wrong length or holds non-finite values."""
+
+
+class RoundAborted(FlNodeError):
+    """Fewer than ``min_participants`` usable submissions arrived in a round, even after the retries."""
