@@ -23,3 +23,19 @@ class UpdateFormatError(FlNodeError):
 
 class RoundAborted(FlNodeError):
     """Fewer than ``min_participants`` usable submissions arrived in a round, even after the retries."""
+
+
+class CryptoError(FlNodeError):
+    """A Paillier key, codec configuration or ciphertext cannot be used."""
+
+
+class KeyFormatError(CryptoError):
+    """Bytes or a file that should hold a Paillier key do not (bad framing, checksum or key values)."""
+
+
+class CiphertextFormatError(CryptoError):
+    """An encrypted-update blob is truncated, altered, out of range or made under another key."""
+
+
+class CodecError(CryptoError):
+    """Values or encrypted updates that the packed codec cannot take (wrong range, mismatched parameters, overflow risk)."""
