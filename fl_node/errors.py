@@ -39,3 +39,31 @@ class CiphertextFormatError(CryptoError):
 
 class CodecError(CryptoError):
     """Values or encrypted updates that the packed codec cannot take (wrong range, mismatched parameters, overflow risk)."""
+
+
+class VFLError(FlNodeError):
+    """Vertical federated learning: bad party data, a failed alignment or a broken protocol exchange."""
+
+
+class MissingColumnError(VFLError):
+    """A party's table lacks a required column (the sample-ID column, or the guest's label column)."""
+
+
+class DuplicateIDError(VFLError):
+    """A party's sample IDs are not unique, so rows cannot be aligned by ID."""
+
+
+class FeatureCountError(VFLError):
+    """A party's feature matrix, table row or model has a different number of features than expected."""
+
+
+class EmptyIntersectionError(VFLError):
+    """The parties share no sample IDs (or too few to train and evaluate on)."""
+
+
+class VFLProtocolError(VFLError):
+    """A message between the parties is malformed or does not match the protocol step."""
+
+
+class VFLTransportError(VFLError):
+    """A party could not reach a peer, a message did not arrive in time, or a peer failed."""
