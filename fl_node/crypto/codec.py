@@ -325,13 +325,19 @@ class PackedCodec:
         self._pool = pool if pool is not None else shared_pool(workers)
         self._auto_refill = precompute
         self._reserve: list[int] = []
-        self._lock = threading.Lock()
+        self._lock = threading.Lock()  # guards the reserve (the feeder thread appends)
+        self._encrypt_lock = threading.Lock()  # one encryption at a time: it stops and restarts the feeder
         self._stop = threading.Event()
         self._feeder: threading.Thread | None = None
 
     @property
     def randomness(self) -> RandomnessMode:
         return self._spec.mode
+
+    @property
+    def quantization_step(self) -> float:
+        """Δ = clip / Q: each decoded value is off by less than this (module docstring)."""
+        return self.config.step
 
     @property
     def reserve_size(self) -> int:
@@ -358,7 +364,8 @@ class PackedCodec:
             with self._lock:
                 self._reserve.extend(fresh)
         else:
-            self._start_feeder(count)
+            with self._encrypt_lock:
+                self._start_feeder(count)
 
     def encrypt(self, values: np.ndarray, *, rng: np.random.Generator) -> EncryptedUpdate:
         """Clip, quantize (stochastic rounding with ``rng``), pack and encrypt a float vector."""
@@ -403,7 +410,8 @@ class PackedCodec:
 
     def close(self) -> None:
         """Stop background precomputation (the shared pool keeps running for other codecs)."""
-        self._stop_feeder()
+        with self._encrypt_lock:
+            self._stop_feeder()
 
     def __enter__(self) -> PackedCodec:
         return self
@@ -423,15 +431,16 @@ class PackedCodec:
         _check_update(update, self.fingerprint, self.config, self.layout)
 
     def _encrypt_plaintexts(self, plaintexts: list[int]) -> list[int]:
-        self._stop_feeder()
-        with self._lock:
-            take = min(len(plaintexts), len(self._reserve))
-            rhos, self._reserve = self._reserve[:take], self._reserve[take:]
-        ciphertexts = paillier.encrypt_with(self._spec, plaintexts[:take], rhos)
-        ciphertexts += self._pool.map_chunks(paillier.encrypt_fresh, self._spec, plaintexts[take:])
-        log.debug("encrypted %d plaintexts, %d with precomputed randomness", len(plaintexts), take)
-        if self._auto_refill:
-            self._start_feeder(len(plaintexts))
+        with self._encrypt_lock:
+            self._stop_feeder()
+            with self._lock:
+                take = min(len(plaintexts), len(self._reserve))
+                rhos, self._reserve = self._reserve[:take], self._reserve[take:]
+            ciphertexts = paillier.encrypt_with(self._spec, plaintexts[:take], rhos)
+            ciphertexts += self._pool.map_chunks(paillier.encrypt_fresh, self._spec, plaintexts[take:])
+            log.debug("encrypted %d plaintexts, %d with precomputed randomness", len(plaintexts), take)
+            if self._auto_refill:
+                self._start_feeder(len(plaintexts))
         return ciphertexts
 
     def _start_feeder(self, count: int) -> None:
