@@ -11,6 +11,7 @@ the binary fraction it is, with no intermediate float multiplication). The error
 
 from __future__ import annotations
 
+import numbers
 from fractions import Fraction
 
 from incentive.errors import FixedPointError
@@ -51,9 +52,9 @@ def from_fixed(value: int) -> float:
 
 
 def _exact_float(x: float) -> Fraction:
+    if not isinstance(x, numbers.Real):
+        raise FixedPointError(f"value {x!r} cannot go on the ledger: not a number")
     try:
         return Fraction(float(x))
     except (OverflowError, ValueError):
         raise FixedPointError(f"value {x!r} cannot go on the ledger: not a finite number") from None
-    except TypeError:
-        raise FixedPointError(f"value {x!r} cannot go on the ledger: not a number") from None

@@ -99,12 +99,15 @@ class TmcShapley:
                 )
         except BudgetExhausted:
             pass
-        if estimate.count == 0:
+        logger.debug("tmc: %d permutations, %d evaluations, converged=%s", estimate.count, cached.evaluations, converged)
+        if covers_all(ids, cached):
+            values = exact_values(ids, cached)
+        elif estimate.count == 0:
             raise ScorerError(
                 f"max_evaluations={self.max_evaluations} ran out before one permutation of {n} participants was complete"
             )
-        logger.debug("tmc: %d permutations, %d evaluations, converged=%s", estimate.count, cached.evaluations, converged)
-        values = exact_values(ids, cached) if covers_all(ids, cached) else dict(zip(ids, estimate.mean.tolist()))
+        else:
+            values = dict(zip(ids, estimate.mean.tolist()))
         return ScoreResult(
             values=values,
             evaluations=cached.evaluations,
