@@ -172,7 +172,7 @@ class EncryptedUpdate:
 
         Layout: ``b"FLCT"``, version (u8), key fingerprint (32 B), bits (u8), slot_bits (u8),
         slots (u16), clip (f64), length (u64), count (u32), number of ciphertexts (u32),
-        ciphertext width (u16), then the ciphertexts, then the digest. 49 + 32 bytes of framing.
+        ciphertext width (u16), then the ciphertexts, then the digest. 67 + 32 bytes of framing.
         """
         header = _HEADER.pack(
             _MAGIC, _VERSION, self.key_fingerprint, self.bits, self.slot_bits, self.slots,

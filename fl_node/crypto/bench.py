@@ -1,0 +1,174 @@
+"""Measurements behind ``fedledger bench crypto``: naive phe, the packed codec, plaintext aggregation.
+
+One run, one key, the same synthetic updates (uniform in ``[-clip, clip]``, so the reported
+error is quantization only and can be compared with the codec's stated bound):
+
+(a) naive: one ``phe`` ``EncryptedNumber`` per float, on a sample of ``naive_sample`` values,
+    one core, reported per value;
+(b) packed, end to end: for each of the N updates draw its encryption randomness
+    ("precompute", which a node can run while it trains) then quantize, pack and encrypt;
+    add the N encrypted updates; decrypt and average. ``packed_s_per_value`` counts *all*
+    of it, divided by N·P; ``packed_online_s_per_value`` leaves out the precompute phase;
+(c) plaintext: the float average of the N updates.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+
+from fl_node.crypto.codec import CodecConfig, EncryptedUpdate, PackedCodec, PackedDecryptor
+from fl_node.crypto.keys import generate_keypair
+from fl_node.crypto.paillier import RandomnessMode
+from fl_node.crypto.parallel import WorkerPool
+
+__all__ = ["CryptoBenchConfig", "run_crypto_bench", "Progress"]
+
+Progress = Callable[[str, int, int], None]
+"""Called as ``progress(phase, done, total)`` while the benchmark runs."""
+
+
+@dataclass(frozen=True)
+class CryptoBenchConfig:
+    """What ``fedledger bench crypto`` measures.
+
+    Attributes
+    ----------
+    params : int (default: 100_000)
+        Parameters per update (P).
+    nodes : int (default: 10)
+        Updates aggregated (N); also the codec's ``max_participants``.
+    key_bits : int (default: 2048)
+    bits : int (default: 16)
+        Quantization bits.
+    clip : float (default: 1.0)
+    naive_sample : int (default: 500)
+        Values encrypted one by one with phe for the naive figure.
+    randomness : {"full", "short"} (default: "full")
+        Obfuscator kind of the packed codec.
+    workers : int | None (default: None)
+        Processes; None uses every core.
+    seed : int (default: 0)
+    """
+
+    params: int = 100_000
+    nodes: int = 10
+    key_bits: int = 2048
+    bits: int = 16
+    clip: float = 1.0
+    naive_sample: int = 500
+    randomness: RandomnessMode = "full"
+    workers: int | None = None
+    seed: int = 0
+
+
+def run_crypto_bench(config: CryptoBenchConfig, progress: Progress | None = None) -> dict:
+    """Run the three measurements and return the JSON payload (keys in the module docstring and the CLI)."""
+    report = progress or (lambda phase, done, total: None)
+    P, N = config.params, config.nodes
+    codec_config = CodecConfig(bits=config.bits, clip=config.clip, max_participants=N)
+    rng = np.random.default_rng(config.seed)
+
+    report("keygen", 0, 1)
+    start = time.perf_counter()
+    pk, sk = generate_keypair(config.key_bits)
+    keygen_s = time.perf_counter() - start
+    report("keygen", 1, 1)
+
+    updates = [rng.uniform(-config.clip, config.clip, P) for _ in range(N)]
+
+    # (a) naive phe, one EncryptedNumber per float
+    sample = rng.uniform(-config.clip, config.clip, config.naive_sample)
+    start = time.perf_counter()
+    for i, value in enumerate(sample):
+        pk.encrypt(float(value))
+        if i % 10 == 9 or i == len(sample) - 1:
+            report("naive", i + 1, len(sample))
+    naive_s_per_value = (time.perf_counter() - start) / len(sample)
+
+    # (b) packed codec, end to end
+    pool = WorkerPool(config.workers)
+    try:
+        codec = PackedCodec(pk, codec_config, pool=pool, precompute=False, randomness=config.randomness)
+        decryptor = PackedDecryptor(sk, codec_config, pool=pool)
+        per_update = codec.ciphertext_count(P)
+        for future in [pool.submit(_warm_up) for _ in range(pool.workers)]:
+            future.result()  # start the worker processes outside the timings
+
+        precompute_s = encrypt_s = 0.0
+        encrypted: list[EncryptedUpdate] = []
+        for node, values in enumerate(updates):
+            start = time.perf_counter()
+            codec.precompute(per_update)
+            precompute_s += time.perf_counter() - start
+            start = time.perf_counter()
+            encrypted.append(codec.encrypt(values, rng=rng))
+            encrypt_s += time.perf_counter() - start
+            report("packed", node + 1, N)
+
+        start = time.perf_counter()
+        total = codec.aggregate(encrypted)
+        aggregate_s = time.perf_counter() - start
+
+        start = time.perf_counter()
+        decrypted_average = decryptor.decrypt_sum(total) / N
+        decrypt_s = time.perf_counter() - start
+        report("decrypt", 1, 1)
+
+        start = time.perf_counter()
+        blob = encrypted[0].to_bytes()
+        EncryptedUpdate.from_bytes(blob, pk)
+        roundtrip_s = time.perf_counter() - start
+    finally:
+        pool.close()
+
+    # (c) plaintext aggregation
+    start = time.perf_counter()
+    float_average = np.sum(updates, axis=0) / N
+    plaintext_s = time.perf_counter() - start
+
+    values = N * P
+    online_s = encrypt_s + aggregate_s + decrypt_s
+    packed_s_per_value = (precompute_s + online_s) / values
+    packed_online_s_per_value = online_s / values
+    return {
+        "params": P,
+        "nodes": N,
+        "key_bits": config.key_bits,
+        "naive_s_per_value": naive_s_per_value,
+        "packed_s_per_value": packed_s_per_value,
+        "plaintext_s_per_value": plaintext_s / values,
+        "speedup": naive_s_per_value / packed_s_per_value,
+        "max_abs_error": float(np.abs(decrypted_average - float_average).max()),
+        "ciphertext_bytes_per_param": len(blob) / P,
+        "bits": config.bits,
+        "clip": config.clip,
+        "randomness": config.randomness,
+        "workers": pool.workers,
+        "naive_sample": config.naive_sample,
+        "error_bound": codec_config.step,
+        "packed_online_s_per_value": packed_online_s_per_value,
+        "speedup_online": naive_s_per_value / packed_online_s_per_value,
+        "naive_ciphertext_bytes_per_param": (pk.nsquare.bit_length() + 7) // 8,
+        "update_bytes": len(blob),
+        "slot_bits": codec.layout.slot_bits,
+        "slots_per_ciphertext": codec.layout.slots,
+        "ciphertexts_per_update": per_update,
+        "seconds": {
+            "keygen": keygen_s,
+            "naive_sample": naive_s_per_value * config.naive_sample,
+            "precompute": precompute_s,
+            "encrypt": encrypt_s,
+            "aggregate": aggregate_s,
+            "decrypt": decrypt_s,
+            "serialize_roundtrip_one_update": roundtrip_s,
+            "plaintext": plaintext_s,
+        },
+    }
+
+
+def _warm_up() -> None:
+    """Worker start-up task."""

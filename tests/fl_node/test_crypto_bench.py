@@ -1,0 +1,51 @@
+"""`fedledger bench crypto` and the measuring code behind it, at a size that runs in a second."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from fl_node.cli import main
+from fl_node.crypto.bench import CryptoBenchConfig, run_crypto_bench
+
+REQUIRED = {
+    "params", "nodes", "key_bits", "naive_s_per_value", "packed_s_per_value", "plaintext_s_per_value",
+    "speedup", "max_abs_error", "ciphertext_bytes_per_param",
+}
+
+
+def test_bench_reports_consistent_figures():
+    phases: list[str] = []
+    config = CryptoBenchConfig(params=700, nodes=3, key_bits=768, randomness="short", workers=1)
+
+    result = run_crypto_bench(config, lambda phase, done, total: phases.append(phase))
+
+    assert REQUIRED <= result.keys()
+    assert (result["params"], result["nodes"], result["key_bits"]) == (700, 3, 768)
+    assert result["speedup"] == pytest.approx(result["naive_s_per_value"] / result["packed_s_per_value"])
+    assert result["packed_online_s_per_value"] <= result["packed_s_per_value"]
+    assert 0 < result["max_abs_error"] < result["error_bound"]
+    assert result["ciphertext_bytes_per_param"] == result["update_bytes"] / 700
+    assert result["update_bytes"] == 67 + 32 + result["ciphertexts_per_update"] * 192
+    assert {"keygen", "naive", "packed", "decrypt"} <= set(phases)
+
+
+def test_cli_writes_the_json(tmp_path):
+    out = tmp_path / "bench" / "crypto.json"
+
+    main(["bench", "crypto", "--params", "300", "--nodes", "2", "--key-bits", "512", "--workers", "2", "--json", str(out)])
+
+    result = json.loads(out.read_text())
+    assert REQUIRED <= result.keys()
+    assert result["nodes"] == 2 and result["randomness"] == "full" and result["workers"] == 2
+
+
+@pytest.mark.parametrize(
+    "args", [["--randomness", "fast"], ["--naive-sample", "10"], ["--key-bits", "511"], ["--nodes", "0"]]
+)
+def test_cli_bad_options_exit_2(args, capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        main(["bench", "crypto", "--params", "10", *args])
+
+    assert exit_info.value.code == 2
