@@ -731,10 +731,11 @@ contract FederationLedger is AccessControl, ReentrancyGuard {
             emit ParticipantScored(st.roundId, account, s, reward);
         }
         p.score = int64(s);
+        // One tuple assignment: all three fields of the member's slot 1 are read, then written
+        // together (the optimizer emits a single SSTORE instead of three).
         Member storage m = _members[account];
-        m.cumulativeScore += int96(s);
-        m.pendingReward += uint128(reward);
-        m.openCommitments -= 1;
+        (m.cumulativeScore, m.pendingReward, m.openCommitments) =
+            (m.cumulativeScore + int96(s), m.pendingReward + uint128(reward), m.openCommitments - 1);
     }
 
     function _isDropped(uint256[] calldata dropped, uint256 i) private pure returns (bool) {

@@ -13,6 +13,7 @@ Where things are looked up (each can be overridden by an environment variable):
 
 ``FEDLEDGER_CONTRACTS``     the contracts directory (default: ``<repo>/contracts``)
 ``FEDLEDGER_NODE_MODULES``  npm packages: ``solc``, ``@openzeppelin`` (default: ``<repo>/node_modules``)
+``FEDLEDGER_SOLC``          the solc executable (default: the shim ``<repo>/contracts/bin/solc``)
 ``FEDLEDGER_CACHE``         the cache directory (default: ``<repo>/.fedledger/cache`` when the
                             repository is writable, else ``$XDG_CACHE_HOME/fedledger``)
 """
@@ -105,7 +106,7 @@ class Toolchain:
             contracts_dir=contracts_dir,
             node_modules=node_modules,
             cache_dir=default_cache_dir(),
-            solc_binary=contracts_dir / SOLC_SHIM_RELATIVE,
+            solc_binary=Path(os.environ.get("FEDLEDGER_SOLC", REPO_ROOT / "contracts" / SOLC_SHIM_RELATIVE)),
         )
 
 

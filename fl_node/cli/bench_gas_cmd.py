@@ -1,0 +1,27 @@
+"""`fedledger bench gas`: gas of join, commit and one-transaction finalize on the embedded chain."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from rich.table import Table
+
+from fl_node.cli.app import JsonOption, bench_app, console, write_json
+from incentive.gasbench import DEFAULT_SIZES, run_gas_bench
+
+
+@bench_app.command("gas")
+def bench_gas(json_path: Path | None = JsonOption) -> None:
+    """Finalize rounds of 10, 50 and 100 participants; report the marginal gas per participant."""
+    with console.status("deploying, joining 100 members, finalizing rounds of 10, 50 and 100 ..."):
+        figures = run_gas_bench(DEFAULT_SIZES)
+    write_json(json_path, figures.as_json())
+    table = Table(title="FederationLedger gas (embedded chain; identical on anvil)")
+    table.add_column("transaction")
+    table.add_column("gas", justify="right")
+    for size, gas in figures.finalize_gas.items():
+        table.add_row(f"finalize, {size} participants (one transaction)", f"{gas:,}")
+    table.add_row("finalize, marginal per participant", f"{figures.per_participant_gas:,}")
+    table.add_row("commit (median)", f"{figures.commit_gas:,}")
+    table.add_row("join with stake (median)", f"{figures.join_gas:,}")
+    console.print(table)

@@ -1,0 +1,115 @@
+"""Gas of the ledger's hot paths, measured on the embedded chain (gas is identical on anvil).
+
+Finalizing rounds of 10, 50 and 100 participants gives the marginal finalize cost per extra
+participant, ``(finalize(100) - finalize(10)) / 90``; the commit and join costs are the medians
+over the members of the 100-participant round.
+"""
+
+from __future__ import annotations
+
+import statistics
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from incentive.chain import Chain, embedded_chain
+from incentive.ledger import LedgerClient, RoundOpened, TaskCreated, keccak
+
+DEFAULT_SIZES = (10, 50, 100)
+
+
+@dataclass(frozen=True)
+class GasFigures:
+    """What ``fedledger bench gas`` reports.
+
+    Attributes
+    ----------
+    per_participant_gas : int
+        Marginal finalize gas per extra participant (between the smallest and largest round).
+    finalize_gas : dict[str, int]
+        Round size (as a string) -> gas of its one finalize transaction.
+    commit_gas : int
+        Median gas of one commitment.
+    join_gas : int
+        Median gas of one join with a stake.
+    """
+
+    per_participant_gas: int
+    finalize_gas: dict[str, int]
+    commit_gas: int
+    join_gas: int
+
+    def as_json(self) -> dict[str, object]:
+        """The figures with exactly the keys of the JSON report."""
+        return {
+            "per_participant_gas": self.per_participant_gas,
+            "finalize_gas": dict(self.finalize_gas),
+            "commit_gas": self.commit_gas,
+            "join_gas": self.join_gas,
+        }
+
+
+def bench_scores(n: int) -> list[int]:
+    """Deterministic fixed-point scores for ``n`` participants: mostly positive, some negative and zero."""
+    scores = []
+    for i in range(n):
+        if i % 10 == 3:
+            scores.append(-(12_345 + 17 * i))
+        elif i % 10 == 7:
+            scores.append(0)
+        else:
+            scores.append(50_000 + 7_919 * i)
+    return scores
+
+
+def run_gas_bench(
+    sizes: tuple[int, ...] = DEFAULT_SIZES,
+    chain: Chain | None = None,
+    progress: Callable[[str, int, int], None] | None = None,
+) -> GasFigures:
+    """Deploy a ledger, join ``max(sizes)`` members, and finalize one round per size.
+
+    Parameters
+    ----------
+    sizes : tuple[int, ...] (default: (10, 50, 100))
+        Participants per round; at least two distinct sizes.
+    chain : Chain | None (default: a fresh embedded chain)
+        Where to measure.
+    progress : Callable[[str, int, int], None] | None (default: silent)
+        Called as ``progress(phase, done, total)``.
+    """
+    sizes = tuple(sorted(set(sizes)))
+    if len(sizes) < 2:
+        raise ValueError("the gas bench needs at least two round sizes")
+    report = progress or (lambda phase, done, total: None)
+    chain = chain or embedded_chain()
+    admin, aggregator, evaluator = (chain.new_account() for _ in range(3))
+    ledger = LedgerClient.deploy(chain, admin, aggregator=aggregator.address, evaluator=evaluator.address)
+    stake = ledger.min_stake()
+    members = []
+    join_gas = []
+    for i in range(sizes[-1]):
+        member = chain.new_account(balance_wei=stake + 10**18)
+        receipt = ledger.join(member, f"Institution {i:03d}", keccak(text=f"node-key-{i}"), stake_wei=stake)
+        members.append(member)
+        join_gas.append(receipt.gas_used)
+        report("join", i + 1, sizes[-1])
+    task_id = ledger.create_task(admin, keccak(text="model"), keccak(text="validation"), 10**18, 1).event(TaskCreated).task_id
+
+    finalize_gas: dict[str, int] = {}
+    commit_gas: list[int] = []
+    for size in sizes:
+        round_id = ledger.open_round(aggregator, task_id, keccak(text=f"global-{size}")).event(RoundOpened).round_id
+        commit_gas = []
+        for i, member in enumerate(members[:size]):
+            commit_gas.append(ledger.commit(member, round_id, keccak(text=f"update-{size}-{i}")).gas_used)
+        receipt = ledger.finalize(evaluator, round_id, keccak(text=f"aggregate-{size}"), 900_000, bench_scores(size))
+        finalize_gas[str(size)] = receipt.gas_used
+        report("finalize", len(finalize_gas), len(sizes))
+    small, large = sizes[0], sizes[-1]
+    marginal = (finalize_gas[str(large)] - finalize_gas[str(small)]) / (large - small)
+    return GasFigures(
+        per_participant_gas=round(marginal),
+        finalize_gas=finalize_gas,
+        commit_gas=int(statistics.median(commit_gas)),
+        join_gas=int(statistics.median(join_gas)),
+    )
