@@ -28,6 +28,7 @@ def bench_crypto(
     clip: float = typer.Option(1.0, "--clip", help="Values are clipped to [-clip, clip]."),
     naive_sample: int = typer.Option(500, "--naive-sample", min=500, help="Values encrypted one by one with phe."),
     randomness: str = typer.Option("full", "--randomness", help="Encryption randomness: full (r^n) or short (DJN h^a, extra assumption)."),
+    degree: int = typer.Option(1, "--degree", min=1, max=16, help="Damgård–Jurik degree s (1: Paillier); >1 shrinks bytes per parameter."),
     workers: int | None = typer.Option(None, "--workers", min=1, help="Processes; default every core."),
     seed: int = typer.Option(0, "--seed", help="Seed of the synthetic updates and of the stochastic rounding."),
     json_path: Path | None = JsonOption,
@@ -41,7 +42,7 @@ def bench_crypto(
         raise BadInput(f"--clip must be positive, got {clip}")
     config = CryptoBenchConfig(
         params=params, nodes=nodes, key_bits=key_bits, bits=bits, clip=clip, naive_sample=naive_sample,
-        randomness=randomness, workers=workers, seed=seed,  # type: ignore[arg-type]
+        randomness=randomness, degree=degree, workers=workers, seed=seed,  # type: ignore[arg-type]
     )
     with Progress(
         TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), console=console, transient=False
@@ -60,7 +61,7 @@ def bench_crypto(
 
 def _table(result: dict) -> Table:
     table = Table(title=f"P={result['params']:,}  N={result['nodes']}  {result['key_bits']}-bit key  "
-                  f"{result['bits']}-bit values  {result['randomness']} randomness  {result['workers']} workers")
+                  f"{result['bits']}-bit values  {result['randomness']} randomness  degree {result['degree']}  {result['workers']} workers")
     table.add_column("measure")
     table.add_column("value", justify="right")
     rows = [

@@ -49,6 +49,8 @@ class CryptoBenchConfig:
         Values encrypted one by one with phe for the naive figure.
     randomness : {"full", "short"} (default: "full")
         Obfuscator kind of the packed codec.
+    degree : int (default: 1)
+        Damgård–Jurik degree of the packed codec (1: Paillier).
     workers : int | None (default: None)
         Processes; None uses every core.
     seed : int (default: 0)
@@ -61,6 +63,7 @@ class CryptoBenchConfig:
     clip: float = 1.0
     naive_sample: int = 500
     randomness: RandomnessMode = "full"
+    degree: int = 1
     workers: int | None = None
     seed: int = 0
 
@@ -69,7 +72,7 @@ def run_crypto_bench(config: CryptoBenchConfig, progress: Progress | None = None
     """Run the three measurements and return the JSON payload (keys in the module docstring and the CLI)."""
     report = progress or (lambda phase, done, total: None)
     P, N = config.params, config.nodes
-    codec_config = CodecConfig(bits=config.bits, clip=config.clip, max_participants=N)
+    codec_config = CodecConfig(bits=config.bits, clip=config.clip, max_participants=N, degree=config.degree)
     rng = np.random.default_rng(config.seed)
 
     report("keygen", 0, 1)
@@ -147,6 +150,7 @@ def run_crypto_bench(config: CryptoBenchConfig, progress: Progress | None = None
         "bits": config.bits,
         "clip": config.clip,
         "randomness": config.randomness,
+        "degree": config.degree,
         "workers": pool.workers,
         "naive_sample": config.naive_sample,
         "error_bound": codec_config.step,

@@ -20,13 +20,19 @@ Slot layout
     Each q is offset to ``u = q + Q`` in ``[0, 2Q]``. A slot has
     ``slot_bits = bit_length(max_participants · 2Q)`` bits, so the sum of up to
     ``capacity = floor((2^slot_bits - 1) / 2Q) >= max_participants`` offset values never
-    carries into the next slot (bits=16, 16 participants: 20-bit slots). A plaintext holds
-    ``slots = floor((bit_length(n) - 1) / slot_bits)`` slots, value ``i`` of the vector
+    carries into the next slot (bits=16, 16 participants: 20-bit slots). A plaintext (mod nˢ,
+    s = ``degree``, 1 for Paillier) holds ``slots = floor(s·(bit_length(n) - 1) / slot_bits)``
+    slots, value ``i`` of the vector
     in plaintext ``i // slots`` at bits ``[j·slot_bits, (j+1)·slot_bits)`` with
     ``j = i % slots`` (slot 0 least significant); the top bit(s) of the plaintext stay 0, so
-    a packed sum stays ``< 2^(bit_length(n)-1) < n`` and never wraps. 2048-bit key, 20-bit
-    slots: 102 values per 512-byte ciphertext (≈ 5.0 bytes per value). Unused slots of the
+    a packed sum stays ``< 2^(s·(bit_length(n)-1)) <= nˢ`` and never wraps. Unused slots of the
     last plaintext are 0. Decryption subtracts ``count·Q`` from each slot sum.
+
+Size (2048-bit key, 20-bit slots). Paillier (degree 1): 102 values per 512-byte ciphertext,
+    ≈ 5.0 bytes per value. Damgård–Jurik degree s packs s·2047 plaintext bits into
+    (s+1)·256 bytes: s = 4 → 409 values per 1280 bytes ≈ 3.1 B/value, s = 8 → 818 per
+    2304 bytes ≈ 2.8 B/value; the floor is slot_bits / 8 = 2.5 B/value, so 16-bit values
+    with 4 headroom bits cannot reach 2 bytes per value under any degree.
 
 Roles
     :class:`PackedCodec` holds only the public key (participants encrypt, the aggregator adds);
@@ -59,8 +65,8 @@ log = logging.getLogger(__name__)
 
 _MAGIC = b"FLCT"
 _VERSION = 1
-# magic, version, fingerprint, bits, slot_bits, slots, clip, length, count, n_ciphertexts, ciphertext_bytes
-_HEADER = struct.Struct(">4sB32sBBHdQIIH")
+# magic, version, fingerprint, bits, slot_bits, slots, degree, clip, length, count, n_ciphertexts, ciphertext_bytes
+_HEADER = struct.Struct(">4sB32sBBHBdQIIH")
 _DIGEST = 32
 _REFILL_CHUNK = 16
 
@@ -77,11 +83,16 @@ class CodecConfig:
         Values are clipped to ``[-clip, clip]`` before quantizing.
     max_participants : int (default: 16)
         Headroom: a sum of this many updates never overflows a slot.
+    degree : int (default: 1)
+        Damgård–Jurik s: plaintexts mod nˢ, ciphertexts mod nˢ⁺¹; 1 is Paillier. Larger
+        degrees shrink bytes per value (module docstring) and are best paired with
+        ``randomness="short"`` (:mod:`fl_node.crypto.paillier`).
     """
 
     bits: int = 16
     clip: float = 1.0
     max_participants: int = 16
+    degree: int = 1
 
     def __post_init__(self) -> None:
         if not 2 <= self.bits <= 32:
@@ -90,6 +101,8 @@ class CodecConfig:
             raise CodecError(f"clip must be a positive finite number, got {self.clip}")
         if not 1 <= self.max_participants <= 1 << 20:
             raise CodecError(f"max_participants must be in 1..2^20, got {self.max_participants}")
+        if not 1 <= self.degree <= 16:
+            raise CodecError(f"degree must be in 1..16, got {self.degree}")
 
     @property
     def qmax(self) -> int:
@@ -126,7 +139,7 @@ class SlotLayout:
 
     @classmethod
     def for_key(cls, config: CodecConfig, n: int) -> SlotLayout:
-        slots = (n.bit_length() - 1) // config.slot_bits
+        slots = config.degree * (n.bit_length() - 1) // config.slot_bits
         if slots < 1:
             raise CodecError(f"a {n.bit_length()}-bit key cannot hold one {config.slot_bits}-bit slot")
         capacity = ((1 << config.slot_bits) - 1) // (2 * config.qmax)
@@ -151,10 +164,10 @@ class EncryptedUpdate:
         Paillier ciphertexts in [1, n²), ``ceil(length / slots)`` of them.
     key_fingerprint : bytes
         SHA-256 of the modulus (:func:`fl_node.crypto.keys.key_fingerprint`).
-    bits, clip, slot_bits, slots :
+    bits, clip, slot_bits, slots, degree :
         Codec parameters the ciphertexts were made with.
     ciphertext_bytes : int
-        Fixed width of one ciphertext in the byte form (byte length of n²).
+        Fixed width of one ciphertext in the byte form (byte length of nˢ⁺¹).
     """
 
     length: int
@@ -166,16 +179,18 @@ class EncryptedUpdate:
     slot_bits: int
     slots: int
     ciphertext_bytes: int
+    degree: int = 1
 
     def to_bytes(self) -> bytes:
         """Framed bytes: header, fixed-width big-endian ciphertexts, SHA-256 of everything before it.
 
         Layout: ``b"FLCT"``, version (u8), key fingerprint (32 B), bits (u8), slot_bits (u8),
-        slots (u16), clip (f64), length (u64), count (u32), number of ciphertexts (u32),
-        ciphertext width (u16), then the ciphertexts, then the digest. 67 + 32 bytes of framing.
+        slots (u16), degree (u8), clip (f64), length (u64), count (u32), number of ciphertexts
+        (u32), ciphertext width (u16), then the ciphertexts, then the digest: 68 + 32 bytes
+        of framing.
         """
         header = _HEADER.pack(
-            _MAGIC, _VERSION, self.key_fingerprint, self.bits, self.slot_bits, self.slots,
+            _MAGIC, _VERSION, self.key_fingerprint, self.bits, self.slot_bits, self.slots, self.degree,
             self.clip, self.length, self.count, len(self.ciphertexts), self.ciphertext_bytes,
         )
         width = self.ciphertext_bytes
@@ -204,7 +219,7 @@ class EncryptedUpdate:
         data = bytes(data)
         if len(data) < _HEADER.size + _DIGEST or not data.startswith(_MAGIC):
             raise CiphertextFormatError(f"not an encrypted update (bad magic or only {len(data)} bytes)")
-        (_, version, fingerprint, bits, slot_bits, slots, clip, length, count, n_ct, width) = _HEADER.unpack_from(data)
+        (_, version, fingerprint, bits, slot_bits, slots, degree, clip, length, count, n_ct, width) = _HEADER.unpack_from(data)
         if version != _VERSION:
             raise CiphertextFormatError(f"unsupported encrypted-update version {version}")
         expected = _HEADER.size + n_ct * width + _DIGEST
@@ -218,12 +233,12 @@ class EncryptedUpdate:
             raise CiphertextFormatError(
                 f"encrypted update was made under another key (fingerprint {fingerprint.hex()[:16]}…, expected {own.hex()[:16]}…)"
             )
-        nsquare = public_key.nsquare
-        if width != _width(nsquare):
-            raise CiphertextFormatError(f"ciphertext width {width} bytes does not match the key ({_width(nsquare)} bytes)")
-        if not (length >= 1 and count >= 1 and slots >= 1 and 1 <= slot_bits <= 62 and 2 <= bits <= 32):
+        if not (length >= 1 and count >= 1 and slots >= 1 and 1 <= slot_bits <= 62 and 2 <= bits <= 32 and 1 <= degree <= 16):
             raise CiphertextFormatError("encrypted update header holds impossible codec parameters")
-        if slots * slot_bits > public_key.n.bit_length() - 1 or n_ct != -(-length // slots):
+        modulus = public_key.n ** (degree + 1)
+        if width != _width(modulus):
+            raise CiphertextFormatError(f"ciphertext width {width} bytes does not match the key ({_width(modulus)} bytes)")
+        if slots * slot_bits > degree * (public_key.n.bit_length() - 1) or n_ct != -(-length // slots):
             raise CiphertextFormatError(f"{n_ct} ciphertexts of {slots} slots cannot hold {length} values under this key")
         if not (math.isfinite(clip) and clip > 0):
             raise CiphertextFormatError(f"encrypted update clip {clip} is not a positive number")
@@ -233,14 +248,14 @@ class EncryptedUpdate:
         for index in range(n_ct):
             c = int.from_bytes(data[offset : offset + width], "big")
             offset += width
-            if not 0 < c < nsquare or gmpy2.gcd(c, n) != 1:
-                raise CiphertextFormatError(f"ciphertext {index} is not an element of Z*_(n²) for this key")
+            if not 0 < c < modulus or gmpy2.gcd(c, n) != 1:
+                raise CiphertextFormatError(f"ciphertext {index} is not an element of Z*_(n^{degree + 1}) for this key")
             ciphertexts.append(c)
-        return cls(length, count, tuple(ciphertexts), fingerprint, bits, clip, slot_bits, slots, width)
+        return cls(length, count, tuple(ciphertexts), fingerprint, bits, clip, slot_bits, slots, width, degree)
 
 
-def _width(nsquare: int) -> int:
-    return (nsquare.bit_length() + 7) // 8
+def _width(modulus: int) -> int:
+    return (modulus.bit_length() + 7) // 8
 
 
 def quantize(values: np.ndarray, config: CodecConfig, rng: np.random.Generator) -> np.ndarray:
@@ -319,7 +334,7 @@ class PackedCodec:
         self.layout = SlotLayout.for_key(config, public_key.n)
         self.fingerprint = key_fingerprint(public_key)
         try:
-            self._spec = paillier.make_spec(public_key.n, randomness, exponent_bits)
+            self._spec = paillier.make_spec(public_key.n, randomness, exponent_bits, config.degree)
         except ValueError as exc:
             raise CodecError(str(exc)) from exc
         self._pool = pool if pool is not None else shared_pool(workers)
@@ -402,10 +417,10 @@ class PackedCodec:
         count = sum(u.count for u in updates)
         if count > self.layout.capacity:
             raise CodecError(f"a sum of {count} updates could overflow {self.layout.slot_bits}-bit slots (capacity {self.layout.capacity})")
-        nsquare = gmpy2.mpz(self.public_key.nsquare)
+        modulus = gmpy2.mpz(self._spec.modulus)
         acc = [gmpy2.mpz(c) for c in updates[0].ciphertexts]
         for update in updates[1:]:
-            acc = [a * c % nsquare for a, c in zip(acc, update.ciphertexts, strict=True)]
+            acc = [a * c % modulus for a, c in zip(acc, update.ciphertexts, strict=True)]
         return self._update(length, count, [int(a) for a in acc])
 
     def close(self) -> None:
@@ -424,7 +439,7 @@ class PackedCodec:
         return EncryptedUpdate(
             length=length, count=count, ciphertexts=tuple(ciphertexts), key_fingerprint=self.fingerprint,
             bits=cfg.bits, clip=float(cfg.clip), slot_bits=self.layout.slot_bits, slots=self.layout.slots,
-            ciphertext_bytes=_width(self.public_key.nsquare),
+            ciphertext_bytes=_width(self._spec.modulus), degree=cfg.degree,
         )
 
     def _check_compatible(self, update: EncryptedUpdate) -> None:
@@ -475,10 +490,13 @@ class PackedCodec:
 def _check_update(update: EncryptedUpdate, fingerprint: bytes, config: CodecConfig, layout: SlotLayout) -> None:
     if update.key_fingerprint != fingerprint:
         raise CodecError("encrypted update was made under another key")
-    if (update.bits, update.clip, update.slot_bits, update.slots) != (config.bits, float(config.clip), layout.slot_bits, layout.slots):
+    theirs = (update.bits, update.clip, update.slot_bits, update.slots, update.degree)
+    ours = (config.bits, float(config.clip), layout.slot_bits, layout.slots, config.degree)
+    if theirs != ours:
+        names = ("bits", "clip", "slot_bits", "slots", "degree")
         raise CodecError(
-            f"encrypted update codec (bits={update.bits}, clip={update.clip}, slot_bits={update.slot_bits}, slots={update.slots}) "
-            f"differs from this codec (bits={config.bits}, clip={config.clip}, slot_bits={layout.slot_bits}, slots={layout.slots})"
+            f"encrypted update codec ({', '.join(f'{k}={v}' for k, v in zip(names, theirs))}) "
+            f"differs from this codec ({', '.join(f'{k}={v}' for k, v in zip(names, ours))})"
         )
     if len(update.ciphertexts) != layout.ciphertexts_for(update.length) or update.count < 1:
         raise CodecError(f"encrypted update holds {len(update.ciphertexts)} ciphertexts for {update.length} values")
@@ -505,7 +523,7 @@ class PackedDecryptor:
         self.config = config
         self.layout = SlotLayout.for_key(config, self.public_key.n)
         self.fingerprint = key_fingerprint(self.public_key)
-        self._spec = paillier.DecryptionSpec(private_key.p, private_key.q)
+        self._spec = paillier.DecryptionSpec(private_key.p, private_key.q, config.degree)
         self._pool = pool if pool is not None else shared_pool(workers)
 
     def decrypt_ints(self, update: EncryptedUpdate) -> np.ndarray:

@@ -20,6 +20,16 @@ precomputed before the plaintext exists. Two ways to draw ρ:
     strength of a 2048-bit modulus), but the assumption is not implied by DCR. Keep
     ``"full"`` where only the standard assumption is acceptable.
 
+Degree (Damgård–Jurik, 2001)
+    With degree s ≥ 1, plaintexts live mod nˢ and ciphertexts mod nˢ⁺¹:
+    ``c = (1+n)^m · ρ mod nˢ⁺¹`` with ρ = r^(nˢ) (or hᵃ, h = (−x²)^(nˢ)); s = 1 is Paillier.
+    A ciphertext then carries s times the plaintext bits for (s+1)/s times their size, which is
+    how the codec gets below Paillier's 2× expansion; security rests on DCR as for Paillier.
+    Full-exponent randomness grows ≈ s·(s+1)² in cost, short-exponent ≈ (s+1)^1.6, so
+    degrees above 1 pay off with ``"short"``. Decryption is by CRT: ``c^(p−1) mod pˢ⁺¹``
+    removes the randomness, and the p-adic logarithm (a finite series mod pˢ⁺¹) turns
+    ``(1+n)^(m(p−1))`` into m mod pˢ; the same mod q, then the Chinese remainder theorem.
+
 Randomness always comes from the operating system (:mod:`secrets`), never from the seeded
 NumPy generator used for quantization.
 """
@@ -53,27 +63,31 @@ class EncryptionSpec:
         Fixed base hⁿ-residue for ``"short"`` mode (0 in ``"full"`` mode).
     exponent_bits : int
         Bit length of the short exponent a (``"short"`` mode only).
+    degree : int
+        Damgård–Jurik s (1: Paillier).
     """
 
     n: int
     mode: RandomnessMode = "full"
     h: int = 0
     exponent_bits: int = 256
-    nsquare: int = field(init=False, repr=False, compare=False)
+    degree: int = 1
+    modulus: int = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "nsquare", self.n * self.n)
+        object.__setattr__(self, "modulus", self.n ** (self.degree + 1))
 
 
 @dataclass(frozen=True)
 class DecryptionSpec:
-    """The primes of a private key, for CRT decryption in (worker) processes of the key holder."""
+    """The primes of a private key and the degree, for CRT decryption in the key holder's processes."""
 
     p: int
     q: int
+    degree: int = 1
 
 
-def make_spec(n: int, mode: RandomnessMode = "full", exponent_bits: int = 256) -> EncryptionSpec:
+def make_spec(n: int, mode: RandomnessMode = "full", exponent_bits: int = 256, degree: int = 1) -> EncryptionSpec:
     """Build an :class:`EncryptionSpec`, drawing the fixed base h for ``"short"`` mode.
 
     Parameters
@@ -83,41 +97,45 @@ def make_spec(n: int, mode: RandomnessMode = "full", exponent_bits: int = 256) -
     mode : {"full", "short"} (default: "full")
     exponent_bits : int (default: 256)
         Short-exponent length; at least 128.
+    degree : int (default: 1)
+        Damgård–Jurik s, 1..16.
     """
+    if not 1 <= degree <= 16:
+        raise ValueError(f"degree must be in 1..16, got {degree}")
     if mode == "full":
-        return EncryptionSpec(n=n, mode="full")
+        return EncryptionSpec(n=n, mode="full", degree=degree)
     if mode != "short":
         raise ValueError(f"unknown randomness mode {mode!r}; expected 'full' or 'short'")
     if exponent_bits < 128:
         raise ValueError(f"short exponents need at least 128 bits, got {exponent_bits}")
-    nsquare = gmpy2.mpz(n) * n
+    n_z = gmpy2.mpz(n)
     x = gmpy2.mpz(secrets.randbelow(n - 1) + 1)
-    h = gmpy2.powmod((n - x * x) % n, n, nsquare)
-    return EncryptionSpec(n=n, mode="short", h=int(h), exponent_bits=exponent_bits)
+    h = gmpy2.powmod((n_z - x * x) % n_z, n_z**degree, n_z ** (degree + 1))
+    return EncryptionSpec(n=n, mode="short", h=int(h), exponent_bits=exponent_bits, degree=degree)
 
 
 @lru_cache(maxsize=4)
-def _window_table(nsquare: int, h: int, exponent_bits: int) -> tuple[tuple[gmpy2.mpz, ...], ...]:
-    """rows[i][j] = h^(j · 2^(8i)) mod n²; cached per process (workers build it once per key)."""
-    nsquare_z = gmpy2.mpz(nsquare)
+def _window_table(modulus: int, h: int, exponent_bits: int) -> tuple[tuple[gmpy2.mpz, ...], ...]:
+    """rows[i][j] = h^(j · 2^(8i)) mod nˢ⁺¹; cached per process (workers build it once per key)."""
+    modulus_z = gmpy2.mpz(modulus)
     rows = []
     base = gmpy2.mpz(h)
     for _ in range((exponent_bits + _WINDOW - 1) // _WINDOW):
         row = [gmpy2.mpz(1), base]
         for _ in range(2, 1 << _WINDOW):
-            row.append(row[-1] * base % nsquare_z)
+            row.append(row[-1] * base % modulus_z)
         rows.append(tuple(row))
-        base = row[-1] * base % nsquare_z
+        base = row[-1] * base % modulus_z
     return tuple(rows)
 
 
 def obfuscators(spec: EncryptionSpec, count: int) -> list[int]:
-    """Draw ``count`` fresh obfuscators ρ (random n-th residues mod n²) per ``spec.mode``."""
-    nsquare = gmpy2.mpz(spec.nsquare)
+    """Draw ``count`` fresh obfuscators ρ (random nˢ-th residues mod nˢ⁺¹) per ``spec.mode``."""
+    modulus = gmpy2.mpz(spec.modulus)
     if spec.mode == "full":
-        n = gmpy2.mpz(spec.n)
-        return [int(gmpy2.powmod(secrets.randbelow(spec.n - 1) + 1, n, nsquare)) for _ in range(count)]
-    table = _window_table(spec.nsquare, spec.h, spec.exponent_bits)
+        exponent = gmpy2.mpz(spec.n) ** spec.degree
+        return [int(gmpy2.powmod(secrets.randbelow(spec.n - 1) + 1, exponent, modulus)) for _ in range(count)]
+    table = _window_table(spec.modulus, spec.h, spec.exponent_bits)
     width = len(table)
     out = []
     for _ in range(count):
@@ -125,16 +143,24 @@ def obfuscators(spec: EncryptionSpec, count: int) -> list[int]:
         acc = gmpy2.mpz(1)
         for row, digit in zip(table, digits):
             if digit:
-                acc = acc * row[digit] % nsquare
+                acc = acc * row[digit] % modulus
         out.append(int(acc))
     return out
 
 
+def _one_plus_n_pow(m: int, n: gmpy2.mpz, degree: int, modulus: gmpy2.mpz) -> gmpy2.mpz:
+    """(1+n)^m mod nˢ⁺¹ by the binomial series Σ_{k<=s} C(m, k)·nᵏ (exact: higher terms vanish)."""
+    if degree == 1:
+        return 1 + m * n
+    m_z = gmpy2.mpz(m)
+    return sum((gmpy2.comb(m_z, k) * n**k for k in range(degree + 1)), gmpy2.mpz(0)) % modulus
+
+
 def encrypt_with(spec: EncryptionSpec, plaintexts: list[int], rhos: list[int]) -> list[int]:
-    """Encrypt each plaintext (0 <= m < n) with its own precomputed obfuscator: (1 + m·n)·ρ mod n²."""
+    """Encrypt each plaintext (0 <= m < nˢ) with its own precomputed obfuscator: (1+n)^m·ρ mod nˢ⁺¹."""
     n = gmpy2.mpz(spec.n)
-    nsquare = gmpy2.mpz(spec.nsquare)
-    return [int((1 + m * n) * rho % nsquare) for m, rho in zip(plaintexts, rhos, strict=True)]
+    modulus = gmpy2.mpz(spec.modulus)
+    return [int(_one_plus_n_pow(m, n, spec.degree, modulus) * rho % modulus) for m, rho in zip(plaintexts, rhos, strict=True)]
 
 
 def encrypt_fresh(spec: EncryptionSpec, plaintexts: list[int]) -> list[int]:
@@ -142,22 +168,39 @@ def encrypt_fresh(spec: EncryptionSpec, plaintexts: list[int]) -> list[int]:
     return encrypt_with(spec, plaintexts, obfuscators(spec, len(plaintexts)))
 
 
+def _padic_log(x: gmpy2.mpz, p: gmpy2.mpz, degree: int, modulus: gmpy2.mpz) -> gmpy2.mpz:
+    """log(x) / p mod pˢ for x ≡ 1 mod p, from log(1+y) = Σ (−1)^(k+1) yᵏ/k truncated mod pˢ⁺¹.
+
+    Every term with k > s is divisible by pˢ⁺¹ (p > s, so k is a unit), hence the finite sum."""
+    y = (x - 1) % modulus
+    total = gmpy2.mpz(0)
+    power = gmpy2.mpz(1)
+    for k in range(1, degree + 1):
+        power = power * y % modulus
+        term = power * gmpy2.invert(k, modulus)
+        total = total + term if k % 2 else total - term
+    return (total % modulus) // p
+
+
 @lru_cache(maxsize=4)
-def _crt_constants(p: int, q: int) -> tuple[gmpy2.mpz, ...]:
-    p_z, q_z = gmpy2.mpz(min(p, q)), gmpy2.mpz(max(p, q))
-    n = p_z * q_z
-    psq, qsq = p_z * p_z, q_z * q_z
-    hp = gmpy2.invert((gmpy2.powmod(n + 1, p_z - 1, psq) - 1) // p_z, p_z)
-    hq = gmpy2.invert((gmpy2.powmod(n + 1, q_z - 1, qsq) - 1) // q_z, q_z)
-    return p_z, q_z, psq, qsq, hp, hq, gmpy2.invert(p_z, q_z)
+def _crt_constants(p: int, q: int, degree: int) -> tuple[tuple[gmpy2.mpz, gmpy2.mpz, gmpy2.mpz, gmpy2.mpz], ...]:
+    """Per prime r in (p, q): (r, rˢ, rˢ⁺¹, inverse of log((1+n)^(r−1))/r mod rˢ)."""
+    n = gmpy2.mpz(p) * q
+    out = []
+    for r in (gmpy2.mpz(p), gmpy2.mpz(q)):
+        r_s, r_s1 = r**degree, r ** (degree + 1)
+        base = gmpy2.powmod(_one_plus_n_pow(1, n, degree, n ** (degree + 1)) % r_s1, r - 1, r_s1)
+        out.append((r, r_s, r_s1, gmpy2.invert(_padic_log(base, r, degree, r_s1), r_s)))
+    return tuple(out)
 
 
 def decrypt(spec: DecryptionSpec, ciphertexts: list[int]) -> list[int]:
-    """CRT decryption (mod p² and q², then recombine) of each ciphertext; returns plaintexts mod n."""
-    p, q, psq, qsq, hp, hq, p_inverse = _crt_constants(spec.p, spec.q)
+    """CRT decryption of each ciphertext; returns plaintexts mod nˢ (module docstring)."""
+    (p, p_s, p_s1, p_inv_log), (q, q_s, q_s1, q_inv_log) = _crt_constants(spec.p, spec.q, spec.degree)
+    p_s_inverse = gmpy2.invert(p_s, q_s)
     out = []
     for c in ciphertexts:
-        mp = (gmpy2.powmod(c, p - 1, psq) - 1) // p * hp % p
-        mq = (gmpy2.powmod(c, q - 1, qsq) - 1) // q * hq % q
-        out.append(int(mp + (mq - mp) * p_inverse % q * p))
+        mp = _padic_log(gmpy2.powmod(c, p - 1, p_s1), p, spec.degree, p_s1) * p_inv_log % p_s
+        mq = _padic_log(gmpy2.powmod(c, q - 1, q_s1), q, spec.degree, q_s1) * q_inv_log % q_s
+        out.append(int(mp + (mq - mp) * p_s_inverse % q_s * p_s))
     return out

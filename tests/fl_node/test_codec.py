@@ -16,9 +16,10 @@ from fl_node.crypto.codec import CodecConfig, EncryptedUpdate, PackedCodec, Pack
 from fl_node.crypto.keys import generate_keypair
 from fl_node.errors import CiphertextFormatError, CodecError
 
-HEADER = struct.Struct(">4sB32sBBHdQIIH")  # the layout documented in EncryptedUpdate.to_bytes
+HEADER = struct.Struct(">4sB32sBBHBdQIIH")  # the layout documented in EncryptedUpdate.to_bytes
 SMALL = CodecConfig(bits=8, clip=1.0, max_participants=5)
 DEFAULT = CodecConfig()
+DJ3 = CodecConfig(bits=12, max_participants=7, degree=3)
 PROPERTY = settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 
@@ -51,17 +52,19 @@ def _reframe(body: bytes) -> bytes:
 # --- layout ---------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("bits,participants", [(16, 16), (16, 10), (8, 5), (12, 100), (2, 1), (32, 3)])
-def test_slot_headroom_holds_the_largest_sum(keys, bits, participants):
-    config = CodecConfig(bits=bits, max_participants=participants)
+@pytest.mark.parametrize(
+    "bits,participants,degree", [(16, 16, 1), (16, 10, 1), (8, 5, 1), (12, 100, 1), (2, 1, 1), (32, 3, 1), (16, 16, 4)]
+)
+def test_slot_headroom_holds_the_largest_sum(keys, bits, participants, degree):
+    config = CodecConfig(bits=bits, max_participants=participants, degree=degree)
     n = keys[0].n
 
     layout = SlotLayout.for_key(config, n)
 
     assert layout.capacity >= participants
     assert layout.capacity * 2 * config.qmax < 2**layout.slot_bits
-    assert layout.slots * layout.slot_bits <= n.bit_length() - 1
-    assert (layout.slots + 1) * layout.slot_bits > n.bit_length() - 1
+    assert 2 ** (layout.slots * layout.slot_bits) <= n**degree
+    assert (layout.slots + 1) * layout.slot_bits > degree * (n.bit_length() - 1)
 
 
 def test_default_layout_is_twenty_bit_slots():
@@ -71,7 +74,8 @@ def test_default_layout_is_twenty_bit_slots():
 
 
 @pytest.mark.parametrize(
-    "kwargs", [{"bits": 1}, {"bits": 33}, {"clip": 0.0}, {"clip": float("nan")}, {"max_participants": 0}]
+    "kwargs",
+    [{"bits": 1}, {"bits": 33}, {"clip": 0.0}, {"clip": float("nan")}, {"max_participants": 0}, {"degree": 0}, {"degree": 17}],
 )
 def test_invalid_configs_are_refused(kwargs):
     with pytest.raises(CodecError):
@@ -97,7 +101,7 @@ def _updates(draw, config: CodecConfig, max_length: int):
 @PROPERTY
 @given(data=st.data())
 def test_sum_of_encryptions_decrypts_to_the_exact_integer_sum(keys, data):
-    config = data.draw(st.sampled_from([SMALL, DEFAULT]))
+    config = data.draw(st.sampled_from([SMALL, DEFAULT, DJ3]))
     codec = _codec(keys, config)
     updates = data.draw(_updates(config, 2 * codec.layout.slots + 3))
 
@@ -126,6 +130,23 @@ def test_full_exponent_mode_is_exact_too(keys):
     total = codec.aggregate([codec.encrypt_ints(u) for u in updates])
 
     np.testing.assert_array_equal(_decryptor(keys).decrypt_ints(total), np.sum(updates, axis=0))
+
+
+@pytest.mark.parametrize("randomness", ["full", "short"])
+@pytest.mark.parametrize("degree", [2, 5])
+def test_damgard_jurik_degrees_are_exact_at_the_boundaries(keys, degree, randomness):
+    config = CodecConfig(bits=16, max_participants=4, degree=degree)
+    codec = _codec(keys, config, randomness=randomness)
+    q = config.qmax
+    length = codec.layout.slots + 3
+    updates = [np.full(length, q, dtype=np.int64), np.full(length, -q, dtype=np.int64),
+               np.full(length, q, dtype=np.int64), np.resize(np.array([q, -q, 0, 1, -1]), length)]
+
+    total = codec.aggregate([codec.encrypt_ints(u) for u in updates])
+
+    assert codec.layout.slots == degree * (keys[0].n.bit_length() - 1) // config.slot_bits
+    assert total.ciphertext_bytes == ((keys[0].n ** (degree + 1)).bit_length() + 7) // 8
+    np.testing.assert_array_equal(_decryptor(keys, config).decrypt_ints(total), np.sum(updates, axis=0))
 
 
 def test_aggregates_of_aggregates_add_up(keys):
@@ -309,7 +330,7 @@ def test_forged_header_counts_are_rejected_even_with_a_valid_checksum(keys, blob
     pk = keys[0]
     update, data = blob
     fields = list(HEADER.unpack_from(data))
-    fields[7] = update.length + 5 * update.slots  # length now needs more ciphertexts than present
+    fields[8] = update.length + 5 * update.slots  # length now needs more ciphertexts than present
     body = HEADER.pack(*fields) + data[HEADER.size : -32]
 
     with pytest.raises(CiphertextFormatError, match="cannot hold"):
@@ -371,16 +392,18 @@ def test_codec_refuses_a_private_key(keys):
         PackedCodec(keys[1], DEFAULT)
 
 
-def test_2048_bit_key_end_to_end():
+@pytest.mark.parametrize("degree,slots,width", [(1, 102, 512), (4, 409, 1280)])
+def test_2048_bit_key_end_to_end(degree, slots, width):
     pk, sk = generate_keypair(2048)
-    codec = PackedCodec(pk, DEFAULT, workers=1, precompute=False, randomness="short")
+    config = CodecConfig(degree=degree)
+    codec = PackedCodec(pk, config, workers=1, precompute=False, randomness="short")
     rng = np.random.default_rng(0)
-    vectors = [rng.uniform(-1, 1, 250) for _ in range(3)]
+    vectors = [rng.uniform(-1, 1, slots * 2 + 1) for _ in range(3)]
 
     blobs = [codec.encrypt(v, rng=rng).to_bytes() for v in vectors]
     total = codec.aggregate([EncryptedUpdate.from_bytes(b, pk) for b in blobs])
-    decrypted = PackedDecryptor(sk, DEFAULT, workers=1).decrypt_sum(EncryptedUpdate.from_bytes(total.to_bytes(), pk))
+    decrypted = PackedDecryptor(sk, config, workers=1).decrypt_sum(EncryptedUpdate.from_bytes(total.to_bytes(), pk))
 
-    assert codec.layout.slots == 102 and total.ciphertext_bytes == 512
-    assert len(blobs[0]) == HEADER.size + 3 * 512 + 32
-    assert np.abs(decrypted - np.sum(vectors, axis=0)).max() < DEFAULT.sum_error_bound(3)
+    assert codec.layout.slots == slots and total.ciphertext_bytes == width
+    assert len(blobs[0]) == HEADER.size + 3 * width + 32
+    assert np.abs(decrypted - np.sum(vectors, axis=0)).max() < config.sum_error_bound(3)

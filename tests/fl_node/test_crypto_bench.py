@@ -17,7 +17,7 @@ REQUIRED = {
 
 def test_bench_reports_consistent_figures():
     phases: list[str] = []
-    config = CryptoBenchConfig(params=700, nodes=3, key_bits=768, randomness="short", workers=1)
+    config = CryptoBenchConfig(params=700, nodes=3, key_bits=768, randomness="short", degree=2, workers=1)
 
     result = run_crypto_bench(config, lambda phase, done, total: phases.append(phase))
 
@@ -27,7 +27,7 @@ def test_bench_reports_consistent_figures():
     assert result["packed_online_s_per_value"] <= result["packed_s_per_value"]
     assert 0 < result["max_abs_error"] < result["error_bound"]
     assert result["ciphertext_bytes_per_param"] == result["update_bytes"] / 700
-    assert result["update_bytes"] == 67 + 32 + result["ciphertexts_per_update"] * 192
+    assert result["update_bytes"] == 68 + 32 + result["ciphertexts_per_update"] * 288
     assert {"keygen", "naive", "packed", "decrypt"} <= set(phases)
 
 
@@ -42,7 +42,7 @@ def test_cli_writes_the_json(tmp_path):
 
 
 @pytest.mark.parametrize(
-    "args", [["--randomness", "fast"], ["--naive-sample", "10"], ["--key-bits", "511"], ["--nodes", "0"]]
+    "args", [["--randomness", "fast"], ["--naive-sample", "10"], ["--key-bits", "511"], ["--nodes", "0"], ["--degree", "0"]]
 )
 def test_cli_bad_options_exit_2(args, capsys):
     with pytest.raises(SystemExit) as exit_info:
