@@ -148,12 +148,26 @@ def obfuscators(spec: EncryptionSpec, count: int) -> list[int]:
     return out
 
 
+@lru_cache(maxsize=8)
+def _inverse_factorials(modulus: int, degree: int) -> tuple[gmpy2.mpz, ...]:
+    return tuple(gmpy2.invert(gmpy2.fac(k), modulus) for k in range(degree + 1))
+
+
 def _one_plus_n_pow(m: int, n: gmpy2.mpz, degree: int, modulus: gmpy2.mpz) -> gmpy2.mpz:
-    """(1+n)^m mod nˢ⁺¹ by the binomial series Σ_{k<=s} C(m, k)·nᵏ (exact: higher terms vanish)."""
+    """(1+n)^m mod nˢ⁺¹ by the binomial series Σ_{k<=s} C(m, k)·nᵏ (higher terms vanish).
+
+    C(m, k) = m(m−1)…(m−k+1) / k!, and k! is a unit mod nˢ⁺¹, so everything stays mod nˢ⁺¹."""
     if degree == 1:
         return 1 + m * n
-    m_z = gmpy2.mpz(m)
-    return sum((gmpy2.comb(m_z, k) * n**k for k in range(degree + 1)), gmpy2.mpz(0)) % modulus
+    inverse_factorials = _inverse_factorials(int(modulus), degree)
+    total = gmpy2.mpz(1)
+    falling = gmpy2.mpz(1)
+    n_power = gmpy2.mpz(1)
+    for k in range(1, degree + 1):
+        falling = falling * (m - k + 1) % modulus
+        n_power = n_power * n
+        total += falling * inverse_factorials[k] % modulus * n_power
+    return total % modulus
 
 
 def encrypt_with(spec: EncryptionSpec, plaintexts: list[int], rhos: list[int]) -> list[int]:
