@@ -67,3 +67,7 @@ class VFLProtocolError(VFLError):
 
 class VFLTransportError(VFLError):
     """A party could not reach a peer, a message did not arrive in time, or a peer failed."""
+
+
+class KeyMismatch(FlNodeError):
+    """A private key that does not belong to the federation's public key."""

@@ -1,0 +1,518 @@
+"""The federation's round loop: training, encryption, the artifact store, scoring and the ledger together.
+
+One round (the seed's four steps, on the ledger):
+
+1. The :class:`Coordinator` (aggregator + key holder + evaluator) stores the global model in
+   the artifact store and opens the round on chain with its hash.
+2. Each :class:`LedgerNode` trains, encrypts its weighted update, commits the blob's
+   keccak256 on chain with its own key, and hands the blob to the transport.
+3. The coordinator stores every blob it receives, checks it against the on-chain commitment
+   (a committed participant whose blob is missing is a dropout; a blob that differs from its
+   commitment is excluded and its sender slashed, the received blob being the evidence), and
+   adds the ciphertexts.
+4. The key holder decrypts sums only; the evaluator values each participant with the
+   federation's scorer (utility = validation metric of the model built from a subset's
+   decrypted sum), finalizes the round on chain (aggregated-model hash, validation accuracy,
+   one score per committed participant, dropouts) and the ledger splits the round's reward.
+
+Everything an auditor needs to replay a round is in the store and bound by hashes on chain:
+the :class:`FederationSpec` (the task's model-spec hash), the validation split (the task's
+validation-spec hash), every global and aggregated model (round hashes) and every blob
+(commitments). See :mod:`fl_node.replay`.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import asdict, dataclass
+from typing import Protocol
+
+import numpy as np
+from eth_account.signers.local import LocalAccount
+from eth_hash.auto import keccak
+from phe import PaillierPrivateKey, PaillierPublicKey
+
+from fl_node.artifacts import ArtifactStore
+from fl_node.crypto.codec import CodecConfig
+from fl_node.crypto.keys import public_key_from_bytes, public_key_to_bytes
+from fl_node.data import ArraySplit
+from fl_node.errors import FlNodeError, RoundAborted
+from fl_node.hfl import (
+    Aggregator,
+    Collected,
+    EncryptedSums,
+    EncryptedUpdates,
+    Exclusion,
+    KeyHolder,
+    Participant,
+    PlainSums,
+    PlainUpdates,
+    RoundPlan,
+    Submission,
+    VerifiedRound,
+    collect_submissions,
+)
+from fl_node.models import ModelConfig, model_hash, unflatten
+from fl_node.training import TrainConfig, evaluate
+from incentive.contribution import make_scorer
+from incentive.fixedpoint import to_fixed
+from incentive.ledger import LedgerClient, RoundOpened, to_bytes32
+
+log = logging.getLogger(__name__)
+
+UTILITIES = ("accuracy", "loss")
+
+
+# ---------------------------------------------------------------- what the federation publishes
+
+
+@dataclass(frozen=True)
+class FederationSpec:
+    """The public description of a federation task; its keccak256 is the task's model-spec hash.
+
+    Attributes
+    ----------
+    model : ModelConfig
+    train : TrainConfig
+        Local training each node is asked to run.
+    encrypt : bool
+    codec : CodecConfig
+        Quantization, clipping and headroom of the packed codec (also the clip of plaintext runs).
+    public_key : bytes
+        The key holder's Paillier public key (empty for plaintext runs).
+    sample_counts : Mapping[str, int]
+        Every participant's public sample count, by address: the FedAvg weights.
+    scorer : str
+        Contribution scorer (``loo``, ``exact``, ``tmc``, ``gtg``).
+    utility : str
+        ``accuracy`` or ``loss`` (negative validation loss) of a subset's model.
+    seed : int
+        Seeds the scorer's sampling in every round (with the round id).
+    min_participants : int
+    """
+
+    model: ModelConfig
+    train: TrainConfig
+    encrypt: bool
+    codec: CodecConfig
+    public_key: bytes
+    sample_counts: Mapping[str, int]
+    scorer: str = "gtg"
+    utility: str = "loss"
+    seed: int = 0
+    min_participants: int = 1
+
+    def __post_init__(self) -> None:
+        if self.utility not in UTILITIES:
+            raise FlNodeError(f"unknown utility {self.utility!r}; choose one of {', '.join(UTILITIES)}")
+        make_scorer(self.scorer)
+
+    @property
+    def n_params(self) -> int:
+        from fl_node.models import n_parameters
+
+        return n_parameters(self.model.build())
+
+    def paillier_public_key(self) -> PaillierPublicKey:
+        """The key holder's public key; plaintext federations have none."""
+        if not self.encrypt:
+            raise FlNodeError("a plaintext federation has no public key")
+        return public_key_from_bytes(self.public_key)
+
+    def scheme(self) -> PlainUpdates | EncryptedUpdates:
+        """The public update scheme every participant and the aggregator use."""
+        if self.encrypt:
+            return EncryptedUpdates(self.paillier_public_key(), self.n_params, self.codec)
+        return PlainUpdates(self.n_params, self.codec.clip)
+
+    def to_bytes(self) -> bytes:
+        """Canonical JSON (sorted keys): the bytes whose hash goes on chain."""
+        payload = {
+            "model": asdict(self.model),
+            "train": asdict(self.train),
+            "encrypt": self.encrypt,
+            "codec": asdict(self.codec),
+            "public_key": self.public_key.hex(),
+            "sample_counts": dict(sorted(self.sample_counts.items())),
+            "scorer": self.scorer,
+            "utility": self.utility,
+            "seed": self.seed,
+            "min_participants": self.min_participants,
+        }
+        return json.dumps(payload, sort_keys=True, separators=(",", ":")).encode()
+
+    @classmethod
+    def from_bytes(cls, data: bytes) -> FederationSpec:
+        """Parse :meth:`to_bytes` output; anything else raises FlNodeError."""
+        try:
+            raw = json.loads(data)
+            return cls(
+                model=ModelConfig(**raw["model"]),
+                train=TrainConfig(**raw["train"]),
+                encrypt=bool(raw["encrypt"]),
+                codec=CodecConfig(**raw["codec"]),
+                public_key=bytes.fromhex(raw["public_key"]),
+                sample_counts={str(k): int(v) for k, v in raw["sample_counts"].items()},
+                scorer=str(raw["scorer"]),
+                utility=str(raw["utility"]),
+                seed=int(raw["seed"]),
+                min_participants=int(raw["min_participants"]),
+            )
+        except (ValueError, KeyError, TypeError) as exc:
+            raise FlNodeError(f"not a federation spec: {exc}") from exc
+
+
+def validation_to_bytes(split: ArraySplit) -> bytes:
+    """Canonical bytes of the evaluator's validation split; its keccak256 is the task's validation-spec hash."""
+    payload = {"X": np.asarray(split.X, dtype=np.float64).tolist(), "y": np.asarray(split.y).astype(int).tolist()}
+    return json.dumps(payload, separators=(",", ":")).encode()
+
+
+def validation_from_bytes(data: bytes) -> ArraySplit:
+    """Inverse of :func:`validation_to_bytes`."""
+    try:
+        raw = json.loads(data)
+        return ArraySplit(np.asarray(raw["X"], dtype=np.float64), np.asarray(raw["y"], dtype=np.int64))
+    except (ValueError, KeyError, TypeError) as exc:
+        raise FlNodeError(f"not a validation split: {exc}") from exc
+
+
+def model_to_bytes(params: np.ndarray) -> bytes:
+    """A flat model as stored: float32 little-endian, so that ``keccak(bytes) == model_hash(params)``."""
+    return np.ascontiguousarray(params, dtype="<f4").tobytes()
+
+
+def model_from_bytes(data: bytes) -> np.ndarray:
+    """Inverse of :func:`model_to_bytes`."""
+    if len(data) % 4:
+        raise FlNodeError(f"a stored model has a multiple of 4 bytes, got {len(data)}")
+    return np.frombuffer(data, dtype="<f4").copy()
+
+
+# ---------------------------------------------------------------- the participant's side
+
+
+class LedgerNode:
+    """A participant with its own ledger identity: trains, commits its blob's hash with its own key.
+
+    Parameters
+    ----------
+    name : str
+        Display name (e.g. "Hospital A").
+    participant : Participant
+        Its ``participant_id`` must be ``account.address``.
+    account : LocalAccount
+        The node's Ethereum key; it signs its commitments.
+    ledger : LedgerClient
+    behaviour_name : str (default: "honest")
+        For reports only.
+    """
+
+    def __init__(
+        self,
+        name: str,
+        participant: Participant,
+        account: LocalAccount,
+        ledger: LedgerClient,
+        behaviour_name: str = "honest",
+    ) -> None:
+        if participant.participant_id != account.address:
+            raise FlNodeError(f"participant id {participant.participant_id} is not the node's address {account.address}")
+        self.name = name
+        self.participant = participant
+        self.account = account
+        self.ledger = ledger
+        self.behaviour_name = behaviour_name
+
+    @property
+    def participant_id(self) -> str:
+        return self.participant.participant_id
+
+    @property
+    def n_samples(self) -> int:
+        return self.participant.n_samples
+
+    def submit(self, plan: RoundPlan) -> Submission:
+        """Train on ``plan`` (``plan.round`` is the on-chain round id), commit the blob's hash, return the blob."""
+        submission = self.participant.submit(plan)
+        self.ledger.commit(self.account, plan.round, submission.blob_hash)
+        return submission
+
+
+class Transport(Protocol):
+    """Moves a round's plan to the nodes and their submissions back; the round logic is elsewhere."""
+
+    def collect(self, plan: RoundPlan) -> Collected:
+        """Every selected node trains and commits; returns the submissions and who failed."""
+        ...
+
+
+@dataclass
+class InProcessTransport:
+    """Nodes in this process, called one after the other (each signs its own commitment).
+
+    Attributes
+    ----------
+    nodes : Sequence[LedgerNode]
+    deadline_s : float | None (default: None)
+        Submissions not in by then are dropouts.
+    """
+
+    nodes: Sequence[LedgerNode]
+    deadline_s: float | None = None
+
+    def collect(self, plan: RoundPlan) -> Collected:
+        selected = [n for n in self.nodes if n.participant_id in plan.sample_counts]
+        # One worker: the nodes share one chain connection, whose nonces must not interleave.
+        return collect_submissions(selected, plan, self.deadline_s, max_workers=1)
+
+
+# ---------------------------------------------------------------- the coordinator's side
+
+
+@dataclass(frozen=True)
+class RoundOutcome:
+    """What one finalized round recorded.
+
+    Attributes
+    ----------
+    round_id : int
+        The ledger's round id.
+    global_params : np.ndarray
+        The new global model.
+    accuracy, loss : float
+        The new model on the evaluator's validation split (accuracy is the on-chain performance).
+    scores : dict[str, float]
+        Contribution by participant address, for every committed participant (0 for dropouts).
+    rewards : dict[str, int]
+        Reward (token units) by participant address, as the ledger split it.
+    dropped : tuple[Exclusion, ...]
+        Committed or selected but not aggregated (no submission, missing or unusable blob).
+    slashed : tuple[str, ...]
+        Addresses slashed for a blob that differs from their commitment.
+    evaluations : int
+        Distinct utility evaluations the scorer made.
+    bytes_up : int
+    seconds : float
+    """
+
+    round_id: int
+    global_params: np.ndarray
+    accuracy: float
+    loss: float
+    scores: dict[str, float]
+    rewards: dict[str, int]
+    dropped: tuple[Exclusion, ...]
+    slashed: tuple[str, ...]
+    evaluations: int
+    bytes_up: int
+    seconds: float
+
+
+def subset_utility(
+    spec: FederationSpec,
+    verified: VerifiedRound,
+    key_holder: KeyHolder,
+    global_params: np.ndarray,
+    validation: ArraySplit,
+) -> tuple[list[str], Callable[[frozenset[int]], float]]:
+    """The scorer's utility over the verified participants (index ``i`` is ``ids[i]``).
+
+    ``utility(S)`` is the validation metric of ``global + sum_S(w_k delta_k) / sum_S(w_k)``,
+    decrypting only the sum of the subset; ``utility(∅)`` is that of the unchanged global model.
+    """
+    ids = sorted(verified.updates)
+
+    def metric(params: np.ndarray) -> float:
+        metrics = evaluate(unflatten(spec.model.build(), params), validation)
+        return metrics.accuracy if spec.utility == "accuracy" else -metrics.loss
+
+    def utility(coalition: frozenset[int]) -> float:
+        if not coalition:
+            return metric(global_params)
+        summed = verified.sum(ids[i] for i in sorted(coalition))
+        return metric(key_holder.new_global(global_params, summed))
+
+    return ids, utility
+
+
+def score_round(
+    spec: FederationSpec,
+    round_id: int,
+    verified: VerifiedRound,
+    key_holder: KeyHolder,
+    global_params: np.ndarray,
+    validation: ArraySplit,
+) -> tuple[dict[str, float], int]:
+    """Contribution of each verified participant (by address) and the scorer's evaluation count.
+
+    Deterministic given the spec and the round id, so an auditor with the key reproduces it.
+    """
+    ids, utility = subset_utility(spec, verified, key_holder, global_params, validation)
+    if not ids:
+        return {}, 0
+    result = make_scorer(spec.scorer).score(
+        list(range(len(ids))), utility, rng=np.random.default_rng([spec.seed, round_id])
+    )
+    return {ids[i]: float(v) for i, v in result.values.items()}, result.evaluations
+
+
+class Coordinator:
+    """Aggregator, key holder and evaluator of one federation task, around the ledger.
+
+    The aggregator part is built from the public scheme only; the private key lives in the
+    key holder, which decrypts sums only.
+
+    Parameters
+    ----------
+    spec : FederationSpec
+    ledger : LedgerClient
+    task_id : int
+    aggregator_account, evaluator_account : LocalAccount
+        Hold AGGREGATOR_ROLE and EVALUATOR_ROLE on the ledger.
+    private_key : PaillierPrivateKey | None
+        The key holder's key (None for plaintext federations).
+    validation : ArraySplit
+        The evaluator's validation split (its bytes' hash is the task's validation-spec hash).
+    store : ArtifactStore
+    slash_wei : int (default: 10**17)
+        Stake slashed from a participant whose blob differs from its commitment (capped at its stake).
+    round_duration_s : int (default: 3600)
+        Commitment deadline after opening.
+    """
+
+    def __init__(
+        self,
+        spec: FederationSpec,
+        ledger: LedgerClient,
+        task_id: int,
+        aggregator_account: LocalAccount,
+        evaluator_account: LocalAccount,
+        private_key: PaillierPrivateKey | None,
+        validation: ArraySplit,
+        store: ArtifactStore,
+        slash_wei: int = 10**17,
+        round_duration_s: int = 3600,
+    ) -> None:
+        if spec.encrypt and private_key is None:
+            raise FlNodeError("an encrypted federation needs the key holder's private key")
+        self.spec = spec
+        self.ledger = ledger
+        self.task_id = task_id
+        self.aggregator_account = aggregator_account
+        self.evaluator_account = evaluator_account
+        self.aggregator = Aggregator(spec.scheme())
+        decoder = EncryptedSums(private_key, spec.codec) if spec.encrypt else PlainSums()
+        self.key_holder = KeyHolder(decoder)
+        self.validation = validation
+        self.store = store
+        self.slash_wei = slash_wei
+        self.round_duration_s = round_duration_s
+
+    def open_round(self, global_params: np.ndarray) -> int:
+        """Store the global model and open a round with its hash; returns the on-chain round id."""
+        digest = self.store.put(model_to_bytes(global_params))
+        receipt = self.ledger.open_round(
+            self.aggregator_account, self.task_id, digest, duration_s=self.round_duration_s
+        )
+        return receipt.event(RoundOpened).round_id
+
+    def run_round(self, global_params: np.ndarray, transport: Transport) -> RoundOutcome:
+        """Open, collect, verify against commitments, score, aggregate and finalize one round.
+
+        Raises
+        ------
+        RoundAborted
+            Fewer than ``spec.min_participants`` usable submissions; the round is cancelled on chain.
+        """
+        start = time.perf_counter()
+        round_id = self.open_round(global_params)
+        plan = RoundPlan(round_id, global_params, dict(self.spec.sample_counts))
+        collected = transport.collect(plan)
+        committed = self.ledger.participants(round_id)
+        commitments = {r.account: to_bytes32(r.commitment) for r in committed}
+        received = {s.participant_id: s for s in collected.submissions}
+        for submission in collected.submissions:
+            self.store.put(submission.blob)
+        slashed = self._slash_mismatches(round_id, received, commitments)
+        verified = self.aggregator.verify(
+            plan, [received[a] for a in commitments if a in received], expected_hashes=commitments
+        )
+        dropped = self._dropouts(collected, verified, commitments)
+        if len(verified.updates) < self.spec.min_participants:
+            self.ledger.cancel_round(self.aggregator_account, round_id)
+            reasons = "; ".join(f"{d.participant_id}: {d.reason}" for d in dropped)
+            raise RoundAborted(
+                f"round {round_id}: {len(verified.updates)} usable submissions, fewer than "
+                f"min_participants={self.spec.min_participants}; round cancelled on chain ({reasons})"
+            )
+        values, evaluations = score_round(
+            self.spec, round_id, verified, self.key_holder, global_params, self.validation
+        )
+        new_params = self.key_holder.new_global(global_params, verified.sum(sorted(verified.updates)))
+        aggregated_hash = self.store.put(model_to_bytes(new_params))
+        metrics = evaluate(unflatten(self.spec.model.build(), new_params), self.validation)
+        order = [r.account for r in committed]
+        receipt = self.ledger.finalize(
+            self.evaluator_account,
+            round_id,
+            aggregated_hash,
+            to_fixed(metrics.accuracy),
+            [to_fixed(values.get(a, 0.0)) for a in order],
+            dropped=[a not in values for a in order],
+            participants=order,
+        )
+        rewards = {r.account: r.reward for r in self.ledger.participants(round_id)}
+        log.info("round %d finalized in tx %s", round_id, receipt.tx_hash)
+        return RoundOutcome(
+            round_id=round_id,
+            global_params=new_params,
+            accuracy=metrics.accuracy,
+            loss=metrics.loss,
+            scores={a: values.get(a, 0.0) for a in order},
+            rewards=rewards,
+            dropped=dropped,
+            slashed=slashed,
+            evaluations=evaluations,
+            bytes_up=sum(s.bytes_up for s in collected.submissions),
+            seconds=time.perf_counter() - start,
+        )
+
+    def _slash_mismatches(
+        self, round_id: int, received: Mapping[str, Submission], commitments: Mapping[str, bytes]
+    ) -> tuple[str, ...]:
+        """Slash every committed sender whose blob differs from its commitment; the blob is the evidence."""
+        slashed = []
+        for address, commitment in commitments.items():
+            submission = received.get(address)
+            if submission is None or keccak(submission.blob) == commitment:
+                continue
+            stake = self.ledger.member(address).stake
+            amount = min(self.slash_wei, stake)
+            if amount > 0:
+                self.ledger.slash(self.evaluator_account, address, amount, keccak(submission.blob))
+                slashed.append(address)
+                log.warning("round %d: slashed %s: blob does not match its commitment", round_id, address)
+        return tuple(slashed)
+
+    @staticmethod
+    def _dropouts(
+        collected: Collected, verified: VerifiedRound, commitments: Mapping[str, bytes]
+    ) -> tuple[Exclusion, ...]:
+        """Everyone selected who is not aggregated, with the reason."""
+        dropped = list(collected.dropped) + list(verified.excluded)
+        submitted = {s.participant_id for s in collected.submissions}
+        dropped += [
+            Exclusion(a, "committed on chain but no blob reached the aggregator")
+            for a in commitments
+            if a not in submitted and a not in {d.participant_id for d in dropped}
+        ]
+        dropped += [
+            Exclusion(s, "submitted without a commitment on chain")
+            for s in submitted
+            if s not in commitments
+        ]
+        return tuple(dropped)

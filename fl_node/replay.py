@@ -1,0 +1,200 @@
+"""Replaying a federation from its ledger and artifact store: the audit checks that rebuild models and scores.
+
+Without the key holder's private key an auditor still checks that the published spec and
+validation split are those the task's hashes name, that the rounds chain (each round starts
+from the previous round's aggregated model), and that the recorded performance is the stored
+aggregated model's accuracy on the validation split. With the key it also rebuilds every
+aggregated model from the committed blobs and recomputes every contribution score with the
+federation's own scorer and seeds; both must match the ledger (scores within one fixed-point
+unit, 1e-6).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+from phe import PaillierPrivateKey
+
+from fl_node.artifacts import ArtifactStore
+from fl_node.errors import ArtifactError, FlNodeError, KeyMismatch
+from fl_node.federation import (
+    FederationSpec,
+    model_from_bytes,
+    score_round,
+    validation_from_bytes,
+)
+from fl_node.data import ArraySplit
+from fl_node.hfl import Aggregator, EncryptedSums, KeyHolder, PlainSums, RoundPlan, Submission
+from fl_node.models import model_hash, unflatten
+from fl_node.training import evaluate
+from incentive.audit import AuditCheck, AuditReport, check, finalized_rounds, ledger_checks
+from incentive.fixedpoint import to_fixed
+from incentive.ledger import LedgerClient, Round, to_bytes32
+
+#: Largest difference, in fixed-point units, between a recomputed and a recorded score (1e-6).
+SCORE_TOLERANCE = 1
+
+
+@dataclass(frozen=True)
+class Published:
+    """What the task's hashes bind: the spec and the validation split."""
+
+    spec: FederationSpec
+    validation: ArraySplit
+
+
+def load_published(ledger: LedgerClient, store: ArtifactStore, task_id: int) -> Published:
+    """Fetch the task's spec and validation split by the hashes on chain (ArtifactError when missing or altered)."""
+    task = ledger.task(task_id)
+    spec = FederationSpec.from_bytes(store.get(to_bytes32(task.model_spec_hash)))
+    validation = validation_from_bytes(store.get(to_bytes32(task.validation_spec_hash)))
+    return Published(spec, validation)
+
+
+def _stored_model(store: ArtifactStore, digest_hex: str) -> np.ndarray:
+    return model_from_bytes(store.get(to_bytes32(digest_hex)))
+
+
+def check_model_chain(rounds: Sequence[Round], store: ArtifactStore) -> AuditCheck:
+    """Every global and aggregated model is stored; each round starts from the previous round's aggregate."""
+    failures: list[str] = []
+    for previous, current in zip([None, *rounds[:-1]], rounds):
+        for label, digest in (("global", current.global_model_hash), ("aggregated", current.aggregated_model_hash)):
+            try:
+                _stored_model(store, digest)
+            except ArtifactError as exc:
+                failures.append(f"round {current.round_id} {label} model: {exc}")
+        if previous is not None and current.global_model_hash != previous.aggregated_model_hash:
+            failures.append(
+                f"round {current.round_id} starts from {current.global_model_hash}, "
+                f"not round {previous.round_id}'s aggregate {previous.aggregated_model_hash}"
+            )
+    return check("model chain", failures, f"{len(rounds)} rounds: models stored, each round builds on the last")
+
+
+def check_performance(rounds: Sequence[Round], store: ArtifactStore, published: Published) -> AuditCheck:
+    """The recorded performance is the stored aggregated model's validation accuracy (exact in fixed point)."""
+    failures: list[str] = []
+    for r in rounds:
+        try:
+            params = _stored_model(store, r.aggregated_model_hash)
+        except ArtifactError as exc:
+            failures.append(f"round {r.round_id}: {exc}")
+            continue
+        accuracy = evaluate(unflatten(published.spec.model.build(), params), published.validation).accuracy
+        if to_fixed(accuracy) != r.performance:
+            failures.append(f"round {r.round_id}: recorded performance {r.performance}, reproduced {to_fixed(accuracy)}")
+    return check("performance", failures, f"{len(rounds)} rounds: validation accuracy reproduced")
+
+
+def _verified_round(r: Round, store: ArtifactStore, spec: FederationSpec, aggregator: Aggregator):
+    """Rebuild the round's verified updates from the blobs of its non-dropped participants."""
+    global_params = _stored_model(store, r.global_model_hash)
+    plan = RoundPlan(r.round_id, global_params, dict(spec.sample_counts))
+    submissions = []
+    commitments = {}
+    for p in r.participants:
+        if p.dropped:
+            continue
+        digest = to_bytes32(p.commitment)
+        blob = store.get(digest)
+        commitments[p.account] = digest
+        submissions.append(Submission(p.account, spec.sample_counts.get(p.account, -1), blob, digest, len(blob)))
+    verified = aggregator.verify(plan, submissions, expected_hashes=commitments)
+    if verified.excluded:
+        reasons = "; ".join(f"{e.participant_id}: {e.reason}" for e in verified.excluded)
+        raise FlNodeError(f"round {r.round_id}: recorded as aggregated but unusable: {reasons}")
+    return global_params, verified
+
+
+def check_with_key(
+    rounds: Sequence[Round], store: ArtifactStore, published: Published, private_key: PaillierPrivateKey | None
+) -> list[AuditCheck]:
+    """Rebuild each aggregated model from the blobs and recompute every score; needs the key for encrypted runs."""
+    spec = published.spec
+    aggregator = Aggregator(spec.scheme())
+    key_holder = KeyHolder(EncryptedSums(private_key, spec.codec) if spec.encrypt else PlainSums())
+    model_failures: list[str] = []
+    score_failures: list[str] = []
+    scores_checked = 0
+    for r in rounds:
+        try:
+            global_params, verified = _verified_round(r, store, spec, aggregator)
+        except (ArtifactError, FlNodeError) as exc:
+            model_failures.append(f"round {r.round_id}: {exc}")
+            continue
+        rebuilt = key_holder.new_global(global_params, verified.sum(sorted(verified.updates)))
+        if "0x" + model_hash(rebuilt).hex() != r.aggregated_model_hash:
+            model_failures.append(
+                f"round {r.round_id}: the blobs aggregate to 0x{model_hash(rebuilt).hex()}, "
+                f"the ledger records {r.aggregated_model_hash}"
+            )
+        values, _ = score_round(spec, r.round_id, verified, key_holder, global_params, published.validation)
+        for p in r.participants:
+            expected = 0 if p.dropped else to_fixed(values.get(p.account, 0.0))
+            scores_checked += 1
+            if abs(expected - p.score) > SCORE_TOLERANCE:
+                score_failures.append(f"round {r.round_id}: {p.account} recorded score {p.score}, recomputed {expected}")
+    return [
+        check("aggregation", model_failures, f"{len(rounds)} aggregated models rebuilt from the committed blobs"),
+        check("scores", score_failures, f"{scores_checked} contribution scores recomputed within 1e-6"),
+    ]
+
+
+def audit_federation(
+    ledger: LedgerClient,
+    store: ArtifactStore,
+    task_id: int,
+    private_key: PaillierPrivateKey | None = None,
+    on_check: Callable[[AuditCheck], None] | None = None,
+) -> AuditReport:
+    """Every audit check of one task: ledger checks, the published spec, models, performance, and with the key, aggregation and scores.
+
+    Parameters
+    ----------
+    ledger : LedgerClient
+    store : ArtifactStore
+    task_id : int
+    private_key : PaillierPrivateKey | None (default: None)
+        Without it (encrypted runs), aggregation and scores are not recomputed and the report says so.
+    on_check : Callable[[AuditCheck], None] | None
+        Called as each check completes (progress display).
+    """
+    checks: list[AuditCheck] = []
+
+    def add(c: AuditCheck) -> None:
+        checks.append(c)
+        if on_check is not None:
+            on_check(c)
+
+    for c in ledger_checks(ledger, lambda digest: _has_valid_blob(store, digest), task_id):
+        add(c)
+    rounds = finalized_rounds(ledger, task_id)
+    try:
+        published = load_published(ledger, store, task_id)
+    except (ArtifactError, FlNodeError) as exc:
+        add(AuditCheck("published spec", False, str(exc)))
+        return AuditReport(tuple(checks))
+    add(AuditCheck("published spec", True, "spec and validation split match the task's hashes"))
+    if private_key is not None and published.spec.encrypt:
+        if private_key.public_key.n != published.spec.paillier_public_key().n:
+            raise KeyMismatch("the private key given does not belong to this federation's public key")
+    add(check_model_chain(rounds, store))
+    add(check_performance(rounds, store, published))
+    if published.spec.encrypt and private_key is None:
+        add(AuditCheck("aggregation", True, "not recomputed: no key given (--key)", skipped=True))
+        add(AuditCheck("scores", True, "not recomputed: no key given (--key)", skipped=True))
+    else:
+        for c in check_with_key(rounds, store, published, private_key):
+            add(c)
+    return AuditReport(tuple(checks))
+
+
+def _has_valid_blob(store: ArtifactStore, digest: bytes) -> bool:
+    try:
+        store.get(digest)
+    except ArtifactError:
+        return False
+    return True

@@ -1,0 +1,149 @@
+"""Auditing a federation from its ledger: checks that need nothing but the chain and a blob lookup.
+
+An audit is a list of named :class:`AuditCheck` results. The checks here read only the ledger
+(and ask a ``has_blob`` callable whether the artifact store holds a committed blob); the
+checks that replay models and scores live with the code that can build them
+(:mod:`fl_node.replay`), which passes its results in the same form.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+
+from incentive.ledger import LedgerClient, RewardClaimed, Round, RoundStatus, to_bytes32
+from incentive.rewards import split_rewards
+
+
+@dataclass(frozen=True)
+class AuditCheck:
+    """One named check: whether it held, and what was examined or what failed.
+
+    A ``skipped`` check was not run (e.g. no key to decrypt with); it does not fail the audit.
+    """
+
+    name: str
+    ok: bool
+    detail: str
+    skipped: bool = False
+
+
+@dataclass(frozen=True)
+class AuditReport:
+    """Every check of one audit; ``ok`` when all hold."""
+
+    checks: tuple[AuditCheck, ...]
+
+    @property
+    def ok(self) -> bool:
+        return all(c.ok for c in self.checks)
+
+    def to_json(self) -> dict[str, object]:
+        """``{"ok": bool, "checks": [{"name", "ok", "detail"}...]}``."""
+        return {
+            "ok": self.ok,
+            "checks": [
+                {"name": c.name, "ok": c.ok, "skipped": c.skipped, "detail": c.detail} for c in self.checks
+            ],
+        }
+
+
+def check(name: str, failures: Sequence[str], examined: str) -> AuditCheck:
+    """A check that holds when ``failures`` is empty; its detail names the first failures."""
+    if not failures:
+        return AuditCheck(name, True, examined)
+    shown = "; ".join(failures[:3]) + (f"; and {len(failures) - 3} more" if len(failures) > 3 else "")
+    return AuditCheck(name, False, shown)
+
+
+def finalized_rounds(ledger: LedgerClient, task_id: int | None = None) -> list[Round]:
+    """The finalized rounds of a task (every task when ``task_id`` is None), in id order."""
+    return [
+        r
+        for r in ledger.rounds()
+        if r.status == RoundStatus.FINALIZED and (task_id is None or r.task_id == task_id)
+    ]
+
+
+def check_commitments(rounds: Iterable[Round], has_blob: Callable[[bytes], bool]) -> AuditCheck:
+    """Every aggregated participant's on-chain commitment has its blob in the artifact store.
+
+    ``has_blob(digest)`` must return True only for a stored blob whose bytes hash to ``digest``.
+    """
+    failures: list[str] = []
+    examined = 0
+    for r in rounds:
+        for p in r.participants:
+            if p.dropped:
+                continue
+            examined += 1
+            if not has_blob(to_bytes32(p.commitment)):
+                failures.append(f"round {r.round_id}: {p.account}'s commitment {p.commitment} has no matching blob")
+    return check("commitments", failures, f"{examined} commitments matched stored blobs")
+
+
+def check_reward_arithmetic(rounds: Iterable[Round]) -> AuditCheck:
+    """Each round's rewards and dust are the proportional split of its budget by its recorded scores."""
+    failures: list[str] = []
+    examined = 0
+    for r in rounds:
+        examined += 1
+        split = split_rewards(r.budget, [p.score for p in r.participants], [p.dropped for p in r.participants])
+        recorded = tuple(p.reward for p in r.participants)
+        if recorded != split.rewards:
+            failures.append(f"round {r.round_id}: rewards {list(recorded)} differ from the split {list(split.rewards)}")
+        if r.dust != split.dust or r.rewarded + r.dust != r.budget:
+            failures.append(
+                f"round {r.round_id}: rewarded {r.rewarded} + dust {r.dust} does not make the budget {r.budget} "
+                f"(expected dust {split.dust})"
+            )
+    return check("reward arithmetic", failures, f"{examined} rounds: rewards + dust = budget, split by score")
+
+
+def check_member_totals(ledger: LedgerClient, rounds: Sequence[Round]) -> AuditCheck:
+    """Each member's cumulative score and rewards equal the sum of its round records (all tasks' rounds)."""
+    scores: dict[str, int] = defaultdict(int)
+    rewards: dict[str, int] = defaultdict(int)
+    for r in rounds:
+        for p in r.participants:
+            scores[p.account] += p.score
+            rewards[p.account] += p.reward
+    failures = []
+    members = ledger.members()
+    for m in members:
+        if m.cumulative_score != scores[m.address]:
+            failures.append(f"{m.address}: cumulative score {m.cumulative_score} != sum of rounds {scores[m.address]}")
+        if m.total_reward != rewards[m.address]:
+            failures.append(f"{m.address}: total reward {m.total_reward} != sum of rounds {rewards[m.address]}")
+    return check("member totals", failures, f"{len(members)} members: cumulative score and rewards = their rounds")
+
+
+def check_token_balances(ledger: LedgerClient) -> AuditCheck:
+    """Each member's reward-token balance equals the rewards it claimed (events and record agree)."""
+    claimed: dict[str, int] = defaultdict(int)
+    for event in ledger.events():
+        if isinstance(event, RewardClaimed):
+            claimed[event.member] += event.amount
+    failures = []
+    members = ledger.members()
+    for m in members:
+        balance = ledger.token_balance(m.address)
+        if not balance == m.claimed_reward == claimed[m.address]:
+            failures.append(
+                f"{m.address}: token balance {balance}, claimed on record {m.claimed_reward}, "
+                f"RewardClaimed events {claimed[m.address]}"
+            )
+    return check("token balances", failures, f"{len(members)} members: balance = claimed rewards")
+
+
+def ledger_checks(ledger: LedgerClient, has_blob: Callable[[bytes], bool], task_id: int | None = None) -> list[AuditCheck]:
+    """The checks that need only the ledger and the artifact store's blob lookup."""
+    rounds = finalized_rounds(ledger, task_id)
+    every_round = finalized_rounds(ledger)
+    return [
+        check_commitments(rounds, has_blob),
+        check_reward_arithmetic(rounds),
+        check_member_totals(ledger, every_round),
+        check_token_balances(ledger),
+    ]
