@@ -78,7 +78,7 @@ class Chain:
 
     # -------------------------------------------------------------- accounts
 
-    def new_account(self, balance_wei: int = 10**20) -> LocalAccount:
+    def new_account(self, balance_wei: int = 10**19) -> LocalAccount:
         """A fresh key, funded with ``balance_wei`` by the development funder.
 
         Raises
@@ -339,6 +339,7 @@ def start_anvil(
     state: Path | None = None,
     host: str = "127.0.0.1",
     chain_id: int = DEV_CHAIN_ID,
+    balance_eth: int | None = None,
     ready_timeout_s: float = 20.0,
 ) -> AnvilNode:
     """Start anvil and wait until it answers JSON-RPC.
@@ -353,6 +354,8 @@ def start_anvil(
         Interface to bind (loopback by default).
     chain_id : int (default: 31337)
         Chain id.
+    balance_eth : int | None (default: anvil's 10,000)
+        Balance of each development account, in ETH.
     ready_timeout_s : float (default: 20.0)
         How long to wait for the first answer.
 
@@ -364,6 +367,8 @@ def start_anvil(
     binary = anvil_binary()
     port = port or free_port(host)
     cmd = [str(binary), "--host", host, "--port", str(port), "--chain-id", str(chain_id), "--silent"]
+    if balance_eth is not None:
+        cmd += ["--balance", str(balance_eth)]
     if state is not None:
         state = Path(state).resolve()
         state.parent.mkdir(parents=True, exist_ok=True)

@@ -520,12 +520,12 @@ class LedgerClient:
             Compiled contracts.
         """
         artifacts = artifacts or ledger_artifacts()
-        token_address = _deploy(chain, admin, artifacts["RewardToken"], [token_name, token_symbol, admin.address])
-        ledger_address = _deploy(
+        token_address = deploy_contract(chain, admin, artifacts["RewardToken"], [token_name, token_symbol, admin.address])
+        ledger_address = deploy_contract(
             chain, admin, artifacts["FederationLedger"], [admin.address, token_address, min_stake_wei]
         )
         client = cls(chain, ledger_address, artifacts)
-        client._send(admin, "grantRole", [MINTER_ROLE, ledger_address], to=client.token)
+        client.transact(admin, client.token_contract, "grantRole", [MINTER_ROLE, ledger_address])
         if aggregator:
             client.grant_role(admin, AGGREGATOR_ROLE, aggregator)
         if evaluator:
@@ -702,8 +702,7 @@ class LedgerClient:
 
     def token_balance(self, account: str) -> int:
         """Reward-token balance of ``account``."""
-        token = self.w3.eth.contract(address=self.token, abi=self.artifacts["RewardToken"].abi)
-        return token.functions.balanceOf(Web3.to_checksum_address(account)).call()
+        return self.token_contract.functions.balanceOf(Web3.to_checksum_address(account)).call()
 
     def min_stake(self) -> int:
         """Least stake (wei) with which an account joins without approval."""
@@ -884,26 +883,33 @@ class LedgerClient:
             **{k: v for k, v in values.items() if k in known},
         )
 
-    def _send(
+    def transact(
         self,
         sender: LocalAccount,
+        contract: Any,
         fn_name: str,
-        args: list[Any],
+        args: Sequence[Any],
         *,
         value: int = 0,
         gas: int | None = None,
-        to: str | None = None,
     ) -> Receipt:
-        if to is None:
-            data = self.contract.encode_abi(fn_name, args=args)
-            target = self.address
-        else:  # the reward token (role grants at deployment)
-            token = self.w3.eth.contract(address=to, abi=self.artifacts["RewardToken"].abi)
-            data = token.encode_abi(fn_name, args=args)
-            target = to
-        tx = {"to": target, "data": data, "value": value}
+        """Call ``fn_name`` of any web3 ``contract`` as ``sender``, decoding this ledger's errors.
+
+        For contracts that call the ledger (a member contract, the reward token): a revert that
+        bubbles up from the ledger raises :class:`~incentive.errors.LedgerRevert` as usual.
+        """
+        data = contract.encode_abi(fn_name, args=list(args))
+        tx = {"to": contract.address, "data": data, "value": value}
         receipt = _send_checked(self.chain, sender, tx, gas or GAS.get(fn_name), self._errors, fn_name)
         return self.decode_receipt(receipt)
+
+    def _send(self, sender: LocalAccount, fn_name: str, args: list[Any], *, value: int = 0, gas: int | None = None) -> Receipt:
+        return self.transact(sender, self.contract, fn_name, args, value=value, gas=gas)
+
+    @property
+    def token_contract(self) -> Any:
+        """The reward token as a web3 contract."""
+        return self.w3.eth.contract(address=self.token, abi=self.artifacts["RewardToken"].abi)
 
 
 def _send_checked(
@@ -935,7 +941,8 @@ def _send_checked(
     )
 
 
-def _deploy(chain: Chain, deployer: LocalAccount, artifact: ContractArtifact, args: list[Any]) -> str:
+def deploy_contract(chain: Chain, deployer: LocalAccount, artifact: ContractArtifact, args: Sequence[Any]) -> str:
+    """Deploy ``artifact`` with constructor ``args``, signed by ``deployer``; return its address."""
     factory = chain.w3.eth.contract(abi=artifact.abi, bytecode=artifact.bytecode)
     data = factory.constructor(*args).data_in_transaction
     errors = _ErrorDecoder([artifact.abi])
