@@ -9,7 +9,7 @@ PYTEST_ARGS ?=
 .PHONY: demo test setup compile chain clean
 
 demo: setup
-	fedledger demo --json out/demo.json
+	fedledger demo --out out/demo --json out/demo/demo.json
 
 test: setup
 	pytest -n 2 $(PYTEST_ARGS)

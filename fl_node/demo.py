@@ -21,7 +21,13 @@ from eth_hash.auto import keccak
 from fl_node.artifacts import ArtifactStore
 from fl_node.behaviours import make_behaviour
 from fl_node.crypto.codec import CodecConfig
-from fl_node.crypto.keys import generate_keypair, load_private_key, public_key_to_bytes, save_keypair
+from fl_node.crypto.keys import (
+    generate_keypair,
+    key_fingerprint,
+    load_private_key,
+    public_key_to_bytes,
+    save_keypair,
+)
 from fl_node.data import FederatedData, federate, load_dataset
 from fl_node.errors import FlNodeError
 from fl_node.federation import (
@@ -137,8 +143,9 @@ class Federation:
 def setup_federation(config: DemoConfig, chain: Chain, out_dir: Path) -> Federation:
     """Deploy the ledger, join the nodes, publish the spec and validation split, create the task.
 
-    The key holder's private key is written to ``out_dir/keyholder.key`` (public key beside it);
-    the artifact store is ``out_dir/artifacts``.
+    The key holder's private key is written to ``out_dir/keys/keyholder-<fingerprint>.key``
+    (public key beside it); the artifact store is ``out_dir/artifacts`` (content-addressed, so
+    several federations can share it).
     """
     behaviours = config.behaviours()
     data = federate(load_dataset(config.dataset), config.nodes, config.partition, seed=config.seed)
@@ -149,7 +156,9 @@ def setup_federation(config: DemoConfig, chain: Chain, out_dir: Path) -> Federat
     public_key_bytes = b""
     if config.encrypt:
         public_key, private_key = generate_keypair(config.key_bits)
-        key_path, _ = save_keypair(out_dir / "keyholder.key", public_key, private_key)
+        key_path, _ = save_keypair(
+            out_dir / "keys" / f"keyholder-{key_fingerprint(public_key).hex()[:12]}.key", public_key, private_key
+        )
         public_key_bytes = public_key_to_bytes(public_key)
 
     admin, aggregator, evaluator = (chain.new_account(10**19) for _ in range(3))

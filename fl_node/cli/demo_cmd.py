@@ -1,0 +1,178 @@
+"""`fedledger demo`: the main job, a hospital consortium federating on the ledger, end to end."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any
+
+import torch
+import typer
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from fl_node.cli.app import EXIT_CHECK_FAILED, BadInput, JsonOption, app, console, write_json
+from fl_node.cli.audit_cmd import print_audit
+from fl_node.cli.chain_cmd import ChainIdOption, RpcOption, open_chain
+from fl_node.demo import DemoConfig, DemoResult, DemoRound, run_demo, setup_federation
+from fl_node.plots import plot_accuracy, plot_contributions
+from fl_node.training import TrainConfig
+from incentive.contribution import SCORERS
+from incentive.fixedpoint import from_fixed
+
+TOKEN = 10**18
+
+
+@app.command("demo")
+def demo_command(
+    nodes: int = typer.Option(5, "--nodes", help="Hospital nodes."),
+    free_riders: int = typer.Option(1, "--free-riders", help="Nodes that send zero updates."),
+    label_flippers: int = typer.Option(1, "--label-flippers", help="Nodes that train on flipped labels."),
+    rounds: int = typer.Option(8, "--rounds", help="Federated rounds."),
+    scorer: str = typer.Option("gtg", "--scorer", help=f"Contribution scorer: {', '.join(SCORERS)}."),
+    utility: str = typer.Option("loss", "--utility", help="Scorer utility: loss (negative validation loss) or accuracy."),
+    seed: int = typer.Option(0, "--seed", help="Seeds data splits, training, rounding and the scorer."),
+    dataset: str = typer.Option("breast_cancer", "--dataset", help="breast_cancer, digits or wine."),
+    partition: str = typer.Option("iid", "--partition", help="iid, dirichlet:ALPHA or quantity:ALPHA."),
+    model: str = typer.Option("mlp", "--model", help="logreg, mlp or cnn."),
+    key_bits: int = typer.Option(2048, "--key-bits", help="Paillier modulus size."),
+    local_epochs: int = typer.Option(2, "--local-epochs", help="Local epochs per round."),
+    lr: float = typer.Option(0.05, "--lr", help="Local learning rate."),
+    encrypt: bool = typer.Option(True, "--encrypt/--no-encrypt", help="Paillier-encrypt updates (default)."),
+    rpc: str | None = RpcOption,
+    chain_id: int | None = ChainIdOption,
+    out: Path = typer.Option(Path("out/demo"), "--out", help="Folder for the artifact store, the key holder's key and plots.", file_okay=False),
+    json_path: Path | None = JsonOption,
+) -> None:
+    """Run a federation of hospitals on the ledger: encrypted rounds, contribution scores, rewards, audit."""
+    start = time.perf_counter()
+    if scorer not in SCORERS:
+        raise BadInput(f"unknown scorer {scorer!r}; choose one of {', '.join(SCORERS)}")
+    if rounds < 1:
+        raise BadInput(f"--rounds must be at least 1, got {rounds}")
+    torch.set_num_threads(1)
+    config = DemoConfig(
+        dataset=dataset,
+        nodes=nodes,
+        free_riders=free_riders,
+        label_flippers=label_flippers,
+        rounds=rounds,
+        scorer=scorer,
+        utility=utility,
+        partition=partition,
+        model=model,
+        seed=seed,
+        encrypt=encrypt,
+        key_bits=key_bits,
+        train=TrainConfig(epochs=local_epochs, lr=lr, batch_size=16),
+    )
+    config.behaviours()
+    chain = open_chain(rpc, chain_id)
+    with console.status("deploying the ledger, joining the nodes, publishing the task"):
+        federation = setup_federation(config, chain, out)
+    console.print(
+        f"ledger [bold]{federation.ledger.address}[/bold] on chain {chain.chain_id} "
+        f"({rpc or 'embedded py-evm'}), task {federation.task_id}, {nodes} nodes joined"
+    )
+    progress = Progress(
+        TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), console=console
+    )
+    with progress:
+        bar = progress.add_task("rounds", total=rounds)
+
+        def on_round(record: DemoRound) -> None:
+            o = record.outcome
+            progress.console.print(
+                f"round {o.round_id}: test accuracy {record.test_accuracy:.3f} "
+                f"(centralized {record.centralized_accuracy:.3f}), validation {o.accuracy:.3f}, "
+                f"{o.evaluations} evaluations, {o.seconds:.1f} s"
+                + (f", dropped {len(o.dropped)}" if o.dropped else "")
+                + (f", slashed {len(o.slashed)}" if o.slashed else "")
+            )
+            progress.advance(bar)
+
+        result = run_demo(federation, on_round=on_round)
+    _print_nodes(result)
+    console.print(
+        f"global model accuracy [bold]{result.rounds[-1].test_accuracy:.3f}[/bold], "
+        f"centralized {result.centralized_accuracy:.3f} (test set of {len(federation.data.test)})"
+    )
+    print_audit(result.audit)
+    payload = demo_json(result, rpc, out, time.perf_counter() - start)
+    plot_accuracy(
+        out / "accuracy.png",
+        [r.test_accuracy for r in result.rounds],
+        [r.centralized_accuracy for r in result.rounds],
+        title=f"{dataset}: federated (encrypted) vs centralized",
+    )
+    plot_contributions(
+        out / "contributions.png",
+        {f"{n.name} ({n.behaviour_name})": [r.outcome.scores[n.participant_id] for r in result.rounds] for n in federation.nodes},
+    )
+    write_json(json_path, payload)
+    console.print(f"ledger {federation.ledger.address}; artifacts {out / 'artifacts'}; plots in {out}")
+    if not result.audit.ok:
+        raise typer.Exit(EXIT_CHECK_FAILED)
+
+
+def _print_nodes(result: DemoResult) -> None:
+    ledger = result.federation.ledger
+    table = Table(title="nodes")
+    for column in ("node", "address", "behaviour", "cumulative score", "reward", "tokens"):
+        table.add_column(column, justify="right" if column in ("cumulative score", "reward", "tokens") else "left")
+    for node in result.federation.nodes:
+        member = ledger.member(node.participant_id)
+        table.add_row(
+            node.name,
+            node.participant_id,
+            node.behaviour_name,
+            f"{from_fixed(member.cumulative_score):.4f}",
+            f"{member.total_reward / TOKEN:.2f}",
+            f"{ledger.token_balance(node.participant_id) / TOKEN:.2f}",
+        )
+    console.print(table)
+
+
+def demo_json(result: DemoResult, rpc: str | None, out: Path, elapsed_s: float) -> dict[str, Any]:
+    """The demo's JSON document (keys fixed by the CLI contract)."""
+    federation = result.federation
+    ledger = federation.ledger
+    nodes = []
+    for node in federation.nodes:
+        member = ledger.member(node.participant_id)
+        nodes.append(
+            {
+                "name": node.name,
+                "address": node.participant_id,
+                "behavior": node.behaviour_name,
+                "score": from_fixed(member.cumulative_score),
+                "reward": member.total_reward / TOKEN,
+                "reward_units": member.total_reward,
+                "tokens": ledger.token_balance(node.participant_id) / TOKEN,
+            }
+        )
+    return {
+        "ledger": {"address": ledger.address, "chain_id": federation.chain.chain_id, "rpc": rpc, "task_id": federation.task_id},
+        "rounds": [
+            {
+                "round": r.outcome.round_id,
+                "accuracy": r.test_accuracy,
+                "validation_accuracy": r.outcome.accuracy,
+                "centralized_accuracy": r.centralized_accuracy,
+                "scores": r.outcome.scores,
+                "rewards": {a: v / TOKEN for a, v in r.outcome.rewards.items()},
+                "dropped": [d.participant_id for d in r.outcome.dropped],
+                "evaluations": r.outcome.evaluations,
+                "seconds": r.outcome.seconds,
+            }
+            for r in result.rounds
+        ],
+        "nodes": nodes,
+        "final_accuracy": result.rounds[-1].test_accuracy,
+        "centralized_accuracy": result.centralized_accuracy,
+        "audit": result.audit.to_json(),
+        "artifacts": str(out / "artifacts"),
+        "key": str(federation.key_path) if federation.key_path else None,
+        "plots": [str(out / "accuracy.png"), str(out / "contributions.png")],
+        "elapsed_s": elapsed_s,
+    }
