@@ -1,0 +1,247 @@
+"""`fedledger train`: horizontal federated training with Paillier-encrypted updates, beside its centralized baseline."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import typer
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from fl_node.cli.app import BadInput, JsonOption, app, console, write_json
+
+if TYPE_CHECKING:
+    from fl_node.data import Dataset
+    from fl_node.simulation import SeedResult, SimulationConfig
+
+
+@app.command("train")
+def train_command(
+    dataset: str = typer.Option("breast_cancer", "--dataset", help="breast_cancer, digits or wine (ignored with --data)."),
+    data: Path | None = typer.Option(None, "--data", help="A CSV file with numeric features and a label column.", dir_okay=False),
+    label: str | None = typer.Option(None, "--label", help="The CSV's label column."),
+    nodes: int = typer.Option(10, "--nodes", help="Participants."),
+    rounds: int = typer.Option(20, "--rounds", help="Federated rounds."),
+    partition: str = typer.Option("dirichlet:0.5", "--partition", help="iid, dirichlet:ALPHA or quantity:ALPHA."),
+    model: str = typer.Option("mlp", "--model", help="logreg, mlp or cnn (square images: digits)."),
+    hidden: int = typer.Option(32, "--hidden", help="MLP hidden width."),
+    encrypt: bool = typer.Option(True, "--encrypt/--no-encrypt", help="Paillier-encrypt the updates (default) or send float32."),
+    seed: int | None = typer.Option(None, "--seed", help="One seed (default 0)."),
+    seeds: int | None = typer.Option(None, "--seeds", help="Run seeds 0..K-1; top-level accuracies are their means."),
+    local_epochs: int = typer.Option(5, "--local-epochs", help="Local epochs per round."),
+    lr: float = typer.Option(0.1, "--lr", help="Learning rate."),
+    batch_size: int = typer.Option(16, "--batch-size", help="Minibatch size."),
+    optimizer: str = typer.Option("sgd", "--optimizer", help="sgd or adam."),
+    mu: float = typer.Option(0.0, "--mu", help="FedProx proximal weight (0: FedAvg)."),
+    key_bits: int = typer.Option(2048, "--key-bits", help="Paillier modulus size for a fresh key pair."),
+    key: Path | None = typer.Option(None, "--key", help="Use this Paillier private key file instead of a fresh pair.", dir_okay=False),
+    bits: int = typer.Option(16, "--bits", help="Quantization bits of the packed codec."),
+    clip: float = typer.Option(1.0, "--clip", help="Clip bound of each weighted-delta value."),
+    min_participants: int = typer.Option(1, "--min-participants", help="Submissions a round needs to complete."),
+    compare_plaintext: bool = typer.Option(
+        False, "--compare-plaintext", help="Also run each seed without encryption and report the differences."
+    ),
+    json_path: Path | None = JsonOption,
+    plot: Path | None = typer.Option(None, "--plot", help="Write a PNG of federated vs centralized accuracy per round.", dir_okay=False),
+) -> None:
+    """Train a model federatedly (encrypted updates, weighted FedAvg) and centrally with the same budget."""
+    if compare_plaintext and not encrypt:
+        raise BadInput("--compare-plaintext compares an encrypted run with a plaintext one; drop --no-encrypt")
+    if seed is not None and seeds is not None:
+        raise BadInput("give --seed S or --seeds K, not both")
+    if seeds is not None and seeds < 1:
+        raise BadInput(f"--seeds must be at least 1, got {seeds}")
+    if not 1 <= min_participants <= nodes:
+        raise BadInput(f"--min-participants must be in 1..{nodes}, got {min_participants}")
+    seed_list = list(range(seeds)) if seeds is not None else [0 if seed is None else seed]
+    # torch and the rest load here, not at import, so that every other command starts fast
+    import torch
+
+    from fl_node.crypto.keys import generate_keypair, load_private_key
+    from fl_node.data import load_dataset
+    from fl_node.hfl import RoundConfig
+    from fl_node.simulation import SimulationConfig, run_seed
+    from fl_node.training import TrainConfig
+
+    torch.set_num_threads(1)
+    torch.use_deterministic_algorithms(True)
+
+    ds = load_dataset(None if data is not None else dataset, csv_path=data, label=label)
+    config = SimulationConfig(
+        nodes=nodes,
+        rounds=rounds,
+        partition=partition,
+        model=model,
+        hidden=hidden,
+        train=TrainConfig(epochs=local_epochs, batch_size=batch_size, lr=lr, optimizer=optimizer, prox_mu=mu),
+        encrypt=encrypt,
+        bits=bits,
+        clip=clip,
+        round=RoundConfig(min_participants=min_participants),
+    )
+    _check_inputs(config, ds, seed_list[0])
+    keypair = None
+    if encrypt:
+        if key is not None:
+            private = load_private_key(key)
+            keypair = (private.public_key, private)
+        else:
+            with console.status(f"generating a {key_bits}-bit Paillier key pair"):
+                keypair = generate_keypair(key_bits)
+
+    results: list[SeedResult] = []
+    plain_results: list[SeedResult] = []
+    with Progress(
+        TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+        console=console, transient=True,
+    ) as progress:
+        task = progress.add_task("training", total=len(seed_list) * rounds * (2 if compare_plaintext else 1))
+
+        def run(s: int, encrypted: bool) -> SeedResult:
+            progress.update(task, description=f"seed {s} {'encrypted' if encrypted else 'plaintext'}")
+            return run_seed(
+                replace(config, encrypt=encrypted), ds, s, keypair if encrypted else None,
+                lambda _record: progress.advance(task),
+            )
+
+        for s in seed_list:
+            results.append(run(s, encrypt))
+            if compare_plaintext:
+                plain_results.append(run(s, False))
+
+    payload = _payload(config, ds, results, plain_results)
+    _print_tables(payload, seed_list)
+    write_json(json_path, payload)
+    if plot is not None:
+        _plot(payload, ds.name, plot)
+
+
+def _check_inputs(config: SimulationConfig, ds: Dataset, seed: int) -> None:
+    """Fail on bad data, partition or model before spending time on keys."""
+    from fl_node.data import federate
+    from fl_node.models import ModelConfig
+
+    data = federate(ds, config.nodes, config.partition, seed=seed, split=config.split)
+    ModelConfig(config.model, data.n_features, data.n_classes, config.hidden)
+    if config.rounds < 1:
+        raise BadInput(f"--rounds must be at least 1, got {config.rounds}")
+
+
+def _payload(config: SimulationConfig, ds: Dataset, results: list[SeedResult], plain: list[SeedResult]) -> dict[str, Any]:
+    def mean(values: list[float]) -> float:
+        return float(np.mean(values))
+
+    rounds = [
+        {
+            "round": r + 1,
+            "accuracy": mean([res.rounds[r].accuracy for res in results]),
+            "loss": mean([res.rounds[r].loss for res in results]),
+            "seconds": mean([res.rounds[r].seconds for res in results]),
+            "bytes_up": int(round(mean([res.rounds[r].bytes_up for res in results]))),
+            "centralized_accuracy": mean([res.rounds[r].centralized_accuracy for res in results]),
+            "auc": mean([res.rounds[r].auc for res in results]),
+            "clipped": int(sum(res.rounds[r].clipped for res in results)),
+        }
+        for r in range(config.rounds)
+    ]
+    per_seed = []
+    for k, res in enumerate(results):
+        entry: dict[str, Any] = {
+            "seed": res.seed,
+            "final_accuracy": res.final_accuracy,
+            "centralized_accuracy": res.centralized_accuracy,
+            "param_error_bound": sum(r.error_bound for r in res.rounds),
+        }
+        if plain:
+            ref = plain[k]
+            entry["plaintext_final_accuracy"] = ref.final_accuracy
+            entry["accuracy_diff_samples"] = int(round(abs(res.final_accuracy - ref.final_accuracy) * res.test_samples))
+            entry["max_param_diff"] = float(np.max(np.abs(res.final_params.astype(np.float64) - ref.final_params)))
+        per_seed.append(entry)
+    return {
+        "rounds": rounds,
+        "final_accuracy": mean([res.final_accuracy for res in results]),
+        "centralized_accuracy": mean([res.centralized_accuracy for res in results]),
+        "test_samples": results[0].test_samples,
+        "encrypted": config.encrypt,
+        "per_seed": per_seed,
+        "config": {
+            "dataset": ds.name,
+            "nodes": config.nodes,
+            "rounds": config.rounds,
+            "partition": config.partition,
+            "model": config.model,
+            "n_params": results[0].n_params,
+            "local_epochs": config.train.epochs,
+            "lr": config.train.lr,
+            "batch_size": config.train.batch_size,
+            "optimizer": config.train.optimizer,
+            "mu": config.train.prox_mu,
+            "bits": config.bits,
+            "clip": config.clip,
+            "seeds": [res.seed for res in results],
+        },
+    }
+
+
+def _print_tables(payload: dict[str, Any], seed_list: list[int]) -> None:
+    title = "per round" if len(seed_list) == 1 else f"per round, mean over {len(seed_list)} seeds"
+    table = Table(title=title)
+    for column in ("round", "accuracy", "loss", "seconds", "bytes sent", "centralized"):
+        table.add_column(column, justify="right")
+    for r in payload["rounds"]:
+        table.add_row(
+            str(r["round"]), f"{100 * r['accuracy']:.2f}%", f"{r['loss']:.4f}", f"{r['seconds']:.2f}",
+            f"{r['bytes_up']:,}", f"{100 * r['centralized_accuracy']:.2f}%",
+        )
+    console.print(table)
+    if len(seed_list) > 1 or "max_param_diff" in payload["per_seed"][0]:
+        seeds_table = Table(title="per seed")
+        columns = ["seed", "federated", "centralized"]
+        compare = "max_param_diff" in payload["per_seed"][0]
+        if compare:
+            columns += ["plaintext", "diff (test samples)", "max param diff", "bound"]
+        for column in columns:
+            seeds_table.add_column(column, justify="right")
+        for s in payload["per_seed"]:
+            row = [str(s["seed"]), f"{100 * s['final_accuracy']:.2f}%", f"{100 * s['centralized_accuracy']:.2f}%"]
+            if compare:
+                row += [
+                    f"{100 * s['plaintext_final_accuracy']:.2f}%", str(s["accuracy_diff_samples"]),
+                    f"{s['max_param_diff']:.2e}", f"{s['param_error_bound']:.2e}",
+                ]
+            seeds_table.add_row(*row)
+        console.print(seeds_table)
+    mode = "encrypted" if payload["encrypted"] else "plaintext"
+    console.print(
+        f"federated ({mode}) {100 * payload['final_accuracy']:.2f}%  centralized "
+        f"{100 * payload['centralized_accuracy']:.2f}%  on {payload['test_samples']} test samples"
+    )
+
+
+def _plot(payload: dict[str, Any], name: str, path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    from matplotlib.ticker import MaxNLocator
+
+    rounds = [r["round"] for r in payload["rounds"]]
+    fig, ax = plt.subplots(figsize=(6, 4))
+    mode = "encrypted" if payload["encrypted"] else "plaintext"
+    ax.plot(rounds, [100 * r["accuracy"] for r in payload["rounds"]], marker="o", label=f"federated ({mode})")
+    ax.plot(rounds, [100 * r["centralized_accuracy"] for r in payload["rounds"]], marker="s", label="centralized, same budget")
+    ax.set_xlabel("round")
+    ax.set_ylabel("test accuracy (%)")
+    seeds = payload["config"]["seeds"]
+    ax.set_title(f"{name}: mean over {len(seeds)} seed(s)" if len(seeds) > 1 else f"{name}: seed {seeds[0]}")
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    ax.grid(alpha=0.3)
+    ax.legend()
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=120)
+    plt.close(fig)

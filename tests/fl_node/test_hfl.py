@@ -1,0 +1,373 @@
+"""One HFL round: participants, aggregator (public key only), key holder, dropouts."""
+
+from __future__ import annotations
+
+import threading
+import time
+from dataclasses import replace
+
+import gmpy2
+import numpy as np
+import pytest
+from eth_hash.auto import keccak
+from phe import PaillierPrivateKey
+
+from fl_node.crypto.codec import CodecConfig
+from fl_node.crypto.keys import generate_keypair
+from fl_node.data import ArraySplit, federate, load_builtin
+from fl_node.errors import FlNodeError, RoundAborted
+from fl_node.hfl import (
+    Aggregator,
+    Behaviour,
+    EncryptedSums,
+    EncryptedUpdates,
+    KeyHolder,
+    Participant,
+    PlainSums,
+    PlainUpdates,
+    RoundConfig,
+    RoundPlan,
+    collect_submissions,
+    round_error_bound,
+    run_round,
+)
+from fl_node.models import ModelConfig, flatten, unflatten
+from fl_node.training import TrainConfig, evaluate
+
+CODEC = CodecConfig(bits=16, clip=1.0, max_participants=8)
+
+
+@pytest.fixture(scope="module")
+def keypair():
+    return generate_keypair(1024)
+
+
+@pytest.fixture(scope="module")
+def fed():
+    return federate(load_builtin("breast_cancer"), 4, "dirichlet:0.5", seed=0)
+
+
+@pytest.fixture(scope="module")
+def model_config(fed):
+    return ModelConfig("logreg", fed.n_features, fed.n_classes)
+
+
+class FixedUpdate(Behaviour):
+    """Reports a given unweighted delta, so that the expected average is known."""
+
+    def __init__(self, delta: np.ndarray) -> None:
+        self.delta = delta
+
+    def local_update(self, delta: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+        return self.delta
+
+
+class Failing(Behaviour):
+    def local_update(self, delta: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+        raise RuntimeError("disk full")
+
+
+class Slow(Behaviour):
+    def local_update(self, delta: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+        time.sleep(1.5)
+        return delta
+
+
+class FailsOnce(Behaviour):
+    def __init__(self) -> None:
+        self.calls = 0
+        self.lock = threading.Lock()
+
+    def local_update(self, delta: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+        with self.lock:
+            self.calls += 1
+            if self.calls == 1:
+                raise ConnectionError("link dropped")
+        return delta
+
+
+def participants(fed, model_config, scheme, behaviours=None, train=None):
+    behaviours = behaviours or {}
+    return [
+        Participant(
+            f"p{k}", node, model_config.factory(), train or TrainConfig(epochs=1), scheme, seed=k,
+            behaviour=behaviours.get(k),
+        )
+        for k, node in enumerate(fed.nodes)
+    ]
+
+
+def parties(scheme_kind: str, keypair, n_params: int):
+    if scheme_kind == "plain":
+        scheme = PlainUpdates(n_params)
+        return scheme, Aggregator(scheme), KeyHolder(PlainSums())
+    scheme = EncryptedUpdates(keypair[0], n_params, CODEC)
+    return scheme, Aggregator(scheme), KeyHolder(EncryptedSums(keypair[1], CODEC))
+
+
+@pytest.mark.parametrize("kind", ["plain", "encrypted"])
+def test_round_is_the_sample_weighted_average_of_the_deltas(fed, model_config, keypair, kind: str) -> None:
+    global_params = flatten(model_config.build(seed=0))
+    rng = np.random.default_rng(0)
+    deltas = [rng.uniform(-0.5, 0.5, global_params.shape) for _ in fed.nodes]
+    scheme, aggregator, key_holder = parties(kind, keypair, len(global_params))
+    nodes = participants(fed, model_config, scheme, {k: FixedUpdate(d) for k, d in enumerate(deltas)})
+    counts = np.array(fed.sample_counts, dtype=np.float64)
+
+    result = run_round(1, global_params, nodes, aggregator, key_holder, RoundConfig(min_participants=4))
+
+    expected = global_params + sum(c * d for c, d in zip(counts, deltas, strict=True)) / counts.sum()
+    assert result.included == ("p0", "p1", "p2", "p3") and not result.dropped and not result.excluded
+    assert result.bytes_up == 4 * len(scheme.encode(np.zeros(len(global_params)), rng))
+    assert np.max(np.abs(result.global_params - expected)) <= result.error_bound + 1e-6
+    if kind == "encrypted":
+        assert result.error_bound == pytest.approx(4 * CODEC.clip / CODEC.qmax)
+
+
+def test_encrypted_and_plaintext_rounds_agree_within_the_stated_bound(fed, model_config, keypair) -> None:
+    global_params = flatten(model_config.build(seed=1))
+    outcome = {}
+    for kind in ("plain", "encrypted"):
+        scheme, aggregator, key_holder = parties(kind, keypair, len(global_params))
+        outcome[kind] = run_round(3, global_params, participants(fed, model_config, scheme), aggregator, key_holder)
+
+    diff = np.max(np.abs(outcome["plain"].global_params - outcome["encrypted"].global_params))
+
+    assert 0 < diff <= outcome["encrypted"].error_bound + outcome["plain"].error_bound
+    assert outcome["encrypted"].bytes_up != outcome["plain"].bytes_up
+
+
+def test_rounds_train_a_useful_model(fed, model_config, keypair) -> None:
+    scheme, aggregator, key_holder = parties("encrypted", keypair, len(flatten(model_config.build())))
+    nodes = participants(fed, model_config, scheme, train=TrainConfig(epochs=2))
+    global_params = flatten(model_config.build(seed=0))
+    before = evaluate(unflatten(model_config.build(), global_params), fed.test).accuracy
+
+    for r in range(1, 4):
+        global_params = run_round(r, global_params, nodes, aggregator, key_holder).global_params
+
+    assert evaluate(unflatten(model_config.build(), global_params), fed.test).accuracy > max(0.9, before)
+
+
+def test_a_2048_bit_round_decrypts_within_the_bound(fed, model_config) -> None:
+    public, private = generate_keypair(2048)
+    global_params = flatten(model_config.build(seed=0))
+    deltas = np.random.default_rng(1).uniform(-1, 1, (len(fed.nodes), len(global_params)))
+    scheme = EncryptedUpdates(public, len(global_params), CODEC)
+    nodes = participants(fed, model_config, scheme, {k: FixedUpdate(d) for k, d in enumerate(deltas)})
+
+    result = run_round(1, global_params, nodes, Aggregator(scheme), KeyHolder(EncryptedSums(private, CODEC)))
+
+    counts = np.array(fed.sample_counts, dtype=np.float64)
+    expected = global_params + counts @ deltas / counts.sum()
+    assert np.max(np.abs(result.global_params - expected)) <= result.error_bound + 1e-6
+
+
+def test_clipping_is_counted_and_identical_in_both_modes(fed, model_config, keypair) -> None:
+    global_params = flatten(model_config.build(seed=0))
+    delta = np.full(global_params.shape, 30.0)
+    delta[:10] = 0.0
+    plan = RoundPlan(1, global_params, {"p0": fed.sample_counts[0]})
+    weight = plan.weight("p0")
+    assert weight * 30.0 > CODEC.clip
+    sums = {}
+    for kind in ("plain", "encrypted"):
+        scheme, aggregator, key_holder = parties(kind, keypair, len(global_params))
+        node = Participant("p0", fed.nodes[0], model_config.factory(), TrainConfig(epochs=1), scheme, behaviour=FixedUpdate(delta))
+
+        sub = node.submit(plan)
+        sums[kind] = key_holder.decrypt(aggregator.verify(plan, [sub]).sum())
+
+        assert sub.clipped == len(global_params) - 10
+    for decoded in sums.values():
+        np.testing.assert_allclose(decoded[10:], CODEC.clip, atol=CODEC.clip / CODEC.qmax)
+
+
+@pytest.fixture(scope="module")
+def encrypted_round(fed, model_config, keypair):
+    global_params = flatten(model_config.build(seed=0))
+    scheme, aggregator, key_holder = parties("encrypted", keypair, len(global_params))
+    nodes = participants(fed, model_config, scheme)
+    plan = RoundPlan(1, global_params, {p.participant_id: p.n_samples for p in nodes})
+    subs = collect_submissions(nodes, plan).submissions
+    return scheme, aggregator, key_holder, plan, subs
+
+
+def test_aggregator_excludes_bad_submissions_and_keeps_the_rest(encrypted_round, keypair, fed) -> None:
+    scheme, aggregator, key_holder, plan, subs = encrypted_round
+    other_key = generate_keypair(1024)[0]
+    foreign = EncryptedUpdates(other_key, scheme.n_params, CODEC).encode(np.zeros(scheme.n_params), np.random.default_rng(0))
+    wrong_clip = EncryptedUpdates(keypair[0], scheme.n_params, replace(CODEC, clip=2.0)).encode(
+        np.zeros(scheme.n_params), np.random.default_rng(0)
+    )
+    summed_blob = scheme.add([scheme.parse(subs[0].blob), scheme.parse(subs[0].blob)]).to_bytes()
+    commitments = {s.participant_id: s.blob_hash for s in subs}
+    tampered = bytearray(subs[1].blob)
+    tampered[100] ^= 1
+    bad = [
+        subs[0],
+        replace(subs[1], blob=bytes(tampered)),  # altered after the commitment
+        replace(subs[2], blob=foreign),  # its commitment (below) matches, the key does not
+        replace(subs[3], blob=b"garbage"),
+        replace(subs[0]),  # duplicate
+        replace(subs[0], participant_id="stranger"),
+    ]
+    expected = {**commitments, "stranger": subs[0].blob_hash}
+    expected["p2"] = keccak(foreign)
+    expected["p3"] = keccak(b"garbage")
+
+    verified = aggregator.verify(plan, bad, expected)
+
+    reasons = {e.participant_id: e.reason for e in verified.excluded}
+    assert verified.participant_ids == ("p0",)
+    assert "does not match commitment" in reasons["p1"]
+    assert "another key" in reasons["p2"]
+    assert "unusable blob" in reasons["p3"]
+    assert "not selected" in reasons["stranger"]
+    assert sum(e.reason == "duplicate submission" for e in verified.excluded) == 1
+    for blob, message in [(summed_blob, "single update"), (wrong_clip, "codec")]:
+        sub = replace(subs[1], blob=blob, blob_hash=keccak(blob))
+        assert message in aggregator.verify(plan, [sub]).excluded[0].reason
+    lying = replace(subs[1], n_samples=subs[1].n_samples + 1)
+    assert "claims" in aggregator.verify(plan, [lying]).excluded[0].reason
+    assert "no commitment" in aggregator.verify(plan, [subs[1]], {}).excluded[0].reason
+
+
+def test_subset_sums_give_the_fedavg_of_the_subset(encrypted_round, fed) -> None:
+    scheme, aggregator, key_holder, plan, subs = encrypted_round
+    verified = aggregator.verify(plan, subs)
+    singles = {pid: key_holder.decrypt(verified.sum([pid])) for pid in verified.participant_ids}
+
+    pair = verified.sum(["p1", "p3"])
+
+    assert pair.participant_ids == ("p1", "p3")
+    assert pair.weight == pytest.approx((plan.sample_counts["p1"] + plan.sample_counts["p3"]) / plan.total_samples)
+    np.testing.assert_allclose(key_holder.decrypt(pair), singles["p1"] + singles["p3"], atol=2 * CODEC.clip / CODEC.qmax)
+    new = key_holder.new_global(plan.global_params, pair)
+    np.testing.assert_allclose(new, plan.global_params + (singles["p1"] + singles["p3"]) / pair.weight, atol=1e-4)
+    assert round_error_bound(scheme, pair) == pytest.approx(2 * CODEC.clip / CODEC.qmax / pair.weight)
+    with pytest.raises(FlNodeError, match="empty"):
+        verified.sum([])
+    with pytest.raises(FlNodeError, match="no verified update from p9"):
+        verified.sum(["p1", "p9"])
+
+
+def _holds_private_material(obj, secrets: set[int], seen: set[int] | None = None, depth: int = 0) -> bool:
+    """Whether a private key, or one of its primes, is reachable from ``obj`` through attributes and containers."""
+    seen = set() if seen is None else seen
+    if id(obj) in seen or depth > 8:
+        return False
+    seen.add(id(obj))
+    if isinstance(obj, PaillierPrivateKey):
+        return True
+    if isinstance(obj, (int, type(gmpy2.mpz(0)))) and not isinstance(obj, bool):
+        return int(obj) in secrets
+    if isinstance(obj, dict):
+        children = list(obj.values())
+    elif isinstance(obj, (list, tuple, set, frozenset)):
+        children = list(obj)
+    elif hasattr(obj, "__dict__") or hasattr(obj, "__slots__"):
+        names = list(getattr(obj, "__dict__", {})) + list(getattr(obj, "__slots__", ()))
+        children = [getattr(obj, n) for n in names if hasattr(obj, n)]
+    else:
+        return False
+    return any(_holds_private_material(c, secrets, seen, depth + 1) for c in children)
+
+
+def test_aggregator_only_ever_holds_the_public_key(encrypted_round, keypair) -> None:
+    scheme, aggregator, key_holder, plan, subs = encrypted_round
+    aggregator.verify(plan, subs).sum()
+    secrets = {int(keypair[1].p), int(keypair[1].q)}
+
+    assert not _holds_private_material(aggregator, secrets)
+    assert _holds_private_material(key_holder, secrets)  # the walk does find the key where it is
+    for wrong in (keypair[1], EncryptedSums(keypair[1], CODEC), key_holder, PlainSums()):
+        with pytest.raises(TypeError):
+            Aggregator(wrong)
+    with pytest.raises(TypeError):
+        EncryptedUpdates(keypair[1], 10, CODEC)
+
+
+def test_a_failing_participant_is_dropped_and_the_rest_are_reweighted(fed, model_config) -> None:
+    global_params = flatten(model_config.build(seed=0))
+    rng = np.random.default_rng(2)
+    deltas = [rng.uniform(-0.1, 0.1, global_params.shape) for _ in fed.nodes]
+    behaviours = {k: FixedUpdate(d) for k, d in enumerate(deltas)}
+    behaviours[1] = Failing()
+    scheme, aggregator, key_holder = parties("plain", None, len(global_params))
+
+    nodes = participants(fed, model_config, scheme, behaviours)
+
+    result = run_round(1, global_params, nodes, aggregator, key_holder, RoundConfig(min_participants=3))
+
+    assert result.included == ("p0", "p2", "p3")
+    assert result.dropped[0].participant_id == "p1" and "RuntimeError: disk full" in result.dropped[0].reason
+    counts = np.array(fed.sample_counts, dtype=np.float64)
+    kept = [0, 2, 3]
+    expected = global_params + sum(counts[k] * deltas[k] for k in kept) / counts[kept].sum()
+    np.testing.assert_allclose(result.global_params, expected, atol=1e-5)
+
+
+def test_a_participant_past_the_deadline_is_dropped(fed, model_config) -> None:
+    global_params = flatten(model_config.build(seed=0))
+    scheme, aggregator, key_holder = parties("plain", None, len(global_params))
+    nodes = participants(fed, model_config, scheme, {2: Slow()})
+
+    start = time.perf_counter()
+    result = run_round(1, global_params, nodes, aggregator, key_holder, RoundConfig(deadline_s=0.8, max_workers=4))
+
+    assert time.perf_counter() - start < 1.4
+    assert result.included == ("p0", "p1", "p3")
+    assert result.dropped[0].participant_id == "p2" and "deadline" in result.dropped[0].reason
+
+
+def test_too_few_submissions_abort_the_round_with_the_reasons(fed, model_config) -> None:
+    global_params = flatten(model_config.build(seed=0))
+    scheme, aggregator, key_holder = parties("plain", None, len(global_params))
+    nodes = participants(fed, model_config, scheme, {0: Failing(), 1: Failing()})
+
+    message = r"round 4: 2 of 4 participants .* min_participants=3 after 2 attempt\(s\) .*p0: failed: RuntimeError: disk full"
+    with pytest.raises(RoundAborted, match=message):
+        run_round(4, global_params, nodes, aggregator, key_holder, RoundConfig(min_participants=3, retries=1))
+
+
+def test_a_round_short_of_participants_is_retried(fed, model_config) -> None:
+    global_params = flatten(model_config.build(seed=0))
+    scheme, aggregator, key_holder = parties("plain", None, len(global_params))
+    nodes = participants(fed, model_config, scheme, {0: FailsOnce()})
+
+    result = run_round(1, global_params, nodes, aggregator, key_holder, RoundConfig(min_participants=4, retries=2))
+
+    assert result.attempts == 2 and len(result.included) == 4
+
+
+def test_plaintext_blobs_are_checked(fed) -> None:
+    scheme = PlainUpdates(3, clip=0.1)
+
+    blob = scheme.encode(np.array([0.1, -0.1, 0.05]), np.random.default_rng(0))
+
+    np.testing.assert_allclose(scheme.parse(blob), [0.1, -0.1, 0.05], rtol=1e-6)
+    for bad, message in [
+        (blob[:-1], "11 bytes, expected 12"),
+        (np.array([0.2, 0, 0], dtype="<f4").tobytes(), "beyond the clip"),
+        (np.array([np.nan, 0, 0], dtype="<f4").tobytes(), "non-finite"),
+    ]:
+        with pytest.raises(FlNodeError, match=message):
+            scheme.parse(bad)
+
+
+def test_participant_not_in_the_plan_refuses(fed, model_config) -> None:
+    node = Participant("p9", fed.nodes[0], model_config.factory(), TrainConfig(), PlainUpdates(62))
+
+    with pytest.raises(FlNodeError, match="not selected"):
+        node.submit(RoundPlan(1, np.zeros(62, dtype=np.float32), {"p0": 5}))
+
+
+def test_submission_hash_and_determinism(fed, model_config) -> None:
+    plan = RoundPlan(2, flatten(model_config.build(seed=0)), {"p0": fed.sample_counts[0]})
+    node = Participant("p0", fed.nodes[0], model_config.factory(), TrainConfig(epochs=1), PlainUpdates(62), seed=4)
+
+    a, b = node.submit(plan), node.submit(plan)
+
+    assert a.blob == b.blob and a.blob_hash == keccak(a.blob) and a.bytes_up == len(a.blob) == 4 * 62
+    assert node.submit(replace(plan, round=3)).blob != a.blob
