@@ -22,14 +22,14 @@ Slot layout
     ``capacity = floor((2^slot_bits - 1) / 2Q) >= max_participants`` offset values never
     carries into the next slot (bits=16, 16 participants: 20-bit slots). A plaintext (mod nˢ,
     s = ``degree``, 1 for Paillier) holds ``slots = floor(s·(bit_length(n) - 1) / slot_bits)``
-    slots, value ``i`` of the vector
-    in plaintext ``i // slots`` at bits ``[j·slot_bits, (j+1)·slot_bits)`` with
-    ``j = i % slots`` (slot 0 least significant); the top bit(s) of the plaintext stay 0, so
+    slots: value ``i`` of the vector is in plaintext ``i // slots`` at bits
+    ``[j·slot_bits, (j+1)·slot_bits)`` with ``j = i % slots`` (slot 0 least significant).
+    The top bit(s) of the plaintext stay 0, so
     a packed sum stays ``< 2^(s·(bit_length(n)-1)) <= nˢ`` and never wraps. Unused slots of the
     last plaintext are 0. Decryption subtracts ``count·Q`` from each slot sum.
 
-Size (2048-bit key, 20-bit slots). Paillier (degree 1): 102 values per 512-byte ciphertext,
-    ≈ 5.0 bytes per value. Damgård–Jurik degree s packs s·2047 plaintext bits into
+Size (2048-bit key, 20-bit slots)
+    Paillier (degree 1): 102 values per 512-byte ciphertext, ≈ 5.0 bytes per value. Damgård–Jurik degree s packs s·2047 plaintext bits into
     (s+1)·256 bytes: s = 4 → 409 values per 1280 bytes ≈ 3.1 B/value, s = 8 → 818 per
     2304 bytes ≈ 2.8 B/value; the floor is slot_bits / 8 = 2.5 B/value, so 16-bit values
     with 4 headroom bits cannot reach 2 bytes per value under any degree.
@@ -327,7 +327,7 @@ class PackedCodec:
         exponent_bits: int = 256,
         pool: WorkerPool | None = None,
     ) -> None:
-        if isinstance(public_key, PaillierPrivateKey) or not isinstance(public_key, PaillierPublicKey):
+        if not isinstance(public_key, PaillierPublicKey):
             raise CodecError("PackedCodec takes a Paillier public key")
         self.public_key = public_key
         self.config = config

@@ -47,10 +47,15 @@ class WorkerPool:
         self.workers = default_workers() if workers is None else max(1, int(workers))
         self.chunks_per_worker = chunks_per_worker
         self._executor: ProcessPoolExecutor | None = None
+        self._owner_pid = os.getpid()
         self._lock = threading.Lock()
 
     def _pool(self) -> ProcessPoolExecutor:
         with self._lock:
+            if self._owner_pid != os.getpid():
+                # This process was forked from the one that started the workers: their
+                # manager thread did not come along, so start a pool of our own.
+                self._executor, self._owner_pid = None, os.getpid()
             if self._executor is None:
                 context = multiprocessing.get_context("fork")
                 self._executor = ProcessPoolExecutor(max_workers=self.workers, mp_context=context)

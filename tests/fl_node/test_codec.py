@@ -407,3 +407,37 @@ def test_2048_bit_key_end_to_end(degree, slots, width):
     assert codec.layout.slots == slots and total.ciphertext_bytes == width
     assert len(blobs[0]) == HEADER.size + 3 * width + 32
     assert np.abs(decrypted - np.sum(vectors, axis=0)).max() < config.sum_error_bound(3)
+
+
+def test_threads_can_share_one_codec_with_background_precomputation(keys):
+    from concurrent.futures import ThreadPoolExecutor
+
+    codec = _codec(keys, workers=2, precompute=True)
+    ints = [np.full(120, k - 3, dtype=np.int64) for k in range(6)]
+
+    with ThreadPoolExecutor(3) as threads:
+        updates = list(threads.map(codec.encrypt_ints, ints))
+    codec.close()
+
+    np.testing.assert_array_equal(_decryptor(keys).decrypt_ints(codec.aggregate(updates)), np.sum(ints, axis=0))
+
+
+def _encrypt_in_child(public_key, queue) -> None:
+    codec = PackedCodec(public_key, DEFAULT, workers=2, precompute=False, randomness="short")
+    queue.put(codec.encrypt_ints(np.arange(200, dtype=np.int64)).to_bytes())
+
+
+def test_a_forked_process_gets_working_parallel_encryption(keys):
+    import multiprocessing
+
+    _codec(keys, workers=2).encrypt_ints(np.arange(200, dtype=np.int64))  # the parent's shared pool is running
+    context = multiprocessing.get_context("fork")
+    queue = context.Queue()
+    child = context.Process(target=_encrypt_in_child, args=(keys[0], queue))
+
+    child.start()
+    blob = queue.get(timeout=60)
+    child.join(timeout=60)
+
+    assert child.exitcode == 0
+    np.testing.assert_array_equal(_decryptor(keys).decrypt_ints(EncryptedUpdate.from_bytes(blob, keys[0])), np.arange(200))
