@@ -1,9 +1,10 @@
-"""What the Monte Carlo scorers share: truncated walks along permutations and a running estimate."""
+"""What the Monte Carlo scorers share: truncated walks along permutations and running estimates."""
 
 from __future__ import annotations
 
+import itertools
 from collections import deque
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 
 import numpy as np
 
@@ -38,13 +39,23 @@ def truncated_walk(
     return marginals
 
 
-class RunningEstimate:
-    """Running mean of per-permutation marginals, with the convergence test on its recent history.
+def relative_drift(history: Iterable[np.ndarray]) -> float:
+    """``max over past estimates of ||latest - past||_1 / ||latest||_1`` (the last item is the latest).
 
-    The test is ``max over the last `window` estimates of ||phi_now - phi_then||_1 / ||phi_now||_1``:
-    the L1 norm over all participants instead of a per-participant ratio, so that participants
-    worth about 0 (free riders) do not stop convergence.
+    The L1 norm over all participants rather than a per-participant ratio, so that participants
+    worth about 0 (free riders) do not prevent convergence.
     """
+    estimates = list(history)
+    latest = estimates[-1]
+    drift = max(float(np.abs(latest - past).sum()) for past in estimates)
+    if drift == 0.0:
+        return 0.0
+    scale = float(np.abs(latest).sum())
+    return drift / scale if scale > 0 else float("inf")
+
+
+class RunningEstimate:
+    """Running mean of per-permutation marginals, with a history for the convergence test."""
 
     def __init__(self, size: int, window: int) -> None:
         self._total = np.zeros(size)
@@ -63,18 +74,63 @@ class RunningEstimate:
         self._history.append(self.mean)
 
     def relative_change(self) -> float:
-        """How much the estimate moved over the window, relative to its size; inf until the window is full."""
+        """:func:`relative_drift` over the last ``window`` permutations; inf until there were that many."""
         if len(self._history) < self._history.maxlen:  # type: ignore[operator]
             return float("inf")
-        now = self._history[-1]
-        scale = float(np.abs(now).sum())
-        drift = max(float(np.abs(now - then).sum()) for then in self._history)
-        if drift == 0.0:
-            return 0.0
-        return drift / scale if scale > 0 else float("inf")
+        return relative_drift(self._history)
+
+
+class StratifiedEstimate:
+    """Shapley values averaged stratum by stratum, a stratum being the size of the coalition joined.
+
+    ``value[i] = mean over s = 0..N-1 of (mean marginal of i joining a coalition of s others)``,
+    which is the Shapley value exactly when each stratum mean is exact. Strata below
+    ``exact_below`` are computed from every coalition of that size (they must all be in the
+    cache); the others average the marginals that walks recorded at position ``s``.
+    """
+
+    def __init__(self, ids: tuple[int, ...], utility: CachedUtility, exact_below: int) -> None:
+        n = len(ids)
+        self._exact_below = exact_below
+        self._exact = np.zeros(n)
+        for k, participant in enumerate(ids):
+            others = ids[:k] + ids[k + 1 :]
+            for size in range(exact_below):
+                marginals = [
+                    utility(frozenset(c) | {participant}) - utility(frozenset(c))
+                    for c in itertools.combinations(others, size)
+                ]
+                self._exact[k] += float(np.mean(marginals))
+        self._sums = np.zeros((n, n))
+        self._counts = np.zeros((n, n), dtype=int)
+
+    def add(self, positions: Sequence[int], marginals: np.ndarray) -> None:
+        """Record one walk: ``positions[j]`` is the index (in ``ids``) of the participant at step j."""
+        self._sums[positions, np.arange(len(positions))] += marginals
+        self._counts[positions, np.arange(len(positions))] += 1
+
+    @property
+    def complete(self) -> bool:
+        """Whether every sampled stratum of every participant holds at least one marginal."""
+        return bool(np.all(self._counts[:, self._exact_below :] > 0))
+
+    def values(self) -> np.ndarray:
+        """Current estimate, indexed like ``ids``; needs :attr:`complete`."""
+        sampled = self._sums[:, self._exact_below :] / np.maximum(self._counts[:, self._exact_below :], 1)
+        return (self._exact + sampled.sum(axis=1)) / len(self._exact)
+
+
+def latin_cycle(n: int, rng: np.random.Generator) -> list[list[int]]:
+    """N permutations of range(n) forming a random Latin square: each index once at each position.
+
+    Row k puts ``sigma[(k + shift[s]) % n]`` at position s; random ``sigma`` and ``shift`` keep a
+    participant's predecessors from being the same arc of one cyclic order in every row.
+    """
+    sigma = rng.permutation(n)
+    shift = rng.permutation(n)
+    return [[int(sigma[(k + shift[s]) % n]) for s in range(n)] for k in range(n)]
 
 
 def covers_all(ids: tuple[int, ...], utility: CachedUtility) -> bool:
     """Whether every one of the 2^N coalitions of ``ids`` has been evaluated."""
     return utility.evaluations == 1 << len(ids)
-

@@ -29,7 +29,10 @@ class TmcShapley:
     """Uniformly random permutations, each truncated once the coalition performs like everyone.
 
     A permutation stops being evaluated once ``|U(all) - U(prefix)| < truncation_tolerance *
-    |U(all)|`` (the paper's "performance tolerance"); the rest of it is credited 0. Sampling stops
+    |U(all) - U(empty)|``; the rest of it is credited 0. The paper scales its "performance
+    tolerance" by U(all) alone because its U(empty) is an untrained model's; in a federated round
+    U(empty) is the previous global model, and a round that gains 0.01 accuracy would otherwise
+    be truncated before its first participant. Sampling stops
     once at least ``min_permutations`` were drawn and the running averages moved by at most
     ``convergence_tolerance`` (relative L1) over the last ``convergence_window`` permutations. The
     paper's window of 100 permutations is meant for thousands of data points; with tens of
@@ -39,7 +42,7 @@ class TmcShapley:
     Parameters
     ----------
     truncation_tolerance : float (default: 0.01)
-        Relative to ``|U(all)|``; 0 disables truncation.
+        Relative to ``|U(all) - U(empty)|``; 0 disables truncation.
     convergence_tolerance : float (default: 0.05)
     convergence_window : int (default: 10)
     min_permutations : int (default: 30)
@@ -82,7 +85,7 @@ class TmcShapley:
             return ScoreResult(values={}, evaluations=0, seconds=time.perf_counter() - start)
         v_empty = cached(frozenset())
         v_full = cached(frozenset(ids))
-        tolerance = self.truncation_tolerance * abs(v_full)
+        tolerance = self.truncation_tolerance * abs(v_full - v_empty)
 
         estimate = RunningEstimate(n, self.convergence_window)
         converged = False

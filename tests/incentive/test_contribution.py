@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import math
 from collections import Counter
 
 import numpy as np
@@ -22,6 +23,7 @@ from incentive.contribution import (
     scorer_options,
 )
 from incentive.contribution.games import FederatedGame, additive_game
+from incentive.contribution.sampling import latin_cycle
 from incentive.errors import IncentiveError, ScorerError
 from incentive.fixedpoint import to_fixed
 
@@ -193,23 +195,56 @@ def test_gtg_skips_a_round_that_barely_moved_the_model():
     assert result.evaluations == 2 == len(counter.calls)
 
 
-def test_gtg_within_round_truncation_saves_evaluations_and_keeps_efficiency_within_its_tolerance():
+def test_gtg_within_round_truncation_saves_evaluations():
     game = FederatedGame({i: 0.15 for i in range(10)}, saturation=0.1)  # saturates after a few participants
     truncating = GtgShapley(within_tolerance=0.001).score(range(10), game, rng=rng())
     untruncated = GtgShapley(within_tolerance=0.0).score(range(10), game, rng=rng())
     assert truncating.evaluations < untruncated.evaluations
-    assert abs(sum(truncating.values.values()) - grand_gain(game, range(10))) < 0.001
-    assert sum(untruncated.values.values()) == pytest.approx(grand_gain(game, range(10)), abs=1e-12)
+    for result in (truncating, untruncated):
+        assert sum(result.values.values()) == pytest.approx(grand_gain(game, range(10)), abs=1e-12)
 
 
-def test_gtg_guided_sampling_lets_each_participant_lead_in_turn():
+@pytest.mark.parametrize("seed", range(5))
+def test_a_cycle_of_permutations_puts_each_participant_at_each_position_once(seed):
+    cycle = latin_cycle(7, rng(seed))
+    assert len(cycle) == 7
+    for order in cycle:
+        assert sorted(order) == list(range(7))
+    for position in range(7):
+        assert sorted(order[position] for order in cycle) == list(range(7))
+    assert latin_cycle(7, rng(seed)) != latin_cycle(7, rng(seed + 100))
+
+
+def test_gtg_guided_sampling_lets_each_participant_lead_once_per_cycle():
     ids = [5, 3, 9, 1, 7, 2]
-    counter = CallCounter(noisy_game())
-    utility = lambda coalition: counter(frozenset(ids.index(i) for i in coalition))  # noqa: E731
-    scorer = GtgShapley(within_tolerance=0.0, exact_up_to=0, min_permutations=6, max_permutations=6)
-    scorer.score(ids, utility, rng=rng())
-    singletons = [ids[next(iter(c))] for c in counter.order if len(c) == 1]
-    assert singletons == ids  # each permutation opens with a new leader, in participant order
+    counter = CallCounter(additive_game(dict.fromkeys(ids, 0.1)))
+    scorer = GtgShapley(within_tolerance=0.0, small_coalition_evaluations=0, min_permutations=6, max_permutations=6)
+    result = scorer.score(ids, counter, rng=rng())
+    leaders = [next(iter(c)) for c in counter.order if len(c) == 1]  # a singleton opens only its leader's walk
+    assert result.permutations == 6
+    assert sorted(leaders) == sorted(ids)
+
+
+def test_gtg_evaluates_all_small_coalitions_first():
+    counter = CallCounter(FederatedGame.typical(10, seed=0))
+    scorer = GtgShapley()
+    scorer.score(range(10), counter, rng=rng())
+    m = scorer.exact_sizes(10)
+    assert m == 3  # 10 + 45 + 120 = 175 evaluations fit the default 200
+    small = sum(math.comb(10, k) for k in range(1, m + 1))
+    assert all(1 <= len(c) <= m for c in counter.order[2 : 2 + small])
+    assert len({c for c in counter.calls if 1 <= len(c) <= m}) == small
+
+
+def test_gtg_small_coalitions_make_flipper_dominated_rounds_accurate():
+    # A round where one harmful participant dominates small coalitions (FedAvg of few updates).
+    game = FederatedGame({i: 0.1 for i in range(10)}, harmful=frozenset({9}), harm=6.0, saturation=0.05)
+    exact = ExactShapley().score(range(10), game, rng=rng()).values
+    errors = {}
+    for budget in (0, 200):
+        values = GtgShapley(small_coalition_evaluations=budget, max_evaluations=307).score(range(10), game, rng=rng()).values
+        errors[budget] = agreement(values, exact).rel_l2
+    assert errors[200] < errors[0]
 
 
 def test_gtg_is_exact_for_small_rounds():
@@ -235,8 +270,8 @@ def test_sampling_returns_exact_values_once_it_has_evaluated_every_coalition():
 def test_a_budget_caps_distinct_evaluations(name):
     game = FederatedGame.typical(10, seed=0)
     counter = CallCounter(game)
-    result = make_scorer(name, max_evaluations=60, convergence_tolerance=1e-9).score(range(10), counter, rng=rng())
-    assert result.evaluations == len(counter.calls) <= 60
+    result = make_scorer(name, max_evaluations=150, convergence_tolerance=1e-9).score(range(10), counter, rng=rng())
+    assert result.evaluations == len(counter.calls) == 150
     assert not result.converged
     assert result.permutations >= 1
 
@@ -248,10 +283,11 @@ def test_a_budget_too_small_for_one_permutation_is_an_error(name):
         make_scorer(name, max_evaluations=4).score(range(10), game, rng=rng())
 
 
-@pytest.mark.parametrize("name", ["tmc", "gtg"])
-def test_sampling_stops_at_max_permutations(name):
-    result = make_scorer(name, max_permutations=7).score(range(10), FederatedGame.typical(10), rng=rng())
-    assert result.permutations == 7
+@pytest.mark.parametrize(("name", "expected"), [("tmc", 13), ("gtg", 20)])  # GTG samples whole cycles of N
+def test_sampling_stops_at_max_permutations(name, expected):
+    scorer = make_scorer(name, max_permutations=13, min_permutations=10, convergence_tolerance=1e-9)
+    result = scorer.score(range(10), FederatedGame.typical(10), rng=rng())
+    assert result.permutations == expected
     assert not result.converged
 
 
@@ -323,7 +359,7 @@ def test_an_unknown_option_names_the_valid_ones():
         ("gtg", {"within_tolerance": -0.1}),
         ("gtg", {"convergence_window": 2.5}),
         ("gtg", {"max_evaluations": 1}),
-        ("gtg", {"exact_up_to": 13}),
+        ("gtg", {"small_coalition_evaluations": -1}),
         ("tmc", {"convergence_tolerance": 0.0}),
         ("tmc", {"max_permutations": "many"}),
         ("tmc", {"truncation_tolerance": float("nan")}),
@@ -383,13 +419,14 @@ def test_exact_is_efficient_on_random_games(game):
     assert sum(values.values()) == pytest.approx(grand_gain(utility, ids), abs=1e-9)
 
 
+@pytest.mark.parametrize("small_coalition_evaluations", [0, 200])
 @settings(max_examples=40, deadline=None)
 @given(random_games(), st.integers(min_value=0, max_value=2**32 - 1))
-def test_gtg_values_add_up_to_the_round_gain_within_its_tolerance(game, seed):
+def test_gtg_values_add_up_to_the_round_gain(small_coalition_evaluations, game, seed):
     ids, utility = game
-    scorer = GtgShapley(exact_up_to=0, round_tolerance=0.0, min_permutations=5, max_permutations=20)
+    scorer = GtgShapley(small_coalition_evaluations=small_coalition_evaluations, round_tolerance=0.0, max_permutations=20)
     result = scorer.score(ids, utility, rng=rng(seed))
-    assert abs(sum(result.values.values()) - grand_gain(utility, ids)) <= scorer.within_tolerance + 1e-9
+    assert sum(result.values.values()) == pytest.approx(grand_gain(utility, ids), abs=1e-9)
 
 
 @settings(max_examples=40, deadline=None)
@@ -398,7 +435,7 @@ def test_tmc_values_add_up_to_the_gain_within_its_tolerance(game, seed):
     ids, utility = game
     scorer = TmcShapley(min_permutations=5, max_permutations=20)
     result = scorer.score(ids, utility, rng=rng(seed))
-    tolerance = scorer.truncation_tolerance * abs(utility(frozenset(ids)))
+    tolerance = scorer.truncation_tolerance * abs(grand_gain(utility, ids))
     assert abs(sum(result.values.values()) - grand_gain(utility, ids)) <= tolerance + 1e-9
 
 
