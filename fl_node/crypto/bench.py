@@ -10,10 +10,17 @@ error is quantization only and can be compared with the codec's stated bound):
     add the N encrypted updates; decrypt and average. ``packed_s_per_value`` counts *all*
     of it, divided by N·P; ``packed_online_s_per_value`` leaves out the precompute phase;
 (c) plaintext: the float average of the N updates.
+
+Wall-clock figures depend on what else runs on the machine, and contention hurts the
+parallel packed path more than the one-core naive loop. So CPU seconds are reported too
+(``*_cpu_s_per_value``: the process's own plus its finished worker processes'), and
+``speedup_cpu`` compares core-seconds: on an idle machine the wall-clock speedup is about
+``speedup_cpu`` times the number of workers.
 """
 
 from __future__ import annotations
 
+import resource
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -85,15 +92,18 @@ def run_crypto_bench(config: CryptoBenchConfig, progress: Progress | None = None
 
     # (a) naive phe, one EncryptedNumber per float
     sample = rng.uniform(-config.clip, config.clip, config.naive_sample)
-    start = time.perf_counter()
+    start, cpu_start = time.perf_counter(), time.process_time()
     for i, value in enumerate(sample):
         pk.encrypt(float(value))
         if i % 10 == 9 or i == len(sample) - 1:
             report("naive", i + 1, len(sample))
     naive_s_per_value = (time.perf_counter() - start) / len(sample)
+    naive_cpu_s_per_value = (time.process_time() - cpu_start) / len(sample)
 
     # (b) packed codec, end to end
     pool = WorkerPool(config.workers)
+    children_cpu_start = _children_cpu_s()
+    packed_cpu_s = 0.0
     try:
         codec = PackedCodec(pk, codec_config, pool=pool, precompute=False, randomness=config.randomness)
         decryptor = PackedDecryptor(sk, codec_config, pool=pool)
@@ -104,21 +114,23 @@ def run_crypto_bench(config: CryptoBenchConfig, progress: Progress | None = None
         precompute_s = encrypt_s = 0.0
         encrypted: list[EncryptedUpdate] = []
         for node, values in enumerate(updates):
-            start = time.perf_counter()
+            start, cpu_start = time.perf_counter(), time.process_time()
             codec.precompute(per_update)
             precompute_s += time.perf_counter() - start
             start = time.perf_counter()
             encrypted.append(codec.encrypt(values, rng=rng))
             encrypt_s += time.perf_counter() - start
+            packed_cpu_s += time.process_time() - cpu_start
             report("packed", node + 1, N)
 
-        start = time.perf_counter()
+        start, cpu_start = time.perf_counter(), time.process_time()
         total = codec.aggregate(encrypted)
         aggregate_s = time.perf_counter() - start
 
         start = time.perf_counter()
         decrypted_average = decryptor.decrypt_sum(total) / N
         decrypt_s = time.perf_counter() - start
+        packed_cpu_s += time.process_time() - cpu_start
         report("decrypt", 1, 1)
 
         start = time.perf_counter()
@@ -127,6 +139,7 @@ def run_crypto_bench(config: CryptoBenchConfig, progress: Progress | None = None
         roundtrip_s = time.perf_counter() - start
     finally:
         pool.close()
+    packed_cpu_s += _children_cpu_s() - children_cpu_start  # the workers, reaped by close()
 
     # (c) plaintext aggregation
     start = time.perf_counter()
@@ -156,6 +169,9 @@ def run_crypto_bench(config: CryptoBenchConfig, progress: Progress | None = None
         "error_bound": codec_config.step,
         "packed_online_s_per_value": packed_online_s_per_value,
         "speedup_online": naive_s_per_value / packed_online_s_per_value,
+        "naive_cpu_s_per_value": naive_cpu_s_per_value,
+        "packed_cpu_s_per_value": packed_cpu_s / values,
+        "speedup_cpu": naive_cpu_s_per_value / (packed_cpu_s / values),
         "naive_ciphertext_bytes_per_param": (pk.nsquare.bit_length() + 7) // 8,
         "update_bytes": len(blob),
         "slot_bits": codec.layout.slot_bits,
@@ -172,6 +188,11 @@ def run_crypto_bench(config: CryptoBenchConfig, progress: Progress | None = None
             "plaintext": plaintext_s,
         },
     }
+
+
+def _children_cpu_s() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
 
 
 def _warm_up() -> None:

@@ -25,6 +25,8 @@ def test_bench_reports_consistent_figures():
     assert (result["params"], result["nodes"], result["key_bits"]) == (700, 3, 768)
     assert result["speedup"] == pytest.approx(result["naive_s_per_value"] / result["packed_s_per_value"])
     assert result["packed_online_s_per_value"] <= result["packed_s_per_value"]
+    assert result["speedup_cpu"] == pytest.approx(result["naive_cpu_s_per_value"] / result["packed_cpu_s_per_value"])
+    assert result["packed_cpu_s_per_value"] > 0
     assert 0 < result["max_abs_error"] < result["error_bound"]
     assert result["ciphertext_bytes_per_param"] == result["update_bytes"] / 700
     assert result["update_bytes"] == 68 + 32 + result["ciphertexts_per_update"] * 288
