@@ -52,7 +52,7 @@ class GtgShapley:
        position once.
     4. Convergence: after at least ``min_permutations`` (rounded up to whole cycles), sampling stops
        at the end of a cycle once the estimate moved by at most ``convergence_tolerance``
-       (relative L1) over the last ``convergence_window`` permutations.
+       (relative L1) over the last ``convergence_window`` permutations (rounded up to cycles).
 
     Addition: marginal contributions in FL vary most when few updates are averaged (a label
     flipper's update dominates a coalition of two, and is diluted in one of eight). So every
