@@ -71,3 +71,23 @@ class VFLTransportError(VFLError):
 
 class KeyMismatch(FlNodeError):
     """A private key that does not belong to the federation's public key."""
+
+
+class FTLError(FlNodeError):
+    """Federated transfer learning: bad party data, settings the protocol cannot run with, or a broken exchange."""
+
+
+class FTLOverlapError(FTLError):
+    """The source and target parties share no sample IDs (or too few), or disagree on which they share."""
+
+
+class FTLConfigError(FTLError):
+    """FTL settings out of range (overlap fraction, representation size, precision, key size, iterations)."""
+
+
+class FTLProtocolError(FTLError):
+    """An FTL message is malformed, out of range, or does not match the protocol step or the agreed settings."""
+
+
+class FTLNumericError(FTLError):
+    """A representation or gradient became non-finite or too large for the fixed-point encoding."""
