@@ -91,3 +91,27 @@ class FTLProtocolError(FTLError):
 
 class FTLNumericError(FTLError):
     """A representation or gradient became non-finite or too large for the fixed-point encoding."""
+
+
+class ConsortiumError(FlNodeError):
+    """Consortium mode (Flower transport, node operators over the network) failed."""
+
+
+class TransportProcessError(ConsortiumError):
+    """A process of the consortium (SuperLink, SuperNode, flwr, node) failed to start, exited or did not answer."""
+
+
+class FlowerRunFailed(ConsortiumError):
+    """A Flower run ended in a state other than completed, or could not be submitted."""
+
+
+class MembershipRefused(ConsortiumError):
+    """An account may not take part: not a member, not admitted, left, or its stake slashed below the minimum."""
+
+
+class KeystoreError(ConsortiumError):
+    """An Ethereum keystore file is missing, malformed, or the passphrase does not open it."""
+
+
+class PlanRejected(ConsortiumError):
+    """A node refused a round plan that does not match the ledger (task spec or global-model hash)."""
