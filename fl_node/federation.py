@@ -449,9 +449,7 @@ class Coordinator:
                 f"round {round_id}: {len(verified.updates)} usable submissions, fewer than "
                 f"min_participants={self.spec.min_participants}; round cancelled on chain ({reasons})"
             )
-        values, evaluations = score_round(
-            self.spec, round_id, verified, self.key_holder, global_params, self.validation
-        )
+        values, evaluations = self.score(round_id, verified, global_params)
         new_params = self.key_holder.new_global(global_params, verified.sum(sorted(verified.updates)))
         aggregated_hash = self.store.put(model_to_bytes(new_params))
         metrics = evaluate(unflatten(self.spec.model.build(), new_params), self.validation)
@@ -480,6 +478,10 @@ class Coordinator:
             bytes_up=sum(s.bytes_up for s in collected.submissions),
             seconds=time.perf_counter() - start,
         )
+
+    def score(self, round_id: int, verified: VerifiedRound, global_params: np.ndarray) -> tuple[dict[str, float], int]:
+        """The evaluator's contribution scores of a round (see :func:`score_round`)."""
+        return score_round(self.spec, round_id, verified, self.key_holder, global_params, self.validation)
 
     def _slash_mismatches(
         self, round_id: int, received: Mapping[str, Submission], commitments: Mapping[str, bytes]

@@ -66,7 +66,8 @@ def main(argv: list[str] | None = None) -> None:
         args.remove("--debug")
     _register_commands()
     try:
-        app(args=args, standalone_mode=False)
+        # Outside standalone mode click returns the code of a typer.Exit instead of exiting.
+        code = app(args=args, standalone_mode=False)
     except (FlNodeError, IncentiveError, BadInput) as exc:
         if debug:
             raise
@@ -90,3 +91,5 @@ def main(argv: list[str] | None = None) -> None:
             raise
         err_console.print(f"[red]error:[/red] {type(exc).__name__}: {exc}", highlight=False, soft_wrap=True)
         sys.exit(EXIT_BAD_INPUT)
+    if isinstance(code, int) and code:
+        sys.exit(code)
