@@ -366,6 +366,8 @@ def start_anvil(
     """
     binary = anvil_binary()
     port = port or free_port(host)
+    if not _port_free(host, port):  # else the other process's answers would pass for anvil's
+        raise ChainError(f"cannot start anvil: {host}:{port} is already in use")
     cmd = [str(binary), "--host", host, "--port", str(port), "--chain-id", str(chain_id), "--silent"]
     if balance_eth is not None:
         cmd += ["--balance", str(balance_eth)]
@@ -389,6 +391,16 @@ def start_anvil(
             time.sleep(0.05)
     node.stop()
     raise ChainError(f"anvil did not answer on {host}:{port} within {ready_timeout_s:.0f} s")
+
+
+def _port_free(host: str, port: int) -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as anvil binds: TIME_WAIT is no obstacle
+        try:
+            sock.bind((host, port))
+        except OSError:
+            return False
+    return True
 
 
 def _answers(host: str, port: int) -> bool:
