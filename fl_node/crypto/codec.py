@@ -47,6 +47,7 @@ import math
 import struct
 import threading
 from collections.abc import Sequence
+from concurrent.futures import BrokenExecutor
 from dataclasses import dataclass
 
 import gmpy2
@@ -475,13 +476,15 @@ class PackedCodec:
         remaining = count
         while remaining > 0 and not self._stop.is_set():
             sizes = [min(_REFILL_CHUNK, remaining - i * _REFILL_CHUNK) for i in range(self._pool.workers)]
-            futures = [self._pool.submit(paillier.obfuscators, self._spec, s) for s in sizes if s > 0]
-            for future in futures:
-                try:
-                    fresh = future.result()
-                except Exception:  # a broken pool must not kill the caller; encrypt() recomputes
-                    log.exception("background precomputation failed")
-                    return
+            try:
+                futures = [self._pool.submit(paillier.obfuscators, self._spec, s) for s in sizes if s > 0]
+                results = [future.result() for future in futures]
+            except BrokenExecutor:  # must not kill the caller; encrypt() recomputes what is missing
+                log.exception("background precomputation failed")
+                return
+            except RuntimeError:  # the interpreter is shutting down: the reserve is not needed
+                return
+            for fresh in results:
                 with self._lock:
                     self._reserve.extend(fresh)
                 remaining -= len(fresh)
