@@ -1,0 +1,94 @@
+"""`fedledger node keygen` and `fedledger node join`: the node operator's side of a consortium."""
+
+from __future__ import annotations
+
+import os
+import signal
+import threading
+from pathlib import Path
+
+import typer
+from eth_account import Account
+
+from fl_node.cli.app import JsonOption, app, console, err_console, write_json
+from fl_node.transport.keystore import PASSPHRASE_ENV, write_keystore
+
+node_app = typer.Typer(help="Node operator: keys, joining a consortium, running a SuperNode.", no_args_is_help=True)
+app.add_typer(node_app, name="node")
+
+
+def _passphrase(confirm: bool) -> str:
+    """From ``$FEDLEDGER_KEY_PASSPHRASE``, else a hidden prompt."""
+    value = os.environ.get(PASSPHRASE_ENV)
+    if value:
+        return value
+    return typer.prompt("Keystore passphrase", hide_input=True, confirmation_prompt=confirm)
+
+
+@node_app.command("keygen")
+def keygen_command(
+    out: Path = typer.Option(..., "--out", help="Keystore file to write (refuses to overwrite).", dir_okay=False),
+    json_path: Path | None = JsonOption,
+) -> None:
+    """Create a node key and write it as an encrypted Ethereum keystore (passphrase: prompt or $FEDLEDGER_KEY_PASSPHRASE)."""
+    passphrase = _passphrase(confirm=True)
+    account = Account.create()
+    write_keystore(out, account, passphrase)
+    console.print(f"wrote keystore [bold]{out}[/bold] for address [bold]{account.address}[/bold]")
+    console.print("fund this address with enough ETH for the stake and gas, then run `fedledger node join`")
+    write_json(json_path, {"address": account.address, "keystore": str(out)})
+
+
+@node_app.command("join")
+def join_command(
+    superlink: str = typer.Option(..., "--superlink", help="The consortium's Flower SuperLink, HOST:PORT."),
+    rpc: str = typer.Option(..., "--rpc", help="JSON-RPC URL of the consortium's chain."),
+    ledger: str = typer.Option(..., "--ledger", help="FederationLedger address."),
+    key: Path = typer.Option(..., "--key", help="The node's keystore (from `node keygen`).", dir_okay=False),
+    data: Path = typer.Option(..., "--data", help="Training data: CSV with a header row.", dir_okay=False),
+    label: str = typer.Option(..., "--label", help="Label column of --data."),
+    name: str = typer.Option("", "--name", help="Institution name recorded on the ledger when joining."),
+    stake_eth: float = typer.Option(1.0, "--stake-eth", help="Stake sent when joining (ETH, at least the ledger's minimum)."),
+    seed: int | None = typer.Option(None, "--seed", help="Training seed (default: derived from the address)."),
+    work_dir: Path = typer.Option(Path(".fedledger-node"), "--work-dir", help="Logs and Flower's home.", file_okay=False),
+    runtime_port: int = typer.Option(0, "--runtime-port", help="The SuperNode's local Runtime API port (default: a free one)."),
+    json_path: Path | None = JsonOption,
+) -> None:
+    """Join the ledger (if not yet a member) with a stake, then serve rounds through a Flower SuperNode until stopped."""
+    from fl_node.transport.node import NodeConfig, prepare_node, serve_node
+
+    import torch
+
+    torch.set_num_threads(1)
+    config = NodeConfig(
+        superlink=superlink,
+        rpc=rpc,
+        ledger=ledger,
+        key=key,
+        data=data,
+        label=label,
+        name=name,
+        stake_wei=int(round(stake_eth * 10**18)),
+        seed=seed,
+        work_dir=work_dir,
+        runtime_port=runtime_port,
+    )
+    with console.status("opening the key, checking membership on the ledger"):
+        runtime, start = prepare_node(config, _passphrase(confirm=False))
+    action = "joined with a stake of" if start.joined else "already a member, stake"
+    console.print(
+        f"[bold]{start.name}[/bold] {start.address}: {action} {start.stake_wei / 10**18:g} ETH; "
+        f"{start.n_samples} training samples; connecting to SuperLink {superlink}"
+    )
+    write_json(
+        json_path,
+        {"address": start.address, "name": start.name, "joined": start.joined, "n_samples": start.n_samples, "stake_wei": start.stake_wei},
+    )
+    stop = threading.Event()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda *_: stop.set())
+    code = serve_node(runtime, config, stop)
+    if code:
+        err_console.print(f"the SuperNode exited with code {code} (log: {work_dir / 'supernode.log'})")
+        raise typer.Exit(2)
+    console.print("node stopped")

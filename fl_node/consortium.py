@@ -1,0 +1,521 @@
+"""`fedledger consortium local`: a whole consortium on one machine, every party its own OS process.
+
+:class:`LocalConsortium` starts a real anvil node (with a state file), deploys the ledger, gives
+each hospital an encrypted keystore and a CSV file of its partition, starts a Flower SuperLink
+and one ``fedledger node join`` process per hospital (each joins the ledger with its own key
+and stake, then runs a SuperNode), submits the federation with ``flwr run`` and waits for it.
+:func:`run_consortium_local` does all of that, audits the ledger and optionally runs the
+in-process federation with the same seed and model on the same chain, to compare per-round
+time and the final model. Every process it starts is stopped, also on failure.
+
+The pieces are public so that fault tests can kill a SuperNode, restart the SuperLink or the
+chain in between.
+"""
+
+from __future__ import annotations
+
+import csv
+import logging
+import secrets
+import statistics
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from fl_node.artifacts import ArtifactStore
+from fl_node.data import ArraySplit, FederatedData, federate, load_dataset
+from fl_node.demo import DemoConfig, hospital_name
+from fl_node.errors import FlowerRunFailed
+from fl_node.transport.deployment import (
+    RunEnd,
+    flower_env,
+    start_superlink,
+    submit_run,
+    wait_run,
+    write_app_project,
+    write_connection,
+)
+from fl_node.transport.flower import ServeConfig, Status
+from fl_node.transport.keystore import PASSPHRASE_ENV, write_keystore
+from fl_node.transport.processes import LOOPBACK, ManagedProcess, ProcessGroup, free_port, start_process
+from incentive.chain import AnvilNode, Chain, connect, start_anvil, write_key_file
+from incentive.ledger import LedgerClient
+
+log = logging.getLogger(__name__)
+
+LABEL = "label"
+#: scrypt work factor of the throwaway keystores of a local consortium (fast to open; keygen uses 2**18).
+LOCAL_SCRYPT_N = 2**14
+
+
+@dataclass(frozen=True)
+class ConsortiumConfig:
+    """A local consortium.
+
+    Attributes
+    ----------
+    nodes : int (default: 3)
+    rounds : int (default: 3)
+    dataset : str (default: "breast_cancer")
+    partition : str (default: "iid")
+    seed : int (default: 0)
+    model : str (default: "mlp")
+    hidden : int (default: 16)
+    epochs : int (default: 2)
+    lr : float (default: 0.05)
+    scorer : str (default: "gtg")
+    utility : str (default: "loss")
+    key_bits : int (default: 2048)
+    min_participants : int (default: 2)
+    stake_wei : int (default: 10**18)
+    straggler_grace_s : float (default: 10.0)
+        How long a round waits for stragglers once ``min_participants`` replies are in.
+    run_timeout_s : float (default: 600.0)
+    """
+
+    nodes: int = 3
+    rounds: int = 3
+    dataset: str = "breast_cancer"
+    partition: str = "iid"
+    seed: int = 0
+    model: str = "mlp"
+    hidden: int = 16
+    epochs: int = 2
+    lr: float = 0.05
+    scorer: str = "gtg"
+    utility: str = "loss"
+    key_bits: int = 2048
+    min_participants: int = 2
+    stake_wei: int = 10**18
+    straggler_grace_s: float = 10.0
+    run_timeout_s: float = 600.0
+
+    def demo_config(self) -> DemoConfig:
+        """The in-process federation with the same data, model, training, scorer and seeds (all honest)."""
+        base = DemoConfig()
+        return DemoConfig(
+            dataset=self.dataset,
+            nodes=self.nodes,
+            free_riders=0,
+            label_flippers=0,
+            rounds=self.rounds,
+            scorer=self.scorer,
+            utility=self.utility,
+            partition=self.partition,
+            model=self.model,
+            hidden=self.hidden,
+            seed=self.seed,
+            key_bits=self.key_bits,
+            train=type(base.train)(epochs=self.epochs, lr=self.lr, batch_size=base.train.batch_size),
+            stake_wei=self.stake_wei,
+            min_participants=self.min_participants,
+        )
+
+
+def node_seed_of(seed: int, index: int) -> int:
+    """Node ``index``'s training seed, as the in-process demo derives it."""
+    return int(np.random.SeedSequence([seed, 2, index]).generate_state(1)[0])
+
+
+def write_split_csv(path: Path, split: ArraySplit) -> Path:
+    """Write features (exact float text) and an integer ``label`` column."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("w", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow([f"x{j}" for j in range(split.X.shape[1])] + [LABEL])
+        for row, label in zip(split.X, split.y):
+            writer.writerow([repr(float(v)) for v in row] + [int(label)])
+    return path
+
+
+@dataclass
+class NodeHandle:
+    """One hospital of the local consortium."""
+
+    index: int
+    name: str
+    address: str
+    keystore: Path
+    data: Path
+    seed: int
+    process: ManagedProcess | None = None
+
+
+@dataclass
+class LocalConsortium:
+    """The processes and files of one local consortium (see the module docstring)."""
+
+    config: ConsortiumConfig
+    work_dir: Path
+    group: ProcessGroup = field(default_factory=ProcessGroup)
+    anvil: AnvilNode | None = None
+    anvil_port: int = 0
+    chain: Chain | None = None
+    ledger: LedgerClient | None = None
+    superlink: ManagedProcess | None = None
+    superlink_port: int = 0
+    nodes: list[NodeHandle] = field(default_factory=list)
+    data: FederatedData | None = None
+    passphrase: str = field(default_factory=lambda: secrets.token_hex(16))
+    serve: ServeConfig | None = None
+
+    def __post_init__(self) -> None:
+        self.work_dir = self.work_dir.resolve()
+
+    # ------------------------------------------------------------ paths
+
+    @property
+    def flwr_home(self) -> Path:
+        return self.work_dir / "flwr-home"
+
+    @property
+    def env(self) -> dict[str, str]:
+        return flower_env(self.flwr_home)
+
+    @property
+    def state_file(self) -> Path:
+        return self.work_dir / "chain" / "anvil-state.json"
+
+    @property
+    def status(self) -> Status:
+        return Status(str(self.work_dir / "status.json"))
+
+    @property
+    def processes_started(self) -> int:
+        return len(self.group.processes) + (1 if self.anvil is not None else 0)
+
+    # ------------------------------------------------------------ chain and ledger
+
+    def start_chain(self) -> Chain:
+        """Start anvil on a fixed loopback port with the state file (loaded when it exists)."""
+        self.anvil_port = self.anvil_port or free_port()
+        self.anvil = start_anvil(port=self.anvil_port, state=self.state_file)
+        self.chain = connect(self.anvil.url)
+        return self.chain
+
+    def restart_chain(self) -> None:
+        """Stop anvil (it writes its state) and start it again from the state file."""
+        assert self.anvil is not None
+        self.anvil.stop()
+        self.start_chain()
+        if self.ledger is not None:
+            self.ledger = LedgerClient.at(self.chain, self.ledger.address)
+
+    def deploy(self) -> LedgerClient:
+        """Deploy the ledger, write the coordinator's key files and the hospitals' keystores and data."""
+        from eth_account import Account
+
+        assert self.chain is not None
+        keys = self.work_dir / "keys"
+        admin, aggregator, evaluator = (self.chain.new_account(10**19) for _ in range(3))
+        for role, account in (("admin", admin), ("aggregator", aggregator), ("evaluator", evaluator)):
+            write_key_file(keys / f"{role}.key", account)
+        self.ledger = LedgerClient.deploy(
+            self.chain,
+            admin,
+            min_stake_wei=self.config.stake_wei,
+            aggregator=aggregator.address,
+            evaluator=evaluator.address,
+        )
+        c = self.config
+        self.data = federate(load_dataset(c.dataset), c.nodes, c.partition, seed=c.seed)
+        data_dir = self.work_dir / "data"
+        validation_csv = write_split_csv(data_dir / "validation.csv", self.data.validation)
+        self.nodes = []
+        for k in range(c.nodes):
+            account = Account.create()
+            keystore = write_keystore(keys / f"node-{k}.json", account, self.passphrase, scrypt_n=LOCAL_SCRYPT_N)
+            self.chain.fund(account.address, c.stake_wei + 10**19)
+            csv_path = write_split_csv(data_dir / f"node-{k}.csv", self.data.nodes[k])
+            self.nodes.append(NodeHandle(k, hospital_name(k), account.address, keystore, csv_path, node_seed_of(c.seed, k)))
+        self.superlink_port = self.superlink_port or free_port()
+        self.serve = ServeConfig(
+            rpc=self.anvil.url,
+            ledger=self.ledger.address,
+            artifacts=str(self.work_dir / "artifacts"),
+            keys_dir=str(keys),
+            aggregator_key=str(keys / "aggregator.key"),
+            evaluator_key=str(keys / "evaluator.key"),
+            admin_key=str(keys / "admin.key"),
+            status_file=str(self.work_dir / "status.json"),
+            rounds=c.rounds,
+            nodes=c.nodes,
+            validation=str(validation_csv),
+            label=LABEL,
+            model=c.model,
+            hidden=c.hidden,
+            epochs=c.epochs,
+            lr=c.lr,
+            scorer=c.scorer,
+            utility=c.utility,
+            seed=c.seed,
+            key_bits=c.key_bits,
+            min_participants=c.min_participants,
+            straggler_grace_s=c.straggler_grace_s,
+        )
+        write_app_project(self.work_dir / "app", self.serve.to_run_config())
+        write_connection(self.flwr_home, f"{LOOPBACK}:{self.superlink_port}")
+        return self.ledger
+
+    # ------------------------------------------------------------ Flower processes
+
+    def start_superlink(self) -> ManagedProcess:
+        """Start the SuperLink (its database in the work folder, so a restart keeps node ids)."""
+        self.superlink = start_superlink(
+            self.group,
+            self.superlink_port,
+            self.work_dir / "superlink" / "state.db",
+            self.work_dir / "logs" / "superlink.log",
+            self.env,
+        )
+        return self.superlink
+
+    def restart_superlink(self) -> ManagedProcess:
+        """Kill the SuperLink (with its running ServerApp) and start it again on the same port and database."""
+        assert self.superlink is not None
+        self.superlink.kill()
+        self.group.processes.remove(self.superlink)
+        return self.start_superlink()
+
+    def node_command(self, node: NodeHandle) -> list[str]:
+        """The operator's command for ``node`` (``fedledger node join …``)."""
+        assert self.anvil is not None and self.ledger is not None
+        return [
+            sys.executable, "-c", "from fl_node.cli import main; main()",
+            "node", "join",
+            "--superlink", f"{LOOPBACK}:{self.superlink_port}",
+            "--rpc", self.anvil.url,
+            "--ledger", self.ledger.address,
+            "--key", str(node.keystore),
+            "--data", str(node.data),
+            "--label", LABEL,
+            "--name", node.name,
+            "--stake-eth", repr(self.config.stake_wei / 10**18),
+            "--seed", str(node.seed),
+            "--work-dir", str(self.work_dir / "nodes" / f"node-{node.index}"),
+        ]
+
+    def start_node(self, node: NodeHandle) -> ManagedProcess:
+        """Start ``fedledger node join`` for ``node`` (its own process group: node, SuperNode, ClientApps)."""
+        env = self.env | {PASSPHRASE_ENV: self.passphrase}
+        node.process = start_process(
+            f"node {node.name}", self.node_command(node), self.work_dir / "logs" / f"node-{node.index}.log", env
+        )
+        self.group.add(node.process)
+        return node.process
+
+    def start_nodes(self) -> None:
+        for node in self.nodes:
+            self.start_node(node)
+
+    def kill_node(self, index: int) -> None:
+        """SIGKILL a node's whole process group (node, SuperNode, ClientApp): a crashed hospital."""
+        process = self.nodes[index].process
+        assert process is not None
+        process.kill()
+
+    def submit(self, overrides: dict[str, Any] | None = None) -> int:
+        """Submit the federation (``flwr run``); returns the run id."""
+        return submit_run(self.work_dir / "app", self.env, overrides)
+
+    def wait(self, run_id: int, timeout_s: float | None = None, on_poll: Callable[[], None] | None = None) -> RunEnd:
+        return wait_run(run_id, self.env, timeout_s or self.config.run_timeout_s, on_poll=on_poll)
+
+    def task_id(self) -> int:
+        return int(self.status.data.get("task", 0))
+
+    def stop(self) -> None:
+        """Stop every process started (Flower and nodes newest first, then anvil, which saves its state)."""
+        try:
+            self.group.stop_all()
+        finally:
+            if self.anvil is not None:
+                self.anvil.stop()
+
+    def __enter__(self) -> LocalConsortium:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+
+# ====================================================================== the whole run
+
+
+@dataclass(frozen=True)
+class InProcessComparison:
+    """The in-process federation with the same seed, model and chain."""
+
+    round_seconds: list[float]
+    final_model_hash: str
+    final_accuracy: float
+
+
+@dataclass(frozen=True)
+class ConsortiumResult:
+    """What ``consortium local`` reports (see :meth:`to_json`)."""
+
+    config: ConsortiumConfig
+    ledger: str
+    rpc: str
+    task_id: int
+    rounds_completed: int
+    nodes: list[dict[str, Any]]
+    final_accuracy: float
+    final_test_accuracy: float
+    final_model_hash: str
+    audit: Any
+    processes: int
+    round_seconds: list[float]
+    rounds: list[dict[str, Any]]
+    run_seconds: float
+    elapsed_s: float
+    in_process: InProcessComparison | None
+
+    def to_json(self) -> dict[str, Any]:
+        payload: dict[str, Any] = {
+            "rounds_completed": self.rounds_completed,
+            "nodes": self.nodes,
+            "final_accuracy": self.final_accuracy,
+            "audit": {
+                "ok": self.audit.ok,
+                "checks": [{"name": c.name, "ok": c.ok, "detail": c.detail} for c in self.audit.checks],
+            },
+            "processes": self.processes,
+            "final_test_accuracy": self.final_test_accuracy,
+            "final_model_hash": self.final_model_hash,
+            "ledger": self.ledger,
+            "rpc": self.rpc,
+            "task_id": self.task_id,
+            "round_seconds": self.round_seconds,
+            "rounds": self.rounds,
+            "flower_run_seconds": self.run_seconds,
+            "elapsed_s": self.elapsed_s,
+        }
+        if self.in_process is not None:
+            flower = statistics.fmean(self.round_seconds) if self.round_seconds else float("nan")
+            local = statistics.fmean(self.in_process.round_seconds)
+            payload["in_process"] = {
+                "round_seconds": self.in_process.round_seconds,
+                "final_model_hash": self.in_process.final_model_hash,
+                "final_accuracy": self.in_process.final_accuracy,
+                "same_final_model": self.in_process.final_model_hash == self.final_model_hash,
+                "overhead_per_round_s": flower - local,
+            }
+        return payload
+
+
+def run_in_process(config: ConsortiumConfig, chain: Chain, out_dir: Path) -> InProcessComparison:
+    """The same federation through :class:`~fl_node.federation.InProcessTransport` on ``chain``."""
+    from fl_node.demo import setup_federation
+    from fl_node.federation import InProcessTransport
+    from fl_node.transport.flower import initial_params
+
+    federation = setup_federation(config.demo_config(), chain, out_dir)
+    params = initial_params(federation.coordinator.spec)
+    transport = InProcessTransport(federation.nodes)
+    seconds = []
+    outcome = None
+    for _ in range(config.rounds):
+        outcome = federation.coordinator.run_round(params, transport)
+        params = outcome.global_params
+        seconds.append(outcome.seconds)
+    assert outcome is not None
+    from fl_node.models import model_hash
+
+    return InProcessComparison(seconds, "0x" + model_hash(params).hex(), outcome.accuracy)
+
+
+def run_consortium_local(
+    config: ConsortiumConfig,
+    work_dir: Path,
+    compare: bool = True,
+    on_stage: Callable[[str], None] | None = None,
+    on_poll: Callable[[Status], None] | None = None,
+) -> ConsortiumResult:
+    """Start everything, run the federation over Flower, audit, compare in process, stop everything.
+
+    Raises
+    ------
+    FlowerRunFailed
+        The run did not finish as completed (the ServerApp's error, from the status file, is in the message).
+    """
+    import torch
+
+    from fl_node.federation import model_from_bytes
+    from fl_node.models import unflatten
+    from fl_node.replay import audit_federation, load_published
+    from fl_node.training import evaluate
+    from fl_node.transport.flower import _key_holder_key
+    from incentive.audit import finalized_rounds
+    from incentive.fixedpoint import from_fixed
+    from incentive.ledger import to_bytes32
+
+    torch.set_num_threads(1)
+    stage = on_stage or (lambda _: None)
+    start = time.perf_counter()
+    with LocalConsortium(config, work_dir) as consortium:
+        stage("starting anvil and deploying the ledger")
+        consortium.start_chain()
+        ledger = consortium.deploy()
+        stage(f"starting the SuperLink and {config.nodes} nodes")
+        consortium.start_superlink()
+        consortium.start_nodes()
+        stage("running the federation over Flower")
+        run_id = consortium.submit()
+        end = consortium.wait(run_id, on_poll=(lambda: on_poll(consortium.status)) if on_poll else None)
+        status = consortium.status
+        if not end.ok:
+            raise FlowerRunFailed(
+                f"run {run_id} ended {end.status}: {status.data.get('error') or 'see ' + str(work_dir / 'logs')}"
+            )
+        task_id = consortium.task_id()
+        stage("auditing the ledger")
+        store = ArtifactStore(Path(consortium.serve.artifacts))
+        published = load_published(ledger, store, task_id)
+        private_key = _key_holder_key(consortium.serve, published.spec)
+        report = audit_federation(ledger, store, task_id, private_key)
+        rounds = finalized_rounds(ledger, task_id)
+        final = model_from_bytes(store.get(to_bytes32(rounds[-1].aggregated_model_hash)))
+        test = evaluate(unflatten(published.spec.model.build(), final), consortium.data.test)
+        nodes = []
+        for node in consortium.nodes:
+            member = ledger.member(node.address)
+            nodes.append(
+                {
+                    "name": member.name or node.name,
+                    "address": node.address,
+                    "score": from_fixed(member.cumulative_score),
+                    "reward": member.total_reward / 10**18,
+                    "stake_wei": member.stake,
+                }
+            )
+        comparison = None
+        if compare:
+            stage("running the same federation in process for comparison")
+            comparison = run_in_process(config, consortium.chain, work_dir / "in-process")
+        processes = consortium.processes_started
+        rpc = consortium.anvil.url
+    return ConsortiumResult(
+        config=config,
+        ledger=ledger.address,
+        rpc=rpc,
+        task_id=task_id,
+        rounds_completed=len(rounds),
+        nodes=nodes,
+        final_accuracy=from_fixed(rounds[-1].performance),
+        final_test_accuracy=test.accuracy,
+        final_model_hash=rounds[-1].aggregated_model_hash,
+        audit=report,
+        processes=processes,
+        round_seconds=[float(r["seconds"]) for r in status.data.get("rounds", [])],
+        rounds=list(status.data.get("rounds", [])),
+        run_seconds=end.seconds,
+        elapsed_s=time.perf_counter() - start,
+        in_process=comparison,
+    )

@@ -1,0 +1,216 @@
+"""Flower deployment on loopback: the app project, the SuperLink connection, daemons and ``flwr run``.
+
+Nothing is written under the user's home: ``FLWR_HOME`` points into the run's work folder,
+telemetry and update checks are off, and the SuperLink never installs dependencies (offline).
+The Flower app project (``pyproject.toml`` with ``[tool.flwr.app]``) is generated in the work
+folder at run time; its components are :data:`fl_node.transport.flower.server_app` and
+``client_app``, importable from the installed ``fedledger`` package.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import subprocess
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from fl_node.errors import FlowerRunFailed, TransportProcessError
+from fl_node.transport.processes import LOOPBACK, ManagedProcess, ProcessGroup, tool_env, wait_for_port
+
+log = logging.getLogger(__name__)
+
+APP_NAME = "fedledger-consortium"
+PUBLISHER = "fedledger"
+CONNECTION = "fedledger"
+#: Run states `flwr ls` reports once a run is over.
+FINISHED_OK = "finished:completed"
+
+
+def flower_env(flwr_home: Path, extra: Mapping[str, str] | None = None) -> dict[str, str]:
+    """Environment for Flower processes: project-local ``FLWR_HOME``, no telemetry, no update check."""
+    flwr_home.mkdir(parents=True, exist_ok=True)
+    env = {
+        "FLWR_HOME": str(flwr_home.resolve()),
+        "FLWR_TELEMETRY_ENABLED": "0",
+        "FLWR_DISABLE_UPDATE_CHECK": "1",
+    }
+    env.update(extra or {})
+    return tool_env(env)
+
+
+def _toml_value(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (int, float)):
+        return repr(value)
+    return json.dumps(str(value))  # a JSON string is a valid TOML basic string
+
+
+def write_app_project(folder: Path, run_config: Mapping[str, Any]) -> Path:
+    """Write the Flower app project (``pyproject.toml`` only) with ``run_config`` as its config table."""
+    folder.mkdir(parents=True, exist_ok=True)
+    lines = [
+        "[build-system]",
+        'requires = ["hatchling"]',
+        'build-backend = "hatchling.build"',
+        "",
+        "[project]",
+        f'name = "{APP_NAME}"',
+        'version = "1.0.0"',
+        'description = "fedledger consortium federation (generated at run time)"',
+        'license = "Apache-2.0"',
+        "dependencies = []",
+        "",
+        "[tool.flwr.app]",
+        f'publisher = "{PUBLISHER}"',
+        "",
+        "[tool.flwr.app.components]",
+        'serverapp = "fl_node.transport.flower:server_app"',
+        'clientapp = "fl_node.transport.flower:client_app"',
+        "",
+        "[tool.flwr.app.config]",
+        *(f"{key} = {_toml_value(value)}" for key, value in run_config.items()),
+        "",
+    ]
+    (folder / "pyproject.toml").write_text("\n".join(lines))
+    return folder
+
+
+def write_connection(flwr_home: Path, superlink: str, name: str = CONNECTION) -> None:
+    """Record the SuperLink connection ``name`` → ``superlink`` (insecure, loopback) in ``$FLWR_HOME/config.toml``."""
+    flwr_home.mkdir(parents=True, exist_ok=True)
+    (flwr_home / "config.toml").write_text(
+        f'[superlink]\ndefault = "{name}"\n\n[superlink.{name}]\naddress = "{superlink}"\ninsecure = true\n'
+    )
+
+
+def split_address(address: str) -> tuple[str, int]:
+    """``HOST:PORT`` → (host, port); anything else raises TransportProcessError."""
+    host, sep, port = address.rpartition(":")
+    if not sep or not host or not port.isdigit():
+        raise TransportProcessError(f"not a HOST:PORT address: {address!r}")
+    return host, int(port)
+
+
+def start_superlink(
+    group: ProcessGroup, port: int, database: Path, log_path: Path, env: Mapping[str, str], host: str = LOOPBACK
+) -> ManagedProcess:
+    """Start a SuperLink on ``host:port`` (Fleet, Control and Runtime on that one port) and wait for it.
+
+    ``database`` keeps node ids and runs across restarts, so connected SuperNodes reconnect.
+    """
+    database.parent.mkdir(parents=True, exist_ok=True)
+    cmd = [
+        "flower-superlink",
+        "--insecure",
+        "--disable-runtime-dependency-installation",
+        "--host", host,
+        "--port", str(port),
+        "--database", str(database),
+    ]
+    process = group.start("superlink", cmd, log_path, env)
+    wait_for_port(process, host, port)
+    return process
+
+
+def supernode_command(superlink: str, runtime_port: int, node_config: Mapping[str, str]) -> list[str]:
+    """The ``flower-supernode`` command of one node (its Runtime API on ``runtime_port``)."""
+    config = " ".join(f"{k}={json.dumps(v)}" for k, v in node_config.items())
+    return [
+        "flower-supernode",
+        "--insecure",
+        "--superlink", superlink,
+        "--host", LOOPBACK,
+        "--port", str(runtime_port),
+        "--node-config", config,
+    ]
+
+
+def _flwr(args: list[str], env: Mapping[str, str], cwd: Path | None = None, timeout_s: float = 120.0) -> dict[str, Any]:
+    """Run a ``flwr`` CLI command with ``--format json`` and return its parsed output."""
+    try:
+        done = subprocess.run(
+            ["flwr", *args, "--format", "json"],
+            env=dict(env),
+            cwd=cwd,
+            capture_output=True,
+            text=True,
+            timeout=timeout_s,
+            start_new_session=True,
+        )
+    except subprocess.TimeoutExpired:
+        raise FlowerRunFailed(f"`flwr {args[0]}` did not answer within {timeout_s:.0f} s") from None
+    text = done.stdout.strip()
+    start = text.find("{")
+    try:
+        payload = json.loads(text[start:]) if start >= 0 else {}
+    except ValueError:
+        payload = {}
+    if done.returncode != 0 or not payload.get("success", False):
+        detail = payload.get("error-message") or (done.stderr.strip().splitlines() or [text or f"exit code {done.returncode}"])[-1]
+        raise FlowerRunFailed(f"`flwr {args[0]}` failed: {detail}")
+    return payload
+
+
+def submit_run(app_dir: Path, env: Mapping[str, str], run_config: Mapping[str, Any] | None = None) -> int:
+    """``flwr run APP CONNECTION`` (overriding ``run_config`` keys); returns the run id."""
+    args = ["run", str(app_dir), CONNECTION]
+    if run_config:
+        args += ["--run-config", " ".join(f"{k}={_toml_value(v)}" for k, v in run_config.items())]
+    payload = _flwr(args, env)
+    return int(payload["run-id"])
+
+
+def run_status(run_id: int, env: Mapping[str, str]) -> str:
+    """The run's state as ``flwr ls`` reports it (e.g. ``running``, ``finished:completed``)."""
+    payload = _flwr(["ls", CONNECTION, "--run-id", str(run_id)], env)
+    runs = payload.get("runs", [])
+    if not runs:
+        raise FlowerRunFailed(f"the SuperLink does not know run {run_id}")
+    return str(runs[0]["status"])
+
+
+def stop_run(run_id: int, env: Mapping[str, str]) -> None:
+    """``flwr stop``; a run that is already over is not an error."""
+    try:
+        _flwr(["stop", str(run_id), CONNECTION], env)
+    except FlowerRunFailed as exc:
+        log.info("flwr stop %d: %s", run_id, exc)
+
+
+@dataclass(frozen=True)
+class RunEnd:
+    """How a Flower run ended."""
+
+    run_id: int
+    status: str
+    seconds: float
+
+    @property
+    def ok(self) -> bool:
+        return self.status == FINISHED_OK
+
+
+def wait_run(run_id: int, env: Mapping[str, str], timeout_s: float, poll_s: float = 1.0, on_poll=None) -> RunEnd:
+    """Poll ``flwr ls`` until the run is finished (any sub-status) or ``timeout_s`` passes.
+
+    ``on_poll()`` is called after every poll (progress display); a transient failure of
+    ``flwr ls`` (e.g. a SuperLink being restarted) is retried until the timeout.
+    """
+    start = time.monotonic()
+    status = "unknown"
+    while time.monotonic() - start < timeout_s:
+        try:
+            status = run_status(run_id, env)
+        except FlowerRunFailed as exc:
+            log.info("flwr ls: %s", exc)
+        if status.startswith("finished"):
+            return RunEnd(run_id, status, time.monotonic() - start)
+        if on_poll is not None:
+            on_poll()
+        time.sleep(poll_s)
+    raise FlowerRunFailed(f"run {run_id} still {status} after {timeout_s:.0f} s")

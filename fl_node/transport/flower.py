@@ -1,0 +1,516 @@
+"""The federation on Flower 1.42: a ClientApp for node operators and a ServerApp around the coordinator.
+
+Only the transport differs from the in-process federation: the round logic is
+:meth:`fl_node.federation.Coordinator.run_round` on the ServerApp side and
+:class:`fl_node.federation.LedgerNode` on the node side (through the node's worker, see
+:mod:`fl_node.transport.worker`).
+
+Messages
+    ``query`` (server → node): the node answers its address, name and sample count.
+    ``train`` (server → node): a ConfigRecord ``plan`` with ``task``, ``round``,
+    ``sample-counts`` (JSON), ``spec`` (the task's spec bytes) and ``params`` (the global
+    model, float32 bytes). The node checks both against the ledger, trains, commits the blob's
+    hash on chain with its own key and answers a ConfigRecord ``submission`` with ``ok``,
+    ``address``, ``n-samples``, ``clipped``, ``train-loss`` and ``blob`` (or ``error``).
+
+This module is imported by every ``flwr-clientapp`` process (one per message), so it keeps
+its module-level imports to Flower and the standard library; the ServerApp imports the
+round logic when it starts.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from flwr.app import ConfigRecord, Context, Message, RecordDict
+from flwr.clientapp import ClientApp
+from flwr.serverapp import Grid, ServerApp
+
+from fl_node.transport.worker import call_worker
+
+if TYPE_CHECKING:
+    import numpy as np
+
+    from fl_node.federation import FederationSpec
+    from fl_node.hfl import Collected, RoundPlan
+
+log = logging.getLogger(__name__)
+
+#: Node-config key naming the node worker's Unix socket.
+WORKER_SOCKET = "worker-socket"
+
+
+# ====================================================================== the ClientApp
+
+
+client_app = ClientApp()
+
+
+def _worker(context: Context, header: dict[str, Any], binary: dict[str, bytes] | None = None):
+    socket_path = str(context.node_config[WORKER_SOCKET])
+    authkey = Path(socket_path + ".key").read_bytes()
+    return call_worker(socket_path, authkey, header, binary)
+
+
+@client_app.query()
+def query(msg: Message, context: Context) -> Message:
+    """Answer the node's address, name and sample count."""
+    header, _ = _worker(context, {"op": "info"})
+    record = ConfigRecord({k: v for k, v in header.items() if isinstance(v, (str, int, float, bool))})
+    record["labels"] = json.dumps(header.get("labels", []))
+    return Message(RecordDict({"info": record}), reply_to=msg)
+
+
+@client_app.train()
+def train(msg: Message, context: Context) -> Message:
+    """Forward a round plan to the node's worker; answer its submission (or its error)."""
+    plan = msg.content["plan"]
+    header = {"op": "train", "task": int(plan["task"]), "round": int(plan["round"]), "sample-counts": str(plan["sample-counts"])}
+    reply, binary = _worker(context, header, {"spec": bytes(plan["spec"]), "params": bytes(plan["params"])})
+    record = ConfigRecord({k: v for k, v in reply.items() if isinstance(v, (str, int, float, bool))})
+    if "blob" in binary:
+        record["blob"] = binary["blob"]
+    return Message(RecordDict({"submission": record}), reply_to=msg)
+
+
+# ====================================================================== the transport
+
+
+@dataclass
+class FlowerTransport:
+    """Sends each round's plan to every connected SuperNode and turns the replies into submissions.
+
+    Replies are pulled every ``poll_s``. The round waits for every node until
+    ``round_timeout_s``; once ``min_participants`` submissions are in, it waits at most
+    ``straggler_grace_s`` more. A node that sent nothing is a dropout, as is one whose reply
+    is an error (matched by ``reply_to_message_id``) or whose SuperNode left the federation.
+
+    Attributes
+    ----------
+    grid : Grid
+    task_id : int
+    spec_bytes : bytes
+    min_participants : int
+    round_timeout_s : float (default: 600.0)
+    straggler_grace_s : float (default: 10.0)
+    poll_s : float (default: 0.2)
+    addresses : dict[int, str]
+        Node id → member address, learned from :func:`query_nodes` and from replies.
+    """
+
+    grid: Grid
+    task_id: int
+    spec_bytes: bytes
+    min_participants: int
+    round_timeout_s: float = 600.0
+    straggler_grace_s: float = 10.0
+    poll_s: float = 0.2
+    addresses: dict[int, str] = field(default_factory=dict)
+
+    def _plan_message(self, plan: RoundPlan, node_id: int) -> Message:
+        from fl_node.federation import model_to_bytes
+
+        record = ConfigRecord(
+            {
+                "task": self.task_id,
+                "round": plan.round,
+                "sample-counts": json.dumps(dict(plan.sample_counts), sort_keys=True),
+                "spec": self.spec_bytes,
+                "params": model_to_bytes(plan.global_params),
+            }
+        )
+        return Message(RecordDict({"plan": record}), dst_node_id=node_id, message_type="train", ttl=self.round_timeout_s)
+
+    def _who(self, node_id: int) -> str:
+        return self.addresses.get(node_id, f"node {node_id}")
+
+    def collect(self, plan: RoundPlan) -> Collected:
+        from eth_hash.auto import keccak
+
+        from fl_node.hfl import Collected, Exclusion, Submission
+
+        node_ids = sorted(self.grid.get_node_ids())
+        message_ids = list(self.grid.push_messages([self._plan_message(plan, nid) for nid in node_ids]))
+        pending = dict(zip(message_ids, node_ids))
+        submissions: list[Submission] = []
+        dropped: list[Exclusion] = []
+        start = time.monotonic()
+        enough_since: float | None = None
+        while pending:
+            for reply in self.grid.pull_messages(list(pending)):
+                node_id = pending.pop(reply.metadata.reply_to_message_id, None)
+                if node_id is None:
+                    continue
+                if reply.has_error():
+                    dropped.append(Exclusion(self._who(node_id), f"Flower error: {reply.error.reason}"))
+                    continue
+                record = reply.content["submission"]
+                address = str(record.get("address", "")) or self._who(node_id)
+                self.addresses[node_id] = address
+                if not record.get("ok", False) or "blob" not in record:
+                    dropped.append(Exclusion(address, f"node failed: {record.get('error', 'no blob in the reply')}"))
+                    continue
+                blob = bytes(record["blob"])
+                submissions.append(
+                    Submission(
+                        participant_id=address,
+                        n_samples=int(record["n-samples"]),
+                        blob=blob,
+                        blob_hash=keccak(blob),
+                        bytes_up=len(blob),
+                        clipped=int(record.get("clipped", 0)),
+                        train_loss=float(record.get("train-loss", float("nan"))),
+                    )
+                )
+            if not pending:
+                break
+            live = set(self.grid.get_node_ids())
+            for message_id, node_id in list(pending.items()):
+                if node_id not in live:
+                    del pending[message_id]
+                    dropped.append(Exclusion(self._who(node_id), "its SuperNode left the federation during the round"))
+            now = time.monotonic()
+            if len(submissions) >= self.min_participants:
+                enough_since = enough_since if enough_since is not None else now
+                if now - enough_since >= self.straggler_grace_s:
+                    break
+            if now - start >= self.round_timeout_s:
+                break
+            time.sleep(self.poll_s)
+        waited = time.monotonic() - start
+        dropped += [Exclusion(self._who(nid), f"no reply after {waited:.0f} s") for nid in pending.values()]
+        heard = {s.participant_id for s in submissions} | {d.participant_id for d in dropped}
+        dropped += [Exclusion(a, "no SuperNode of this member is connected") for a in plan.sample_counts if a not in heard]
+        for d in dropped:
+            log.warning("round %d: dropped %s: %s", plan.round, d.participant_id, d.reason)
+        return Collected(tuple(submissions), tuple(dropped))
+
+
+def query_nodes(grid: Grid, expected: int, wait_s: float, poll_s: float = 0.5) -> dict[int, dict[str, Any]]:
+    """Wait until ``expected`` SuperNodes are connected (at most ``wait_s``), then ask each for its info.
+
+    Returns node id → ``{"address", "name", "n-samples", "n-features", "labels"}`` for the
+    nodes that answered.
+    """
+    deadline = time.monotonic() + wait_s
+    node_ids = sorted(grid.get_node_ids())
+    while len(node_ids) < expected and time.monotonic() < deadline:
+        time.sleep(poll_s)
+        node_ids = sorted(grid.get_node_ids())
+    log.info("%d SuperNodes connected (%d expected)", len(node_ids), expected)
+    messages = [Message(RecordDict(), dst_node_id=nid, message_type="query", ttl=wait_s + 60) for nid in node_ids]
+    replies = grid.send_and_receive(messages, timeout=max(30.0, deadline - time.monotonic()))
+    infos: dict[int, dict[str, Any]] = {}
+    for reply in replies:
+        if reply.has_error():
+            log.warning("node %d did not answer its info: %s", reply.metadata.src_node_id, reply.error.reason)
+            continue
+        record = reply.content["info"]
+        info = {k: record[k] for k in record}
+        info["labels"] = json.loads(str(record.get("labels", "[]")))
+        infos[reply.metadata.src_node_id] = info
+    return infos
+
+
+# ====================================================================== the ServerApp
+
+
+@dataclass(frozen=True)
+class ServeConfig:
+    """The aggregator side of one consortium federation (the ServerApp's run config, kebab-case keys).
+
+    Attributes
+    ----------
+    rpc : str
+        JSON-RPC URL of the chain.
+    ledger : str
+        FederationLedger address.
+    artifacts : str
+        Artifact-store folder (spec, validation split, models, blobs).
+    keys_dir : str
+        Folder of the key holder's Paillier key (``keyholder-<fingerprint>.key``).
+    aggregator_key, evaluator_key : str
+        Key files (hex or keystore) of the accounts holding AGGREGATOR_ROLE and EVALUATOR_ROLE.
+    admin_key : str (default: "")
+        Key file of the ledger admin; needed only to create the task.
+    status_file : str (default: "")
+        JSON file the ServerApp keeps up to date (task id, rounds done); empty: none.
+    task : int (default: 0)
+        Task to run; 0 creates one from the connected nodes (or takes the task in ``status_file``).
+    rounds : int (default: 3)
+        Rounds the task should have finalized when the run ends (resumed runs continue).
+    nodes : int (default: 3)
+        SuperNodes to wait for before the first round.
+    node_wait_s : float (default: 120.0)
+    validation : str (default: "")
+        The evaluator's validation CSV (task creation only).
+    label : str (default: "label")
+    model : str (default: "mlp")
+    hidden : int (default: 16)
+    epochs : int (default: 2)
+    lr : float (default: 0.05)
+    batch_size : int (default: 16)
+    scorer : str (default: "gtg")
+    utility : str (default: "loss")
+    seed : int (default: 0)
+    encrypt : bool (default: True)
+    key_bits : int (default: 2048)
+    codec_bits : int (default: 16)
+    clip : float (default: 1.0)
+    min_participants : int (default: 2)
+    reward_tokens : int (default: 100)
+        Reward per round, whole tokens (18 decimals).
+    round_timeout_s : float (default: 600.0)
+    straggler_grace_s : float (default: 10.0)
+    poll_s : float (default: 0.2)
+    round_retries : int (default: 1)
+        Times a round short of ``min_participants`` (cancelled on chain) is opened again.
+    """
+
+    rpc: str
+    ledger: str
+    artifacts: str
+    keys_dir: str
+    aggregator_key: str
+    evaluator_key: str
+    admin_key: str = ""
+    status_file: str = ""
+    task: int = 0
+    rounds: int = 3
+    nodes: int = 3
+    node_wait_s: float = 120.0
+    validation: str = ""
+    label: str = "label"
+    model: str = "mlp"
+    hidden: int = 16
+    epochs: int = 2
+    lr: float = 0.05
+    batch_size: int = 16
+    scorer: str = "gtg"
+    utility: str = "loss"
+    seed: int = 0
+    encrypt: bool = True
+    key_bits: int = 2048
+    codec_bits: int = 16
+    clip: float = 1.0
+    min_participants: int = 2
+    reward_tokens: int = 100
+    round_timeout_s: float = 600.0
+    straggler_grace_s: float = 10.0
+    poll_s: float = 0.2
+    round_retries: int = 1
+
+    def to_run_config(self) -> dict[str, Any]:
+        """The run-config table (kebab-case keys) for ``[tool.flwr.app.config]`` / ``--run-config``."""
+        return {f.name.replace("_", "-"): getattr(self, f.name) for f in fields(self)}
+
+    @classmethod
+    def from_run_config(cls, run_config: Mapping[str, Any]) -> ServeConfig:
+        """Inverse of :meth:`to_run_config`; unknown keys are ignored, values cast to the field types."""
+        values: dict[str, Any] = {}
+        for f in fields(cls):
+            key = f.name.replace("_", "-")
+            if key in run_config:
+                kind = {"int": int, "float": float, "bool": bool, "str": str}[str(f.type)]
+                values[f.name] = kind(run_config[key])
+        return cls(**values)
+
+
+def initial_params(spec: FederationSpec) -> np.ndarray:
+    """The task's first global model: built from the spec's seed exactly as the in-process demo builds it."""
+    import numpy as np
+
+    from fl_node.models import flatten
+
+    return flatten(spec.model.build(int(np.random.SeedSequence([spec.seed, 1]).generate_state(1)[0])))
+
+
+class Status:
+    """The run's progress, kept in a JSON file the ``serve`` command reads."""
+
+    def __init__(self, path: str) -> None:
+        self.path = Path(path) if path else None
+        self.data: dict[str, Any] = {}
+        if self.path is not None and self.path.exists():
+            try:
+                self.data = json.loads(self.path.read_text())
+            except ValueError:
+                self.data = {}
+
+    def update(self, **values: Any) -> None:
+        self.data.update(values)
+        if self.path is not None:
+            tmp = self.path.with_suffix(".tmp")
+            tmp.write_text(json.dumps(self.data, indent=2))
+            tmp.replace(self.path)
+
+
+server_app = ServerApp()
+
+
+@server_app.main()
+def serve_main(grid: Grid, context: Context) -> None:
+    """Run (or resume) the federation described by the run config."""
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    config = ServeConfig.from_run_config(context.run_config)
+    status = Status(config.status_file)
+    try:
+        run_federation(grid, config, status)
+    except Exception as exc:
+        status.update(state="failed", error=f"{type(exc).__name__}: {exc}")
+        raise
+
+
+def run_federation(grid: Grid, config: ServeConfig, status: Status) -> None:
+    """Create or resume the task, then run rounds until ``config.rounds`` are finalized on chain."""
+    import torch
+
+    from fl_node.artifacts import ArtifactStore
+    from fl_node.errors import RoundAborted
+    from fl_node.federation import Coordinator, model_from_bytes
+    from fl_node.replay import load_published
+    from fl_node.transport.keystore import load_account
+    from incentive.audit import finalized_rounds
+    from incentive.chain import connect
+    from incentive.ledger import LedgerClient, RoundStatus, to_bytes32
+
+    torch.set_num_threads(1)  # the same arithmetic as the in-process federation, and fair to co-hosted nodes
+    status.update(state="starting", error="")
+    chain = connect(config.rpc)
+    ledger = LedgerClient.at(chain, config.ledger)
+    store = ArtifactStore(config.artifacts)
+    aggregator = load_account(Path(config.aggregator_key))
+    evaluator = load_account(Path(config.evaluator_key))
+    infos = query_nodes(grid, config.nodes, config.node_wait_s)
+    task_id = config.task or int(status.data.get("task", 0))
+    if not task_id:
+        task_id = create_task(config, ledger, store, infos)
+    status.update(task=task_id, ledger=ledger.address)
+    published = load_published(ledger, store, task_id)
+    spec = published.spec
+    private_key = _key_holder_key(config, spec)
+    coordinator = Coordinator(spec, ledger, task_id, aggregator, evaluator, private_key, published.validation, store)
+    for r in ledger.rounds():  # a round a crashed run left open would lock its committers' stakes
+        if r.task_id == task_id and r.status == RoundStatus.OPEN:
+            log.warning("cancelling round %d, left open by an earlier run", r.round_id)
+            ledger.cancel_round(aggregator, r.round_id)
+    done = finalized_rounds(ledger, task_id)
+    params = model_from_bytes(store.get(to_bytes32(done[-1].aggregated_model_hash))) if done else initial_params(spec)
+    transport = FlowerTransport(
+        grid,
+        task_id,
+        spec.to_bytes(),
+        spec.min_participants,
+        round_timeout_s=config.round_timeout_s,
+        straggler_grace_s=config.straggler_grace_s,
+        poll_s=config.poll_s,
+        addresses={nid: str(info["address"]) for nid, info in infos.items()},
+    )
+    rounds: list[dict[str, Any]] = list(status.data.get("rounds", []))
+    status.update(state="running", resumed_from=len(done), rounds_completed=len(done))
+    log.info("task %d: %d rounds finalized on chain, running %d more", task_id, len(done), max(0, config.rounds - len(done)))
+    for _ in range(len(done), config.rounds):
+        for attempt in range(config.round_retries + 1):
+            try:
+                outcome = coordinator.run_round(params, transport)
+                break
+            except RoundAborted as exc:
+                if attempt == config.round_retries:
+                    raise
+                log.warning("%s; opening the round again", exc)
+        params = outcome.global_params
+        rounds.append(
+            {
+                "round_id": outcome.round_id,
+                "seconds": outcome.seconds,
+                "accuracy": outcome.accuracy,
+                "participants": sorted(a for a in outcome.scores if a not in {d.participant_id for d in outcome.dropped}),
+                "dropped": [{"participant": d.participant_id, "reason": d.reason} for d in outcome.dropped],
+            }
+        )
+        status.update(rounds=rounds, rounds_completed=len(finalized_rounds(ledger, task_id)))
+    status.update(state="done")
+
+
+def _key_holder_key(config: ServeConfig, spec: FederationSpec):
+    from fl_node.crypto.keys import key_fingerprint, load_private_key
+    from fl_node.errors import KeyMismatch
+
+    if not spec.encrypt:
+        return None
+    fingerprint = key_fingerprint(spec.paillier_public_key()).hex()[:12]
+    path = Path(config.keys_dir) / f"keyholder-{fingerprint}.key"
+    if not path.is_file():
+        raise KeyMismatch(f"the key holder's private key for this task is not in {config.keys_dir} ({path.name})")
+    return load_private_key(path)
+
+
+def create_task(config: ServeConfig, ledger: Any, store: Any, infos: Mapping[int, Mapping[str, Any]]) -> int:
+    """Build the task's spec from the connected members, publish spec and validation split, create the task.
+
+    Nodes whose account is not an active member (or was slashed below the minimum stake) are left out.
+    """
+    from fl_node.crypto.codec import CodecConfig
+    from fl_node.crypto.keys import generate_keypair, key_fingerprint, public_key_to_bytes, save_keypair
+    from fl_node.errors import ConsortiumError, MembershipRefused
+    from fl_node.federation import FederationSpec, validation_to_bytes
+    from fl_node.models import ModelConfig
+    from fl_node.training import TrainConfig
+    from fl_node.transport.keystore import load_account
+    from fl_node.transport.node import load_node_data, require_active_member
+    from incentive.ledger import TaskCreated
+
+    if not config.admin_key:
+        raise ConsortiumError("creating a task needs the ledger admin's key (admin-key)")
+    admin = load_account(Path(config.admin_key))
+    members: dict[str, Mapping[str, Any]] = {}
+    for info in infos.values():
+        try:
+            require_active_member(ledger, str(info["address"]))
+        except MembershipRefused as exc:
+            log.warning("left out of the task: %s", exc)
+            continue
+        members[str(info["address"])] = info
+    if len(members) < config.min_participants:
+        raise ConsortiumError(
+            f"{len(members)} member nodes answered, fewer than min-participants={config.min_participants}"
+        )
+    validation = load_node_data(Path(config.validation), config.label)
+    n_features = int(validation.X.shape[1])
+    wrong = [a for a, i in members.items() if int(i["n-features"]) != n_features]
+    if wrong:
+        raise ConsortiumError(f"nodes {', '.join(wrong)} hold data with a feature count other than the validation set's {n_features}")
+    n_classes = 1 + max([int(validation.y.max())] + [max(i["labels"]) for i in members.values() if i["labels"]])
+    public_key_bytes = b""
+    if config.encrypt:
+        public_key, private_key = generate_keypair(config.key_bits)
+        save_keypair(
+            Path(config.keys_dir) / f"keyholder-{key_fingerprint(public_key).hex()[:12]}.key", public_key, private_key
+        )
+        public_key_bytes = public_key_to_bytes(public_key)
+    spec = FederationSpec(
+        model=ModelConfig(config.model, n_features, n_classes, config.hidden),
+        train=TrainConfig(epochs=config.epochs, lr=config.lr, batch_size=config.batch_size),
+        encrypt=config.encrypt,
+        codec=CodecConfig(config.codec_bits, config.clip, max(CodecConfig().max_participants, len(members))),
+        public_key=public_key_bytes,
+        sample_counts={a: int(i["n-samples"]) for a, i in members.items()},
+        scorer=config.scorer,
+        utility=config.utility,
+        seed=config.seed,
+        min_participants=config.min_participants,
+    )
+    spec_hash = store.put(spec.to_bytes())
+    validation_hash = store.put(validation_to_bytes(validation))
+    receipt = ledger.create_task(
+        admin, spec_hash, validation_hash, config.reward_tokens * 10**18, config.min_participants
+    )
+    task_id = receipt.event(TaskCreated).task_id
+    log.info("created task %d with %d members", task_id, len(members))
+    return task_id

@@ -1,0 +1,289 @@
+"""A node operator's side of consortium mode: membership on the ledger, local data, one round's training.
+
+:class:`NodeRuntime` answers what the ClientApp forwards (through :mod:`fl_node.transport.worker`):
+``info`` (address and sample count, for the task's spec) and ``train`` (a round plan). Before
+training it checks the plan against the ledger, so a rogue aggregator cannot make a node train
+on another model or encrypt under another key: the spec's keccak256 must be the task's
+model-spec hash, and the global model's hash the round's recorded global-model hash. It then
+trains and commits with :class:`~fl_node.federation.LedgerNode`, the same code as the
+in-process federation.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from eth_account.signers.local import LocalAccount
+from eth_hash.auto import keccak
+
+from fl_node.data import ArraySplit, load_csv
+from fl_node.errors import DataError, MembershipRefused, PlanRejected
+from fl_node.federation import FederationSpec, LedgerNode, model_from_bytes
+from fl_node.hfl import Participant, RoundPlan
+from fl_node.models import model_hash
+from incentive.ledger import LedgerClient, MemberSlashed, MemberStatus, RoundStatus, to_bytes32
+
+log = logging.getLogger(__name__)
+
+
+def load_node_data(path: Path, label: str) -> ArraySplit:
+    """A node's training data from a CSV file; integer labels keep their value as the class index.
+
+    Labels that are not all integers are numbered in sorted order (see :func:`fl_node.data.load_csv`).
+    """
+    dataset = load_csv(path, label)
+    try:
+        values = [int(float(name)) for name in dataset.class_names]
+        exact = all(float(v) == float(name) for v, name in zip(values, dataset.class_names))
+    except ValueError:
+        exact = False
+    y = np.asarray(values, dtype=np.int64)[dataset.y] if exact else dataset.y
+    if exact and min(values) < 0:
+        raise DataError(f"{path}: integer labels must be class indices 0, 1, …; got {min(values)}")
+    return ArraySplit(dataset.X.astype(np.float32), y.astype(np.int64))
+
+
+def node_seed(address: str) -> int:
+    """The default training seed of a node: derived from its address (stable across restarts)."""
+    return int.from_bytes(keccak(bytes.fromhex(address[2:]))[:4], "big")
+
+
+def require_active_member(ledger: LedgerClient, address: str) -> None:
+    """Raise MembershipRefused unless ``address`` is an active member with at least the minimum stake.
+
+    A member admitted by the admin without stake holds less than the minimum too; only a member
+    whose stake was slashed below it is refused.
+    """
+    member = ledger.member(address)
+    if member.status == MemberStatus.NONE:
+        raise MembershipRefused(f"{address} is not a member of the ledger at {ledger.address}")
+    if member.status == MemberStatus.PENDING:
+        raise MembershipRefused(f"{address} asked to join but the ledger's admin has not admitted it yet")
+    if member.status == MemberStatus.LEFT:
+        raise MembershipRefused(f"{address} left the consortium; join again with a new stake")
+    minimum = ledger.min_stake()
+    if member.stake < minimum and _was_slashed(ledger, address):
+        raise MembershipRefused(
+            f"{address} was slashed: stake {member.stake} wei is below the ledger's minimum {minimum} wei"
+        )
+
+
+def _was_slashed(ledger: LedgerClient, address: str) -> bool:
+    # a member admitted without stake also holds less than the minimum: only slashing disqualifies
+    return any(isinstance(e, MemberSlashed) and e.account == address for e in ledger.events())
+
+
+def ensure_member(ledger: LedgerClient, account: LocalAccount, name: str, node_key_hash: bytes, stake_wei: int) -> bool:
+    """Join with ``stake_wei`` when ``account`` is not yet a member; returns whether it joined now.
+
+    Raises
+    ------
+    MembershipRefused
+        Pending, left, or slashed below the minimum stake (see :func:`require_active_member`),
+        or a stake below the minimum.
+    """
+    status = ledger.member(account.address).status
+    joined = False
+    if status == MemberStatus.NONE:
+        minimum = ledger.min_stake()
+        if stake_wei < minimum:
+            raise MembershipRefused(f"a stake of {stake_wei} wei is below the ledger's minimum {minimum} wei")
+        ledger.join(account, name, node_key_hash, stake_wei=stake_wei)
+        joined = True
+    require_active_member(ledger, account.address)
+    return joined
+
+
+@dataclass
+class NodeRuntime:
+    """One node: its key, its ledger connection and its data.
+
+    Attributes
+    ----------
+    name : str
+    account : LocalAccount
+        Signs the node's commitments.
+    ledger : LedgerClient
+    data : ArraySplit
+    seed : int
+        With the round id, seeds local training and rounding (same role as in the in-process demo).
+    """
+
+    name: str
+    account: LocalAccount
+    ledger: LedgerClient
+    data: ArraySplit
+    seed: int
+    _specs: dict[bytes, FederationSpec] = field(default_factory=dict, repr=False)
+    _schemes: dict[bytes, Any] = field(default_factory=dict, repr=False)
+
+    @property
+    def address(self) -> str:
+        return self.account.address
+
+    def info(self) -> dict[str, Any]:
+        """What the aggregator needs to put this node in a task's spec."""
+        return {
+            "address": self.address,
+            "name": self.name,
+            "n-samples": len(self.data),
+            "n-features": int(self.data.X.shape[1]),
+            "labels": sorted(int(v) for v in np.unique(self.data.y)),
+        }
+
+    def spec_for(self, task_id: int, spec_bytes: bytes) -> FederationSpec:
+        """The task's spec, after checking its hash against the ledger (PlanRejected otherwise)."""
+        digest = keccak(spec_bytes)
+        if digest not in self._specs:
+            expected = to_bytes32(self.ledger.task(task_id).model_spec_hash)
+            if digest != expected:
+                raise PlanRejected(f"task {task_id}: the spec sent has hash 0x{digest.hex()}, the ledger records 0x{expected.hex()}")
+            spec = FederationSpec.from_bytes(spec_bytes)
+            if spec.model.n_features != self.data.X.shape[1]:
+                raise PlanRejected(f"task {task_id} expects {spec.model.n_features} features, this node's data has {self.data.X.shape[1]}")
+            if int(self.data.y.max()) >= spec.model.n_classes:
+                raise PlanRejected(f"task {task_id} has {spec.model.n_classes} classes, this node's labels go up to {int(self.data.y.max())}")
+            self._specs[digest] = spec
+            self._schemes[digest] = spec.scheme()
+        return self._specs[digest]
+
+    def train(self, header: dict[str, Any], binary: dict[str, bytes]) -> tuple[dict[str, Any], dict[str, bytes]]:
+        """Check the plan against the ledger, train, commit with this node's key; reply with the blob."""
+        task_id, round_id = int(header["task"]), int(header["round"])
+        spec = self.spec_for(task_id, binary["spec"])
+        params = model_from_bytes(binary["params"])
+        record = self.ledger.round(round_id)
+        if record.task_id != task_id or record.status != RoundStatus.OPEN:
+            raise PlanRejected(f"round {round_id} is not an open round of task {task_id}")
+        if "0x" + model_hash(params).hex() != record.global_model_hash:
+            raise PlanRejected(f"round {round_id}: the global model sent is not the one the ledger records")
+        require_active_member(self.ledger, self.address)
+        sample_counts = {str(k): int(v) for k, v in json.loads(header["sample-counts"]).items()}
+        participant = Participant(
+            self.address, self.data, spec.model.factory(), spec.train, self._schemes[keccak(binary["spec"])], seed=self.seed
+        )
+        submission = LedgerNode(self.name, participant, self.account, self.ledger).submit(
+            RoundPlan(round_id, params, sample_counts)
+        )
+        log.info("round %d: trained on %d samples and committed 0x%s", round_id, len(self.data), submission.blob_hash.hex())
+        reply = {
+            "address": self.address,
+            "n-samples": submission.n_samples,
+            "clipped": submission.clipped,
+            "train-loss": submission.train_loss,
+        }
+        return reply, {"blob": submission.blob}
+
+
+# ---------------------------------------------------------------- the operator's process
+
+
+@dataclass(frozen=True)
+class NodeConfig:
+    """``fedledger node join``: who the node is, where its data is, where the consortium is.
+
+    Attributes
+    ----------
+    superlink : str
+        The consortium's SuperLink, ``HOST:PORT``.
+    rpc : str
+    ledger : str
+    key : Path
+        The node's keystore (or hex key file).
+    data : Path
+        Training data, CSV with a header row.
+    label : str
+        Label column of ``data``.
+    name : str (default: "")
+        Display name on the ledger (default: ``node-`` and the address's first hex digits).
+    stake_wei : int (default: 10**18)
+        Stake sent when joining (at least the ledger's minimum).
+    seed : int | None (default: derived from the address)
+    work_dir : Path (default: ``.fedledger-node``)
+        Logs and Flower's home.
+    runtime_port : int (default: a free port)
+        The SuperNode's own Runtime API port (loopback).
+    """
+
+    superlink: str
+    rpc: str
+    ledger: str
+    key: Path
+    data: Path
+    label: str
+    name: str = ""
+    stake_wei: int = 10**18
+    seed: int | None = None
+    work_dir: Path = Path(".fedledger-node")
+    runtime_port: int = 0
+
+
+@dataclass(frozen=True)
+class NodeStart:
+    """What ``node join`` did before it started serving."""
+
+    address: str
+    name: str
+    joined: bool
+    n_samples: int
+    stake_wei: int
+
+
+def prepare_node(config: NodeConfig, passphrase: str | None = None) -> tuple[NodeRuntime, NodeStart]:
+    """Open the key, join the ledger if needed (refusing non-members and slashed members), load the data."""
+    from fl_node.demo import node_key_hash
+    from fl_node.transport.keystore import load_account
+    from incentive.chain import connect
+
+    account = load_account(config.key, passphrase)
+    data = load_node_data(config.data, config.label)
+    ledger = LedgerClient.at(connect(config.rpc), config.ledger)
+    name = config.name or f"node-{account.address[2:10].lower()}"
+    joined = ensure_member(ledger, account, name, node_key_hash(account), config.stake_wei)
+    member = ledger.member(account.address)
+    seed = config.seed if config.seed is not None else node_seed(account.address)
+    runtime = NodeRuntime(member.name or name, account, ledger, data, seed)
+    return runtime, NodeStart(account.address, runtime.name, joined, len(data), member.stake)
+
+
+def serve_node(runtime: NodeRuntime, config: NodeConfig, stop: Any) -> int:
+    """Run the node worker and a SuperNode until ``stop`` (a threading.Event) is set or the SuperNode exits.
+
+    The SuperNode joins this process's group, so stopping the group stops it too. Returns the
+    SuperNode's exit code (0 when stopped on request).
+    """
+    import tempfile
+
+    from fl_node.transport.deployment import flower_env, supernode_command
+    from fl_node.transport.flower import WORKER_SOCKET
+    from fl_node.transport.processes import free_port, start_process
+    from fl_node.transport.worker import NodeWorker
+
+    work_dir = config.work_dir.resolve()
+    # Unix socket paths are limited to ~100 bytes: keep the socket in a short private folder
+    socket_dir = Path(tempfile.mkdtemp(prefix="fedledger-node-"))
+    worker = NodeWorker(runtime, socket_dir / "worker.sock")
+    worker.start()
+    supernode = None
+    try:
+        env = flower_env(work_dir / "flwr-home")
+        cmd = supernode_command(config.superlink, config.runtime_port or free_port(), {WORKER_SOCKET: str(worker.socket_path)})
+        supernode = start_process("supernode", cmd, work_dir / "supernode.log", env, new_session=False)
+        while not stop.wait(0.5):
+            if not supernode.alive():
+                return int(supernode.process.returncode or 0)
+        return 0
+    finally:
+        if supernode is not None and supernode.alive():
+            supernode.process.terminate()
+            try:
+                supernode.process.wait(timeout=10)
+            except Exception:
+                supernode.process.kill()
+        worker.stop()
+        socket_dir.rmdir()

@@ -1,0 +1,179 @@
+"""Starting and stopping the OS processes of a consortium: each in its own process group, stopped as a whole.
+
+Flower daemons start children of their own (``flower-superexec``, which starts
+``flwr-serverapp`` / ``flwr-clientapp``), so a process is stopped by signalling its whole
+group: SIGTERM first, SIGKILL for whatever is left after a grace period.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from fl_node.errors import TransportProcessError
+
+log = logging.getLogger(__name__)
+
+LOOPBACK = "127.0.0.1"
+
+
+def free_port(host: str = LOOPBACK) -> int:
+    """A TCP port on ``host`` that was free a moment ago."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind((host, 0))
+        return sock.getsockname()[1]
+
+
+def port_open(host: str, port: int, timeout_s: float = 0.2) -> bool:
+    """Whether something accepts TCP connections on ``host:port``."""
+    try:
+        with socket.create_connection((host, port), timeout=timeout_s):
+            return True
+    except OSError:
+        return False
+
+
+def tool_env(extra: Mapping[str, str] | None = None) -> dict[str, str]:
+    """This environment with the interpreter's bin folder first on PATH (Flower daemons start ``flower-*`` by name)."""
+    env = dict(os.environ)
+    bin_dir = str(Path(sys.executable).parent)
+    env["PATH"] = bin_dir + os.pathsep + env.get("PATH", "")
+    env.update(extra or {})
+    return env
+
+
+@dataclass
+class ManagedProcess:
+    """One started process (the leader of its own process group) and its log file.
+
+    Attributes
+    ----------
+    name : str
+        Role, for messages (e.g. "superlink", "node Hospital A").
+    process : subprocess.Popen
+    log_path : Path
+        Where its stdout and stderr go.
+    """
+
+    name: str
+    process: subprocess.Popen
+    log_path: Path
+
+    @property
+    def pid(self) -> int:
+        return self.process.pid
+
+    def alive(self) -> bool:
+        return self.process.poll() is None
+
+    def log_tail(self, lines: int = 5) -> str:
+        """The last lines of its log, for error messages."""
+        try:
+            text = self.log_path.read_text(errors="replace")
+        except OSError:
+            return ""
+        return " | ".join(line.strip() for line in text.strip().splitlines()[-lines:])
+
+    def signal_group(self, sig: int) -> None:
+        """Send ``sig`` to the whole process group (no error when it is gone)."""
+        try:
+            os.killpg(self.process.pid, sig)
+        except (ProcessLookupError, PermissionError):
+            pass
+
+    def stop(self, grace_s: float = 10.0) -> None:
+        """SIGTERM the group, wait up to ``grace_s`` for the leader, then SIGKILL the group."""
+        if self.alive():
+            self.signal_group(signal.SIGTERM)
+            try:
+                self.process.wait(timeout=grace_s)
+            except subprocess.TimeoutExpired:
+                log.warning("%s (pid %d) ignored SIGTERM for %.0f s; killing its group", self.name, self.pid, grace_s)
+        # children may outlive a leader that exited: kill whatever is left of the group
+        self.signal_group(signal.SIGKILL)
+        if self.alive():
+            self.process.wait()
+
+    def kill(self) -> None:
+        """SIGKILL the whole group at once (a crash, for fault tests)."""
+        self.signal_group(signal.SIGKILL)
+        self.process.wait()
+
+
+def start_process(
+    name: str,
+    cmd: Sequence[str],
+    log_path: Path,
+    env: Mapping[str, str] | None = None,
+    cwd: Path | None = None,
+    new_session: bool = True,
+) -> ManagedProcess:
+    """Start ``cmd``, output appended to ``log_path``.
+
+    With ``new_session`` (default) it leads its own process group; without, it joins the
+    caller's group, so that whoever stops the caller's group stops it too.
+    """
+    log_path.parent.mkdir(parents=True, exist_ok=True)
+    log.info("starting %s: %s", name, " ".join(cmd))
+    with open(log_path, "ab") as out:
+        try:
+            process = subprocess.Popen(
+                list(cmd),
+                stdin=subprocess.DEVNULL,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                env=dict(env) if env is not None else tool_env(),
+                cwd=cwd,
+                start_new_session=new_session,
+            )
+        except OSError as exc:
+            raise TransportProcessError(f"cannot start {name} ({cmd[0]}): {exc}") from exc
+    return ManagedProcess(name, process, log_path)
+
+
+@dataclass
+class ProcessGroup:
+    """Every process a command started; :meth:`stop_all` (or leaving ``with``) stops them, newest first."""
+
+    processes: list[ManagedProcess] = field(default_factory=list)
+
+    def add(self, process: ManagedProcess) -> ManagedProcess:
+        self.processes.append(process)
+        return process
+
+    def start(self, name: str, cmd: Sequence[str], log_path: Path, env: Mapping[str, str] | None = None) -> ManagedProcess:
+        """Start a process (see :func:`start_process`) and keep it for :meth:`stop_all`."""
+        return self.add(start_process(name, cmd, log_path, env))
+
+    def stop_all(self, grace_s: float = 10.0) -> None:
+        for process in reversed(self.processes):
+            process.stop(grace_s)
+
+    def __enter__(self) -> ProcessGroup:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop_all()
+
+
+def wait_for_port(process: ManagedProcess, host: str, port: int, timeout_s: float = 60.0) -> None:
+    """Wait until ``host:port`` accepts connections; raise when ``process`` exits first or time runs out."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if not process.alive():
+            raise TransportProcessError(
+                f"{process.name} exited with code {process.process.returncode} before listening on "
+                f"{host}:{port}: {process.log_tail()}"
+            )
+        if port_open(host, port):
+            return
+        time.sleep(0.1)
+    raise TransportProcessError(f"{process.name} did not listen on {host}:{port} within {timeout_s:.0f} s")
