@@ -16,8 +16,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-from sklearn.datasets import load_breast_cancer
-
 from fl_node.errors import DataError, FeatureCountError, MissingColumnError
 from fl_node.vfl.psi import check_unique
 
@@ -119,6 +117,8 @@ def breast_cancer_vertical(overlap: float = 0.8, *, guest_features: int = DEMO_G
     """
     if not 0.0 < overlap <= 1.0:
         raise DataError(f"overlap must be in (0, 1], got {overlap}")
+    from sklearn.datasets import load_breast_cancer  # here, not at module level: party processes never need it
+
     bunch = load_breast_cancer()
     X, y = bunch.data, bunch.target.astype(np.int64)
     n_samples, n_total = X.shape

@@ -17,7 +17,6 @@ contributions); ``ledger_address`` and ``chain_id`` stay None until a ledger cli
 
 from __future__ import annotations
 
-import logging
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -33,8 +32,6 @@ from fl_node.vfl.transport import LocalHub
 from incentive.contribution import ExactShapley
 
 __all__ = ["VFLResult", "LedgerRecord", "run_vfl", "centralized_auc", "shapley_contributions", "CHANCE_AUC"]
-
-log = logging.getLogger(__name__)
 
 CHANCE_AUC = 0.5
 _PLAYERS = {0: GUEST, 1: HOST}

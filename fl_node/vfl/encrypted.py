@@ -17,7 +17,6 @@ extra assumption of the latter). Here:
 
 from __future__ import annotations
 
-import logging
 import math
 import threading
 from collections import deque
@@ -28,9 +27,7 @@ import numpy as np
 from fl_node.crypto import paillier
 from fl_node.crypto.paillier import EncryptionSpec
 
-__all__ = ["ObfuscatorPool", "encode", "decode", "encrypt", "add_plain", "rerandomize", "encrypted_dot", "ciphertext_bytes", "plaintext_bytes"]
-
-log = logging.getLogger(__name__)
+__all__ = ["ObfuscatorPool", "encode", "decode", "encrypt", "add_plain", "encrypted_dot", "ciphertext_bytes", "plaintext_bytes"]
 
 _REFILL = 16
 
@@ -128,12 +125,6 @@ def add_plain(spec: EncryptionSpec, ciphertexts: list[gmpy2.mpz], plaintexts: li
     n = gmpy2.mpz(spec.n)
     nsquare = n * n
     return [c * ((1 + m * n) * rho % nsquare) % nsquare for c, m, rho in zip(ciphertexts, plaintexts, rhos, strict=True)]
-
-
-def rerandomize(spec: EncryptionSpec, ciphertexts: list[gmpy2.mpz], rhos: list[gmpy2.mpz]) -> list[gmpy2.mpz]:
-    """Same plaintexts, fresh randomness: ``c·ρ mod n²``."""
-    nsquare = gmpy2.mpz(spec.n) ** 2
-    return [c * rho % nsquare for c, rho in zip(ciphertexts, rhos, strict=True)]
 
 
 def encrypted_dot(ciphertexts: list[gmpy2.mpz], exponents: np.ndarray, nsquare: int) -> list[gmpy2.mpz]:

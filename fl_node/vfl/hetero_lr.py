@@ -55,7 +55,7 @@ import numpy as np
 from fl_node.crypto.keys import generate_keypair, public_key_from_bytes, public_key_to_bytes
 from fl_node.crypto.paillier import DecryptionSpec, EncryptionSpec, decrypt, make_spec
 from fl_node.errors import DataError, FeatureCountError, VFLError, VFLProtocolError
-from fl_node.vfl.encrypted import ObfuscatorPool, add_plain, ciphertext_bytes, encode, encrypt, encrypted_dot, plaintext_bytes, signed
+from fl_node.vfl.encrypted import ObfuscatorPool, add_plain, ciphertext_bytes, decode, encode, encrypt, encrypted_dot, plaintext_bytes, signed
 from fl_node.vfl.transport import Channel
 from fl_node.vfl.wire import ints_from_bytes, ints_to_bytes, pack, unpack
 
@@ -236,7 +236,7 @@ class _FeatureParty:
         self._spec: EncryptionSpec | None = None
 
     def _receive_key(self, channel: Channel) -> EncryptionSpec:
-        header, blob = unpack(channel.recv(ARBITER, "lr/key"), what="public key message")
+        _, blob = unpack(channel.recv(ARBITER, "lr/key"), what="public key message")
         public = public_key_from_bytes(blob)
         if public.n.bit_length() != self.config.key_bits:
             raise VFLProtocolError(f"arbiter sent a {public.n.bit_length()}-bit key, the agreed size is {self.config.key_bits}")
@@ -254,8 +254,7 @@ class _FeatureParty:
         reply = ints_from_bytes(
             channel.recv(ARBITER, f"{tag}/grad"), plaintext_bytes(n), count=len(sums), below=n, what="decrypted gradient"
         )
-        scale = float(1 << self.config.loss_bits)
-        return np.array([signed(v - r, n) / scale for v, r in zip(reply, masks)])
+        return decode([(v - r) % n for v, r in zip(reply, masks)], self.config.loss_bits, n)
 
     def _step(self, iteration: int, gradient_sums: np.ndarray, rows: int) -> None:
         penalty = self.config.alpha * self.weights

@@ -17,7 +17,6 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
-from sklearn.metrics import roc_auc_score
 
 from fl_node.errors import DataError, EmptyIntersectionError, VFLProtocolError
 from fl_node.vfl.data import PartyData, Standardizer
@@ -131,6 +130,8 @@ class GuestParty:
 
     def run(self, channel: Channel, progress: Progress | None = None) -> GuestReport:
         """Align, split, train and score; returns the AUCs on the held-out aligned rows."""
+        from sklearn.metrics import roc_auc_score  # here: only the guest process pays for importing scikit-learn
+
         aligned = EcdhPsi(channel, HOST, workers=self.config.psi_workers).run(self.data.ids)
         _check_aligned(len(aligned), self.role)
         order = np.random.default_rng(self.config.split_seed).permutation(len(aligned))

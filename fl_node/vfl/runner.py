@@ -101,6 +101,7 @@ def run_processes(parties: Mapping[str, Party], *, progress: Any = None, timeout
     context = multiprocessing.get_context("spawn")
     pipes: dict[str, Connection] = {}
     processes: dict[str, multiprocessing.process.BaseProcess] = {}
+    finished = False
     try:
         for role, party in parties.items():
             parent_end, child_end = context.Pipe()
@@ -117,11 +118,14 @@ def run_processes(parties: Mapping[str, Party], *, progress: Any = None, timeout
         for pipe in pipes.values():
             pipe.send(addresses)
         log.info("parties listening on %s", addresses)
-        return _collect(pipes, processes, progress, timeout)
+        reports = _collect(pipes, processes, progress, timeout)
+        finished = True
+        return reports
     finally:
         for process in processes.values():
-            process.join(timeout=5)
-            if process.is_alive():
+            if finished:
+                process.join(timeout=5)
+            if process.is_alive():  # after a failure the others may be waiting for messages that never come
                 process.terminate()
                 process.join(timeout=5)
         for pipe in pipes.values():
