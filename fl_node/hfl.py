@@ -23,7 +23,13 @@ than 1 per parameter, clipping is rare (the counts show it). The codec quantizes
 with stochastic rounding on a grid of step ``q = clip / (2**(bits-1) - 1)`` (the codec's
 ``quantization_step``), so each decoded value is off by less than ``q``. For one round, the
 new global vector then differs from the plaintext one by less than
-``K * q / sum(w_k)`` per parameter (K included participants), see :func:`round_error_bound`.
+``K * q / sum(w_k)`` per parameter (K included participants), see :func:`round_error_bound`
+(bits=16, clip=1, 10 participants, no dropout: 3.05e-4). Over R rounds an encrypted and a
+plaintext run start each later round from slightly different vectors; the sum of the
+per-round bounds bounds their final difference when local training does not amplify
+differences (SGD with a small step on a convex loss, e.g. ``logreg``). A non-convex model
+(``mlp``) can amplify them; ``fedledger train --compare-plaintext`` measures both the
+per-round deviation from the exact FedAvg and the final difference.
 
 Dropouts (:func:`collect_submissions`, :func:`run_round`): a participant that raises, or has
 not submitted by the deadline, is left out of the round; the round goes on when at least

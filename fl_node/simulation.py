@@ -55,6 +55,10 @@ class SimulationConfig:
         Bound on each weighted-delta value, both modes.
     round : RoundConfig (default: RoundConfig())
     split : SplitConfig (default: SplitConfig())
+    check_exact : bool (default: False)
+        For encrypted runs: also compute each round's exact plaintext FedAvg from the same
+        global vector, and record how far the decrypted one is from it
+        (:attr:`RoundRecord.exact_deviation`, to compare with :attr:`RoundRecord.error_bound`).
     """
 
     nodes: int = 10
@@ -68,11 +72,17 @@ class SimulationConfig:
     clip: float = 1.0
     round: RoundConfig = field(default_factory=RoundConfig)
     split: SplitConfig = field(default_factory=SplitConfig)
+    check_exact: bool = False
 
 
 @dataclass(frozen=True)
 class RoundRecord:
-    """The global model after one round, on the test set, beside the centralized baseline at the same budget."""
+    """The global model after one round, on the test set, beside the centralized baseline at the same budget.
+
+    ``error_bound`` is the stated bound on the distance (max norm) between this round's new
+    global vector and the exact FedAvg from the same starting vector; ``exact_deviation`` is
+    that distance as measured (NaN unless ``check_exact``).
+    """
 
     round: int
     accuracy: float
@@ -84,6 +94,7 @@ class RoundRecord:
     clipped: int
     error_bound: float
     centralized_accuracy: float
+    exact_deviation: float = float("nan")
 
 
 @dataclass(frozen=True)
@@ -145,11 +156,18 @@ def run_seed(
     else:
         scheme = PlainUpdates(n_params, config.clip)
         key_holder = KeyHolder(PlainSums())
+    def participants_for(scheme: PlainUpdates | EncryptedUpdates) -> list[Participant]:
+        return [
+            Participant(f"node-{k}", node, model_config.factory(), config.train, scheme, seed=_seed_of(seed, 2, k))
+            for k, node in enumerate(data.nodes)
+        ]
+
     aggregator = Aggregator(scheme)
-    participants = [
-        Participant(f"node-{k}", node, model_config.factory(), config.train, scheme, seed=_seed_of(seed, 2, k))
-        for k, node in enumerate(data.nodes)
-    ]
+    participants = participants_for(scheme)
+    exact = None
+    if config.check_exact and config.encrypt:
+        plain = PlainUpdates(n_params, config.clip)
+        exact = (participants_for(plain), Aggregator(plain), KeyHolder(PlainSums()))
     centralized = train_centralized(
         unflatten(model_config.build(), initial), data.pooled(), config.train, config.rounds, _seed_of(seed, 3), data.test
     )
@@ -157,6 +175,10 @@ def run_seed(
     global_params = initial
     for r in range(1, config.rounds + 1):
         result = run_round(r, global_params, participants, aggregator, key_holder, config.round)
+        deviation = float("nan")
+        if exact is not None:
+            reference = run_round(r, global_params, *exact, config.round).global_params
+            deviation = float(np.max(np.abs(result.global_params.astype(np.float64) - reference)))
         global_params = result.global_params
         metrics = evaluate(unflatten(model_config.build(), global_params), data.test)
         record = RoundRecord(
@@ -170,6 +192,7 @@ def run_seed(
             clipped=result.clipped,
             error_bound=result.error_bound,
             centralized_accuracy=centralized[r - 1].accuracy,
+            exact_deviation=deviation,
         )
         records.append(record)
         if on_round is not None:

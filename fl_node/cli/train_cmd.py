@@ -103,7 +103,7 @@ def train_command(
         def run(s: int, encrypted: bool) -> SeedResult:
             progress.update(task, description=f"seed {s} {'encrypted' if encrypted else 'plaintext'}")
             return run_seed(
-                replace(config, encrypt=encrypted), ds, s, keypair if encrypted else None,
+                replace(config, encrypt=encrypted, check_exact=compare_plaintext), ds, s, keypair if encrypted else None,
                 lambda _record: progress.advance(task),
             )
 
@@ -160,6 +160,8 @@ def _payload(config: SimulationConfig, ds: Dataset, results: list[SeedResult], p
             entry["plaintext_final_accuracy"] = ref.final_accuracy
             entry["accuracy_diff_samples"] = int(round(abs(res.final_accuracy - ref.final_accuracy) * res.test_samples))
             entry["max_param_diff"] = float(np.max(np.abs(res.final_params.astype(np.float64) - ref.final_params)))
+            entry["max_round_deviation"] = max(r.exact_deviation for r in res.rounds)
+            entry["max_round_deviation_over_bound"] = max(r.exact_deviation / r.error_bound for r in res.rounds)
         per_seed.append(entry)
     return {
         "rounds": rounds,
@@ -200,18 +202,19 @@ def _print_tables(payload: dict[str, Any], seed_list: list[int]) -> None:
     console.print(table)
     if len(seed_list) > 1 or "max_param_diff" in payload["per_seed"][0]:
         seeds_table = Table(title="per seed")
-        columns = ["seed", "federated", "centralized"]
+        columns = ["seed", "fed %", "central %"]
         compare = "max_param_diff" in payload["per_seed"][0]
         if compare:
-            columns += ["plaintext", "diff (test samples)", "max param diff", "bound"]
+            columns += ["plain %", "Δ samples", "max|Δθ|", "Σ bounds", "dev/bound"]
         for column in columns:
             seeds_table.add_column(column, justify="right")
         for s in payload["per_seed"]:
-            row = [str(s["seed"]), f"{100 * s['final_accuracy']:.2f}%", f"{100 * s['centralized_accuracy']:.2f}%"]
+            row = [str(s["seed"]), f"{100 * s['final_accuracy']:.2f}", f"{100 * s['centralized_accuracy']:.2f}"]
             if compare:
                 row += [
-                    f"{100 * s['plaintext_final_accuracy']:.2f}%", str(s["accuracy_diff_samples"]),
-                    f"{s['max_param_diff']:.2e}", f"{s['param_error_bound']:.2e}",
+                    f"{100 * s['plaintext_final_accuracy']:.2f}", str(s["accuracy_diff_samples"]),
+                    f"{s['max_param_diff']:.1e}", f"{s['param_error_bound']:.1e}",
+                    f"{s['max_round_deviation_over_bound']:.2f}",
                 ]
             seeds_table.add_row(*row)
         console.print(seeds_table)
