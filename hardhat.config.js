@@ -7,6 +7,7 @@ export default {
   solidity: {
     version: "0.8.28",
     path: solcShim,
+    // Keep in step with SETTINGS in incentive/solidity.py (the Python compile the tests deploy).
     settings: {
       evmVersion: "cancun",
       optimizer: { enabled: true, runs: 200 },

@@ -437,8 +437,12 @@ class _ErrorDecoder:
         return LedgerRevert(name, named)
 
     def from_exception(self, exc: BaseException) -> LedgerRevert | None:
-        """The revert carried by a web3 (``ContractLogicError.data``) or eth-tester exception."""
+        """The revert carried by a web3 exception (``ContractLogicError.data``, or a node's error
+        response) or by an eth-tester ``TransactionFailed``; ``None`` for anything else."""
         data = getattr(exc, "data", None)
+        if data is None:  # Hardhat node rejects at send: Web3RPCError with the revert in rpc_response
+            error = (getattr(exc, "rpc_response", None) or {}).get("error")
+            data = error.get("data") if isinstance(error, dict) else None
         if isinstance(data, dict):
             data = data.get("data")
         if isinstance(data, str) and data.startswith("0x") and len(data) >= 10:

