@@ -27,6 +27,7 @@ def bench_psi_command(
     table.add_column("measure")
     table.add_column("value", justify="right")
     table.add_row("seconds (both parties, wall clock)", f"{result['seconds']:.2f}")
+    table.add_row("CPU seconds (both parties)", f"{result['cpu_seconds']:.2f}")
     table.add_row("IDs per second (N / seconds)", f"{result['ids_per_s']:,.0f}")
     table.add_row("intersection size", f"{result['intersection_size']:,}")
     table.add_row("intersection exactly right", "yes" if result["intersection_correct"] else "NO")

@@ -41,7 +41,9 @@ def bench_psi(ids: int, *, overlap: float = 0.5, workers: int | None = None, see
     dict
         ``ids``, ``seconds`` (wall clock, both parties), ``ids_per_s`` (``ids / seconds``),
         ``intersection_correct`` (both parties got exactly the true intersection), and
-        ``intersection_size``, ``bytes_exchanged``, ``workers``.
+        ``intersection_size``, ``cpu_seconds`` (both parties; on a machine shared with other
+        work, ``cpu_seconds / cores`` is the wall time an idle machine would need),
+        ``bytes_exchanged``, ``workers``.
     """
     if ids < 0:
         raise DataError(f"--ids must be >= 0, got {ids}")
@@ -63,18 +65,19 @@ def bench_psi(ids: int, *, overlap: float = 0.5, workers: int | None = None, see
         results[role] = EcdhPsi(hub.channel(role), peer, workers=workers).run(own)
 
     threads = [threading.Thread(target=side, args=args) for args in ((GUEST, HOST, guest_ids), (HOST, GUEST, host_ids))]
-    start = time.perf_counter()
+    start, cpu_start = time.perf_counter(), time.process_time()
     for thread in threads:
         thread.start()
     for thread in threads:
         thread.join()
-    seconds = time.perf_counter() - start
+    seconds, cpu_seconds = time.perf_counter() - start, time.process_time() - cpu_start
     return {
         "ids": ids,
         "seconds": seconds,
         "ids_per_s": ids / seconds if seconds > 0 else 0.0,
         "intersection_correct": results.get(GUEST) == truth and results.get(HOST) == truth,
         "intersection_size": len(truth),
+        "cpu_seconds": cpu_seconds,
         "bytes_exchanged": sum(len(message.payload) for message in hub.messages),
         "workers": EcdhPsi(hub.channel(GUEST), HOST, workers=workers).workers,
     }

@@ -197,7 +197,15 @@ class HeteroLRRole(Protocol):
 
 
 def quantize(features: np.ndarray, bits: int) -> tuple[np.ndarray, np.ndarray]:
-    """Features as integers at scale ``2^bits`` and the reals they stand for."""
+    """Features as integers at scale ``2^bits`` and the reals they stand for.
+
+    Raises
+    ------
+    DataError
+        If a value is too large for exact integers at that scale (|x|·2^bits >= 2^52).
+    """
+    if np.size(features) and float(np.max(np.abs(features))) * (1 << bits) >= 2.0**52:
+        raise DataError(f"feature values up to {float(np.max(np.abs(features))):.3g} are too large for {bits}-bit fixed point; standardize them first")
     ints = np.rint(np.asarray(features, dtype=np.float64) * (1 << bits)).astype(np.int64)
     return ints, ints / float(1 << bits)
 
@@ -233,7 +241,6 @@ class _FeatureParty:
         self._exps, self._x = quantize(_with_intercept(features) if intercept else features, config.feature_bits)
         self.weights = np.zeros(self._x.shape[1])
         self._rng = rng if rng is not None else random.SystemRandom()
-        self._spec: EncryptionSpec | None = None
 
     def _receive_key(self, channel: Channel) -> EncryptionSpec:
         _, blob = unpack(channel.recv(ARBITER, "lr/key"), what="public key message")
@@ -287,7 +294,9 @@ class HeteroLRGuest(_FeatureParty):
     labels : np.ndarray
         0/1 per row.
     rng : random.Random | None (default: None)
-        Source of the gradient masks (``randrange``); None uses the OS generator.
+        Source of the gradient masks (``randrange``); None uses the OS generator. A seeded
+        generator only serves to reproduce the masks (tests, audits): masks the arbiter can
+        predict reveal the gradient to it.
     """
 
     role = GUEST
@@ -360,7 +369,7 @@ class HeteroLRHost(_FeatureParty):
     features : np.ndarray
         Aligned training rows (standardized), shape (rows, features).
     rng : random.Random | None (default: None)
-        Source of the gradient masks; None uses the OS generator.
+        Source of the gradient masks; None uses the OS generator (see :class:`HeteroLRGuest`).
     """
 
     role = HOST

@@ -38,7 +38,6 @@ from __future__ import annotations
 
 import hashlib
 import logging
-import os
 import random
 import secrets
 from collections import Counter
@@ -48,6 +47,7 @@ from typing import TypeVar
 
 from coincurve import PrivateKey, PublicKey
 
+from fl_node.crypto.parallel import default_workers
 from fl_node.errors import DuplicateIDError, VFLProtocolError
 from fl_node.vfl.transport import Channel
 from fl_node.vfl.wire import split_fixed
@@ -112,7 +112,7 @@ class EcdhPsi:
     def __init__(self, channel: Channel, peer: str, *, workers: int | None = None, tag: str = "psi") -> None:
         self.channel = channel
         self.peer = peer
-        self.workers = max(1, workers if workers is not None else len(os.sched_getaffinity(0)))
+        self.workers = max(1, workers) if workers is not None else default_workers()
         self.tag = tag
 
     def run(self, ids: Sequence[str]) -> list[str]:

@@ -50,6 +50,17 @@ def test_demo_writes_the_json_contract(tmp_path: Path, capsys) -> None:
     assert "iteration   3" in stdout and "centralized" in stdout
 
 
+def test_demo_with_processes_flag(tmp_path: Path, capsys) -> None:
+    out = tmp_path / "vfl.json"
+
+    code = _exit_code(["vfl", "demo", "--processes", "--key-bits", "1024", "--max-iter", "2", "--json", str(out)])
+
+    assert code == 0
+    payload = json.loads(out.read_text())
+    assert payload["iterations"] == 2 and payload["intersection_size"] == 455
+    assert "3 processes over gRPC" in capsys.readouterr().out
+
+
 def test_demo_on_csv_tables(tmp_path: Path) -> None:
     ids = [f"u{n}" for n in range(40)]
     guest, host = _tables(tmp_path, guest_ids=ids[:30], host_ids=ids[10:])

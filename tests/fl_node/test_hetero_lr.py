@@ -233,6 +233,8 @@ def test_bad_inputs_to_the_roles_are_refused(aligned: Aligned) -> None:
         HeteroLRGuest(config, aligned.guest_x, aligned.labels + 1)
     with pytest.raises(FeatureCountError, match="2-D"):
         HeteroLRHost(config, aligned.host_x[:, 0])
+    with pytest.raises(DataError, match="standardize"):
+        HeteroLRHost(config, aligned.host_x * 1e12)
     guest = HeteroLRGuest(config, aligned.guest_x, aligned.labels)
     with pytest.raises(FeatureCountError, match="10 features, got 9"):
         guest.predict(None, aligned.guest_x[:, :9])
