@@ -26,6 +26,7 @@ log = logging.getLogger(__name__)
 APP_NAME = "fedledger-consortium"
 PUBLISHER = "fedledger"
 CONNECTION = "fedledger"
+SUPEREXEC_POLL_S = 0.1
 #: Run states `flwr ls` reports once a run is over.
 FINISHED_OK = "finished:completed"
 
@@ -37,6 +38,8 @@ def flower_env(flwr_home: Path, extra: Mapping[str, str] | None = None) -> dict[
         "FLWR_HOME": str(flwr_home.resolve()),
         "FLWR_TELEMETRY_ENABLED": "0",
         "FLWR_DISABLE_UPDATE_CHECK": "1",
+        # SuperExec checks for new ServerApp/ClientApp tasks every second by default
+        "FLWR_SUPEREXEC_TASK_POLL_INTERVAL": str(SUPEREXEC_POLL_S),
     }
     env.update(extra or {})
     return tool_env(env)

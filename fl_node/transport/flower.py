@@ -147,6 +147,7 @@ class FlowerTransport:
                 node_id = pending.pop(reply.metadata.reply_to_message_id, None)
                 if node_id is None:
                     continue
+                log.info("round %d: reply from %s after %.2f s", plan.round, self._who(node_id), time.monotonic() - start)
                 if reply.has_error():
                     dropped.append(Exclusion(self._who(node_id), f"Flower error: {reply.error.reason}"))
                     continue
@@ -351,14 +352,26 @@ class Status:
             tmp.replace(self.path)
 
 
+def log_to_file(path: Path) -> None:
+    """Send this process's INFO logs of fedledger to ``path`` (appended)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handler = logging.FileHandler(path)
+    handler.setFormatter(logging.Formatter("%(asctime)s %(name)s %(levelname)s %(message)s"))
+    for name in ("fl_node", "incentive"):
+        logger = logging.getLogger(name)
+        logger.setLevel(logging.INFO)
+        logger.addHandler(handler)
+
+
 server_app = ServerApp()
 
 
 @server_app.main()
 def serve_main(grid: Grid, context: Context) -> None:
     """Run (or resume) the federation described by the run config."""
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
     config = ServeConfig.from_run_config(context.run_config)
+    if config.status_file:
+        log_to_file(Path(config.status_file).with_suffix(".log"))
     status = Status(config.status_file)
     try:
         run_federation(grid, config, status)

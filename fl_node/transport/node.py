@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import logging
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -154,6 +155,7 @@ class NodeRuntime:
 
     def train(self, header: dict[str, Any], binary: dict[str, bytes]) -> tuple[dict[str, Any], dict[str, bytes]]:
         """Check the plan against the ledger, train, commit with this node's key; reply with the blob."""
+        start = time.perf_counter()
         task_id, round_id = int(header["task"]), int(header["round"])
         spec = self.spec_for(task_id, binary["spec"])
         params = model_from_bytes(binary["params"])
@@ -170,7 +172,10 @@ class NodeRuntime:
         submission = LedgerNode(self.name, participant, self.account, self.ledger).submit(
             RoundPlan(round_id, params, sample_counts)
         )
-        log.info("round %d: trained on %d samples and committed 0x%s", round_id, len(self.data), submission.blob_hash.hex())
+        log.info(
+            "round %d: trained on %d samples and committed 0x%s in %.2f s",
+            round_id, len(self.data), submission.blob_hash.hex(), time.perf_counter() - start,
+        )
         reply = {
             "address": self.address,
             "n-samples": submission.n_samples,
@@ -260,11 +265,12 @@ def serve_node(runtime: NodeRuntime, config: NodeConfig, stop: Any) -> int:
     import tempfile
 
     from fl_node.transport.deployment import flower_env, supernode_command
-    from fl_node.transport.flower import WORKER_SOCKET
+    from fl_node.transport.flower import WORKER_SOCKET, log_to_file
     from fl_node.transport.processes import free_port, start_process
     from fl_node.transport.worker import NodeWorker
 
     work_dir = config.work_dir.resolve()
+    log_to_file(work_dir / "node.log")
     # Unix socket paths are limited to ~100 bytes: keep the socket in a short private folder
     socket_dir = Path(tempfile.mkdtemp(prefix="fedledger-node-"))
     worker = NodeWorker(runtime, socket_dir / "worker.sock")

@@ -118,6 +118,7 @@ class NodeWorker:
         with conn:
             try:
                 header, binary = recv_frames(conn)
+                log.info("%s request from the ClientApp", header.get("op"))
                 with self._lock:  # one request at a time: the node's nonces must not interleave
                     if header.get("op") == "info":
                         reply, reply_binary = {"ok": True, **self.runtime.info()}, {}

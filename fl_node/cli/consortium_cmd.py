@@ -1,0 +1,69 @@
+"""`fedledger consortium local`: a whole consortium on this machine, every party its own process."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+from rich.table import Table
+
+from fl_node.cli.app import EXIT_CHECK_FAILED, BadInput, JsonOption, app, console, write_json
+from fl_node.cli.audit_cmd import print_audit
+
+consortium_app = typer.Typer(help="Consortium mode: node operators on Flower, against a real Ethereum node.", no_args_is_help=True)
+app.add_typer(consortium_app, name="consortium")
+
+
+@consortium_app.command("local")
+def local_command(
+    nodes: int = typer.Option(3, "--nodes", help="Hospital nodes (each its own `node join` process and SuperNode)."),
+    rounds: int = typer.Option(3, "--rounds", help="Federated rounds."),
+    seed: int = typer.Option(0, "--seed", help="Seeds data splits, training, rounding and the scorer."),
+    dataset: str = typer.Option("breast_cancer", "--dataset", help="breast_cancer, digits or wine."),
+    key_bits: int = typer.Option(2048, "--key-bits", help="Paillier modulus size."),
+    min_participants: int = typer.Option(2, "--min-participants", help="Usable submissions a round needs."),
+    compare: bool = typer.Option(
+        True, "--compare/--no-compare", help="Also run the same federation in process (per-round overhead, same final model)."
+    ),
+    work_dir: Path = typer.Option(Path("out/consortium"), "--work-dir", help="Chain state, keys, data, logs, artifacts.", file_okay=False),
+    json_path: Path | None = JsonOption,
+) -> None:
+    """Start anvil, deploy the ledger, start a SuperLink and N nodes on loopback, federate, audit, stop everything."""
+    from fl_node.consortium import ConsortiumConfig, run_consortium_local
+
+    if nodes < 2 or rounds < 1 or not 1 <= min_participants <= nodes:
+        raise BadInput(f"need --nodes >= 2, --rounds >= 1 and 1 <= --min-participants <= --nodes (got {nodes}, {rounds}, {min_participants})")
+    if work_dir.exists() and any(work_dir.iterdir()):
+        raise BadInput(f"{work_dir} is not empty: give a new --work-dir (it holds the chain state of a consortium)")
+    config = ConsortiumConfig(nodes=nodes, rounds=rounds, seed=seed, dataset=dataset, key_bits=key_bits, min_participants=min_participants)
+    with console.status("starting") as spinner:
+
+        def on_poll(status) -> None:
+            done = status.data.get("rounds_completed", 0)
+            spinner.update(f"running the federation over Flower: {done}/{rounds} rounds finalized on chain")
+
+        result = run_consortium_local(config, work_dir, compare=compare, on_stage=spinner.update, on_poll=on_poll)
+    payload = result.to_json()
+    table = Table(title=f"ledger {result.ledger} · task {result.task_id} · {result.rounds_completed} rounds over Flower")
+    for column in ("node", "address", "score", "reward (tokens)"):
+        table.add_column(column)
+    for node in result.nodes:
+        table.add_row(node["name"], node["address"], f"{node['score']:.4f}", f"{node['reward']:.2f}")
+    console.print(table)
+    console.print(
+        f"final validation accuracy {result.final_accuracy:.4f}, test accuracy {result.final_test_accuracy:.4f}; "
+        f"{result.processes} processes started and stopped; {result.elapsed_s:.1f} s in all"
+    )
+    seconds = ", ".join(f"{s:.2f}" for s in result.round_seconds)
+    console.print(f"Flower round seconds: {seconds}")
+    if "in_process" in payload:
+        local = payload["in_process"]
+        same = "the same final model" if local["same_final_model"] else "[red]a different final model[/red]"
+        console.print(
+            f"in-process round seconds: {', '.join(f'{s:.2f}' for s in local['round_seconds'])}; "
+            f"overhead {local['overhead_per_round_s']:.2f} s per round; {same} ({result.final_model_hash})"
+        )
+    print_audit(result.audit)
+    write_json(json_path, payload)
+    if not result.audit.ok:
+        raise typer.Exit(EXIT_CHECK_FAILED)
