@@ -136,6 +136,25 @@ class Chain:
         tx_hash = self.w3.eth.send_raw_transaction(signed.raw_transaction)
         return self.w3.eth.wait_for_transaction_receipt(tx_hash, timeout=RECEIPT_TIMEOUT_S, poll_latency=0.05)
 
+    # -------------------------------------------------------------- logs
+
+    def get_logs(self, address: str, from_block: int, to_block: int, chunk_blocks: int = 2_000) -> list[Any]:
+        """Logs emitted by ``address`` in blocks ``from_block..to_block``, in chain order.
+
+        On a node: ``eth_getLogs`` over spans of ``chunk_blocks``. On the embedded chain the
+        blocks are read from py-evm directly (header bloom first, receipts only where the bloom
+        matches), because eth-tester's ``get_logs`` and receipt lookups scan the whole chain for
+        every request and grow quadratic with its length.
+        """
+        address = Web3.to_checksum_address(address)
+        if self.tester is not None:
+            return _embedded_logs(self.tester, address, from_block, to_block)
+        logs: list[Any] = []
+        for start in range(from_block, to_block + 1, chunk_blocks):
+            end = min(to_block, start + chunk_blocks - 1)
+            logs.extend(self.w3.eth.get_logs({"address": address, "fromBlock": start, "toBlock": end}))
+        return logs
+
     # -------------------------------------------------------------- time and snapshots
 
     def timestamp(self) -> int:
@@ -181,6 +200,39 @@ def _rpc_result(response: dict[str, Any]) -> Any:
     if "error" in response:
         raise ChainError(f"the node rejected the request: {response['error']}")
     return response["result"]
+
+
+def _embedded_logs(tester: Any, address: str, from_block: int, to_block: int) -> list[dict[str, Any]]:
+    from eth_bloom import BloomFilter
+
+    chain = tester.backend.chain
+    wanted = bytes.fromhex(address[2:])
+    head = chain.get_canonical_head().block_number
+    logs: list[dict[str, Any]] = []
+    for number in range(max(from_block, 0), min(to_block, head) + 1):
+        header = chain.get_canonical_block_header_by_number(number)
+        if wanted not in BloomFilter(header.bloom):
+            continue
+        block = chain.get_block_by_header(header)
+        log_index = 0
+        for tx_index, (tx, receipt) in enumerate(zip(block.transactions, block.get_receipts(chain.chaindb))):
+            for log in receipt.logs:
+                if log.address == wanted:
+                    logs.append(
+                        {
+                            "address": address,
+                            "topics": [HexBytes(topic.to_bytes(32, "big")) for topic in log.topics],
+                            "data": HexBytes(log.data),
+                            "blockNumber": number,
+                            "blockHash": HexBytes(header.hash),
+                            "transactionHash": HexBytes(tx.hash),
+                            "transactionIndex": tx_index,
+                            "logIndex": log_index,
+                            "removed": False,
+                        }
+                    )
+                log_index += 1
+    return logs
 
 
 # ------------------------------------------------------------------ connecting

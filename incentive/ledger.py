@@ -824,12 +824,8 @@ class LedgerClient:
         """
         start = self.deployment_block if from_block is None else from_block
         end = self.w3.eth.block_number if to_block is None else to_block
-        out: list[LedgerEvent] = []
-        for chunk_start in range(start, end + 1, LOG_CHUNK_BLOCKS):
-            chunk_end = min(end, chunk_start + LOG_CHUNK_BLOCKS - 1)
-            logs = self.w3.eth.get_logs({"address": self.address, "fromBlock": chunk_start, "toBlock": chunk_end})
-            out.extend(ev for ev in map(self._decode_log, logs) if ev is not None)
-        return out
+        logs = self.chain.get_logs(self.address, start, end, chunk_blocks=LOG_CHUNK_BLOCKS)
+        return [ev for ev in map(self._decode_log, logs) if ev is not None]
 
     def decode_receipt(self, receipt: TxReceipt) -> Receipt:
         """A web3 receipt as a :class:`Receipt` with this ledger's decoded events."""

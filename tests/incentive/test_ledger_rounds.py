@@ -378,3 +378,16 @@ def test_attaching_checks_for_ledger_code(env):
         LedgerClient.at(env.chain, "0x1234")
 
     assert attached.address == env.ledger.address and attached.round_count() == 0
+
+
+def test_the_embedded_log_reader_agrees_with_eth_get_logs(env):
+    round_id = env.open_round()
+    env.commit_all(round_id, env.members[:3])
+    env.ledger.finalize(env.evaluator, round_id, AGGREGATED, PERFORMANCE, [1, 0, 2])
+    start, end = env.ledger.deployment_block, env.chain.w3.eth.block_number
+
+    fast = env.chain.get_logs(env.ledger.address, start, end)
+    reference = env.chain.w3.eth.get_logs({"address": env.ledger.address, "fromBlock": start, "toBlock": end})
+
+    assert [env.ledger._decode_log(log) for log in fast] == [env.ledger._decode_log(log) for log in reference]
+    assert len(fast) == len(env.ledger.events()) == 19  # 4 at deployment, 6 joins, task, round, 3 + 3 + 1
