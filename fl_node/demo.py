@@ -16,7 +16,6 @@ from pathlib import Path
 
 import numpy as np
 from eth_account.signers.local import LocalAccount
-from eth_hash.auto import keccak
 
 from fl_node.artifacts import ArtifactStore
 from fl_node.behaviours import make_behaviour
@@ -44,7 +43,7 @@ from fl_node.replay import audit_federation
 from fl_node.training import TrainConfig, evaluate, train_centralized
 from incentive.audit import AuditCheck, AuditReport
 from incentive.chain import Chain
-from incentive.ledger import LedgerClient, TaskCreated
+from incentive.ledger import LedgerClient, TaskCreated, node_key_hash
 
 
 @dataclass(frozen=True)
@@ -116,11 +115,6 @@ def hospital_name(index: int) -> str:
         index, rest = divmod(index - 1, 26)
         label = letters[rest] + label
     return f"Hospital {label}"
-
-
-def node_key_hash(account: LocalAccount) -> bytes:
-    """keccak256 of the node's uncompressed secp256k1 public key: the ledger's node-key metadata."""
-    return keccak(account._key_obj.public_key.to_bytes())
 
 
 @dataclass

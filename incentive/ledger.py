@@ -379,6 +379,11 @@ class Receipt:
 # ====================================================================== helpers
 
 
+def node_key_hash(account: LocalAccount) -> bytes:
+    """keccak256 of the account's uncompressed secp256k1 public key: the ledger's node-key metadata."""
+    return keccak(account._key_obj.public_key.to_bytes())
+
+
 def to_bytes32(value: bytes | str) -> bytes:
     """A 32-byte value from ``bytes`` or ``0x`` hex (a hash, an evidence digest)."""
     raw = HexBytes(value)

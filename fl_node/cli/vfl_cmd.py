@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 import typer
@@ -9,6 +10,8 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from fl_node.cli.app import BadInput, JsonOption, app, console, write_json
+from fl_node.cli.chain_cmd import ChainIdOption, RpcOption, open_chain
+from fl_node.party_ledger import RecordedRun, record_party_run
 from fl_node.vfl.data import DEMO_GUEST_FEATURES, breast_cancer_vertical, load_party_csv
 from fl_node.vfl.demo import VFLResult, run_vfl
 from fl_node.vfl.hetero_lr import HeteroLRConfig
@@ -37,6 +40,8 @@ def vfl_demo(
     host_csv: Path | None = typer.Option(None, "--host-csv", dir_okay=False, help="Host table instead of the demo data (ID, features)."),
     id_column: str = typer.Option("id", "--id-column", help="ID column of the CSV tables."),
     label_column: str = typer.Option("label", "--label-column", help="Label column of the guest CSV (0/1)."),
+    rpc: str | None = RpcOption,
+    chain_id: int | None = ChainIdOption,
     json_path: Path | None = JsonOption,
 ) -> None:
     """Align the guest's and host's samples by PSI, train hetero-LR through the arbiter, compare with centralized LR."""
@@ -74,11 +79,16 @@ def vfl_demo(
 
         result = run_vfl(guest, host, config, processes=processes, expected_intersection=expected, progress=progress)
         bar.update(task, total=result.iterations, completed=result.iterations)
-    write_json(json_path, result.to_json())
-    console.print(_summary(result))
+    with console.status("recording the run on the ledger"):
+        recorded = record_party_run(
+            result.party_run({"source": source, "config": dataclasses.asdict(config)}), open_chain(rpc, chain_id)
+        )
+    result = result.with_ledger(recorded.address, recorded.chain_id)
+    write_json(json_path, {**result.to_json(), "ledger": {**result.to_json()["ledger"], **recorded.to_json()}})
+    console.print(_summary(result, recorded))
 
 
-def _summary(result: VFLResult) -> Table:
+def _summary(result: VFLResult, recorded: RecordedRun) -> Table:
     steady = result.seconds_per_iteration[1:] or result.seconds_per_iteration
     table = Table(title="vertical FL: hetero logistic regression")
     table.add_column("measure")
@@ -93,7 +103,8 @@ def _summary(result: VFLResult) -> Table:
         ("AUC, guest alone", f"{result.guest_only_auc:.4f}"),
         ("contribution guest / host (Shapley, AUC)", f"{result.contributions['guest']:.4f} / {result.contributions['host']:.4f}"),
         ("seconds per iteration (mean after the first)", f"{sum(steady) / len(steady):.2f}"),
-        ("ledger", result.ledger_address or "not recorded (no ledger client wired into vfl yet)"),
+        ("ledger (task, round)", f"{recorded.address} ({recorded.task_id}, {recorded.round_id})"),
+        ("reward guest / host (tokens)", f"{recorded.rewards['guest']:.2f} / {recorded.rewards['host']:.2f}"),
     ]
     for row in rows:
         table.add_row(*row)

@@ -11,19 +11,21 @@ U(∅) = 0.5, U({host}) = 0.5 (the host has no labels, so alone it can do no bet
 chance), U({guest}) = AUC of the guest-only model, U({guest, host}) = AUC of the joint model.
 So host = ½·(U(both) − U(guest)) and guest = ½·(U(guest) − 0.5) + ½·(U(both) − 0.5).
 
-Ledger hook: :meth:`VFLResult.ledger_record` is what goes on the ledger (performance and the
-contributions); ``ledger_address`` and ``chain_id`` stay None until a ledger client records it.
+On the ledger (:mod:`fl_node.party_ledger`): :meth:`VFLResult.party_run` is the run as one task
+with one round: the joint AUC as performance, each party's Shapley value as its score, and the
+keccak256 of each party's final weights (which never leave the party) as its commitment.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
 from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import roc_auc_score
 
+from fl_node.party_ledger import PartyRun
 from fl_node.vfl.data import PartyData, Standardizer
 from fl_node.vfl.hetero_lr import ARBITER, GUEST, HOST
 from fl_node.vfl.parties import ArbiterParty, GuestParty, GuestReport, HostParty, Progress, VFLConfig
@@ -31,29 +33,10 @@ from fl_node.vfl.runner import run_processes, run_threads
 from fl_node.vfl.transport import LocalHub
 from incentive.contribution import ExactShapley
 
-__all__ = ["VFLResult", "LedgerRecord", "run_vfl", "centralized_auc", "shapley_contributions", "CHANCE_AUC"]
+__all__ = ["VFLResult", "run_vfl", "centralized_auc", "shapley_contributions", "CHANCE_AUC"]
 
 CHANCE_AUC = 0.5
 _PLAYERS = {0: GUEST, 1: HOST}
-
-
-@dataclass(frozen=True)
-class LedgerRecord:
-    """What a VFL training run puts on the ledger.
-
-    Attributes
-    ----------
-    task : str
-        "vfl-hetero-lr".
-    performance : float
-        AUC of the joint model on the held-out aligned rows.
-    contributions : dict[str, float]
-        Shapley value of each data party ("guest", "host"), in AUC units.
-    """
-
-    task: str
-    performance: float
-    contributions: dict[str, float]
 
 
 @dataclass(frozen=True)
@@ -76,6 +59,10 @@ class VFLResult:
         Wall-clock seconds of each iteration (the arbiter's clock).
     train_rows, test_rows : int
     key_bits : int
+    model_hashes : dict[str, bytes] (default: empty)
+        Each data party's commitment: keccak256 of its final weights (which it keeps).
+    test_ids : tuple[str, ...] (default: ())
+        The held-out aligned IDs the AUC is measured on.
     ledger_address : str | None (default: None)
     chain_id : int | None (default: None)
     """
@@ -93,12 +80,20 @@ class VFLResult:
     train_rows: int
     test_rows: int
     key_bits: int
+    model_hashes: dict[str, bytes] = field(default_factory=dict)
+    test_ids: tuple[str, ...] = ()
     ledger_address: str | None = None
     chain_id: int | None = None
 
-    def ledger_record(self) -> LedgerRecord:
-        """The run's performance and contributions, ready for a ledger client."""
-        return LedgerRecord(task="vfl-hetero-lr", performance=self.auc, contributions=dict(self.contributions))
+    def party_run(self, spec: dict[str, Any]) -> PartyRun:
+        """What goes on the ledger: the joint AUC, each party's Shapley value and weights commitment."""
+        return PartyRun(
+            spec={"protocol": "vfl-hetero-lr", **spec},
+            validation={"test_ids": list(self.test_ids)},
+            performance=self.auc,
+            contributions=dict(self.contributions),
+            model_hashes=dict(self.model_hashes),
+        )
 
     def with_ledger(self, address: str, chain_id: int) -> VFLResult:
         """A copy naming the ledger the run was recorded on."""
@@ -167,6 +162,8 @@ def run_vfl(
         train_rows=len(guest_report.train_ids),
         test_rows=len(guest_report.test_ids),
         key_bits=reports[ARBITER].key_bits,
+        model_hashes={GUEST: guest_report.model_hash, HOST: reports[HOST].model_hash},
+        test_ids=guest_report.test_ids,
     )
 
 

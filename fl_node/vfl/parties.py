@@ -17,6 +17,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
+from eth_hash.auto import keccak
 
 from fl_node.errors import DataError, EmptyIntersectionError, VFLProtocolError
 from fl_node.vfl.data import PartyData, Standardizer
@@ -78,6 +79,7 @@ class GuestReport:
     auc: float
     guest_only_auc: float
     training: TrainingLog
+    model_hash: bytes = b""
 
 
 @dataclass(frozen=True)
@@ -86,6 +88,7 @@ class HostReport:
 
     intersection_size: int
     training: TrainingLog
+    model_hash: bytes = b""
 
 
 @dataclass(frozen=True)
@@ -94,6 +97,11 @@ class ArbiterReport:
 
     training: TrainingLog
     key_bits: int
+
+
+def weights_hash(weights: np.ndarray) -> bytes:
+    """keccak256 of a party's weight vector (float64 little-endian): its commitment on the ledger."""
+    return keccak(np.ascontiguousarray(weights, dtype="<f8").tobytes())
 
 
 def _check_aligned(size: int, who: str) -> None:
@@ -158,6 +166,7 @@ class GuestParty:
             auc=auc,
             guest_only_auc=guest_only_auc,
             training=training,
+            model_hash=weights_hash(model.weights),
         )
 
 
@@ -190,7 +199,7 @@ class HostParty:
         model = HeteroLRHost(self.config.lr, x_train)
         training = model.fit(channel)
         model.predict(channel, x_test)
-        return HostReport(intersection_size=len(aligned), training=training)
+        return HostReport(intersection_size=len(aligned), training=training, model_hash=weights_hash(model.weights))
 
 
 class ArbiterParty:

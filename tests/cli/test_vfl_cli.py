@@ -45,7 +45,8 @@ def test_demo_writes_the_json_contract(tmp_path: Path, capsys) -> None:
     assert 0.5 < payload["auc"] <= 1 and 0.5 < payload["centralized_auc"] <= 1
     assert set(payload["contributions"]) == {"guest", "host"}
     assert sum(payload["contributions"].values()) == pytest.approx(payload["auc"] - 0.5)
-    assert payload["ledger"] == {"address": None, "chain_id": None}
+    assert payload["ledger"]["address"].startswith("0x") and payload["ledger"]["chain_id"] > 0
+    assert set(payload["ledger"]["rewards"]) == {"guest", "host"}
     stdout = capsys.readouterr().out
     assert "iteration   3" in stdout and "centralized" in stdout
 

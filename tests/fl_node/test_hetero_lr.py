@@ -180,7 +180,9 @@ def test_auc_within_target_of_centralized_and_converged() -> None:
     assert result.guest_only_auc < result.auc
     assert result.contributions["host"] == pytest.approx((result.auc - result.guest_only_auc) / 2)
     assert sum(result.contributions.values()) == pytest.approx(result.auc - 0.5)
-    assert result.ledger_record().performance == result.auc
+    run = result.party_run({"seed": 0})
+    assert run.performance == result.auc
+    assert set(run.model_hashes) == {"guest", "host"} and all(len(h) == 32 for h in run.model_hashes.values())
 
 
 def test_shapley_contributions_of_two_parties() -> None:

@@ -1,0 +1,138 @@
+"""Recording a multi-party training run (vertical FL, transfer learning) on the FederationLedger.
+
+A run of a few parties that train one joint model (guest and host in vertical FL, source and
+target in transfer learning) is one task with one round on the same ledger as horizontal FL:
+
+* every party joins the consortium with its own key and stake;
+* the task's model-spec hash is the keccak256 of the run's canonical JSON description and its
+  validation-spec hash that of the evaluation split's description;
+* the aggregator opens the round on the spec's hash; each party commits the keccak256 of its
+  own final model share (which stays with the party: the commitment binds it without showing it);
+* the evaluator finalizes with the joint model's performance and each party's contribution
+  (both in the ledger's 1e6 fixed point); the ledger splits the reward and each party claims it.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from eth_hash.auto import keccak
+
+from fl_node.errors import FlNodeError
+from incentive.chain import Chain
+from incentive.fixedpoint import to_fixed
+from incentive.ledger import LedgerClient, RoundOpened, TaskCreated, node_key_hash
+
+TOKEN = 10**18
+
+
+@dataclass(frozen=True)
+class PartyRun:
+    """What a finished multi-party run puts on the ledger.
+
+    Attributes
+    ----------
+    spec : Mapping[str, Any]
+        JSON-able description of the run (protocol, data split, hyperparameters, key size).
+    validation : Mapping[str, Any]
+        JSON-able description of the evaluation split (e.g. the held-out row IDs).
+    performance : float
+        The joint model's performance (e.g. AUC).
+    contributions : Mapping[str, float]
+        Each party's contribution, by party name.
+    model_hashes : Mapping[str, bytes]
+        Each party's commitment: keccak256 of its final model share, by party name.
+    """
+
+    spec: Mapping[str, Any]
+    validation: Mapping[str, Any]
+    performance: float
+    contributions: Mapping[str, float]
+    model_hashes: Mapping[str, bytes]
+
+
+@dataclass(frozen=True)
+class RecordedRun:
+    """Where a run was recorded and what the ledger paid."""
+
+    address: str
+    chain_id: int
+    task_id: int
+    round_id: int
+    accounts: dict[str, str]
+    rewards: dict[str, float] = field(default_factory=dict)
+
+    def to_json(self) -> dict[str, Any]:
+        """``{"address", "chain_id", "task_id", "round_id", "accounts", "rewards"}``."""
+        return {
+            "address": self.address,
+            "chain_id": self.chain_id,
+            "task_id": self.task_id,
+            "round_id": self.round_id,
+            "accounts": self.accounts,
+            "rewards": self.rewards,
+        }
+
+
+def canonical_hash(payload: Mapping[str, Any]) -> bytes:
+    """keccak256 of the sorted, compact JSON of ``payload``."""
+    return keccak(json.dumps(payload, sort_keys=True, separators=(",", ":")).encode())
+
+
+def record_party_run(
+    run: PartyRun,
+    chain: Chain,
+    *,
+    reward_per_round: int = 100 * TOKEN,
+    stake_wei: int = 10**18,
+) -> RecordedRun:
+    """Deploy a ledger on ``chain``, let each party join, commit and claim; finalize the run.
+
+    Parameters
+    ----------
+    run : PartyRun
+    chain : Chain
+        A development chain (embedded or anvil): fresh party and role keys are funded from it.
+    reward_per_round : int (default: 100 tokens)
+    stake_wei : int (default: 1 ETH)
+    """
+    parties = list(run.model_hashes)
+    if set(parties) != set(run.contributions):
+        raise FlNodeError(f"contributions name {sorted(run.contributions)}, commitments name {sorted(parties)}")
+    admin, aggregator, evaluator = (chain.new_account(10**19) for _ in range(3))
+    ledger = LedgerClient.deploy(
+        chain, admin, min_stake_wei=stake_wei, aggregator=aggregator.address, evaluator=evaluator.address
+    )
+    accounts = {name: chain.new_account(stake_wei + 10**19) for name in parties}
+    for name, account in accounts.items():
+        ledger.join(account, name, node_key_hash(account), stake_wei=stake_wei)
+    spec_hash = canonical_hash(run.spec)
+    task_id = ledger.create_task(
+        admin, spec_hash, canonical_hash(run.validation), reward_per_round, len(parties)
+    ).event(TaskCreated).task_id
+    round_id = ledger.open_round(aggregator, task_id, spec_hash).event(RoundOpened).round_id
+    for name in parties:
+        ledger.commit(accounts[name], round_id, run.model_hashes[name])
+    ledger.finalize(
+        evaluator,
+        round_id,
+        canonical_hash({"parties": {name: "0x" + run.model_hashes[name].hex() for name in parties}}),
+        to_fixed(run.performance),
+        [to_fixed(run.contributions[name]) for name in parties],
+    )
+    rewards = {}
+    for name, account in accounts.items():
+        rewards[name] = ledger.member(account.address).pending_reward / TOKEN
+        if rewards[name] > 0:
+            ledger.claim(account)
+    return RecordedRun(
+        address=ledger.address,
+        chain_id=chain.chain_id,
+        task_id=task_id,
+        round_id=round_id,
+        accounts={name: a.address for name, a in accounts.items()},
+        rewards=rewards,
+    )
