@@ -18,6 +18,7 @@ import os
 import secrets
 import threading
 from dataclasses import dataclass, field
+from multiprocessing import AuthenticationError
 from multiprocessing.connection import Client, Connection, Listener
 from pathlib import Path
 from typing import Any
@@ -108,9 +109,10 @@ class NodeWorker:
         while listener is not None and self._listener is listener:
             try:
                 conn = listener.accept()
-            except OSError:  # closed by stop(), or a client that failed authentication
+            except (OSError, AuthenticationError, EOFError) as exc:  # closed by stop(), or a client without the key
                 if self._listener is None:
                     return
+                log.warning("refused a connection to the node worker: %s", exc)
                 continue
             threading.Thread(target=self._answer, args=(conn,), daemon=True).start()
 
