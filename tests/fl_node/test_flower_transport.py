@@ -26,7 +26,7 @@ from fl_node.transport.worker import NodeWorker, call_worker
 from fl_node.artifacts import ArtifactStore
 from incentive.audit import finalized_rounds
 from incentive.chain import connect
-from incentive.ledger import LedgerClient, RoundOpened, to_bytes32
+from incentive.ledger import to_bytes32
 
 # ---------------------------------------------------------------- keystores
 
