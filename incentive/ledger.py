@@ -73,7 +73,6 @@ GAS = {
     "openRound": 220_000,
     "commit": 250_000,
     "claim": 150_000,
-    "transfer": 21_000,
 }
 FINALIZE_GAS_BASE = 300_000
 FINALIZE_GAS_PER_PARTICIPANT = 40_000
@@ -390,11 +389,6 @@ def to_bytes32(value: bytes | str) -> bytes:
     if len(raw) != 32:
         raise ValueError(f"expected 32 bytes, got {len(raw)}: {value!r}")
     return bytes(raw)
-
-
-def keccak_hex(data: bytes) -> str:
-    """keccak256 of ``data`` as ``0x`` hex: the commitment to a blob."""
-    return "0x" + keccak(data).hex()
 
 
 def _hex(value: bytes) -> str:

@@ -54,7 +54,7 @@ def chain_up(
         facts = chain_facts(open_chain(node.url, DEV_CHAIN_ID), node.url)
         facts.update(state=str(node.state), pid=node.process.pid)
         write_json(json_path, facts)
-        console.print(_facts_table("anvil is up", facts))
+        console.print(facts_table("anvil is up", facts))
         console.print(f"Use [bold]--rpc {node.url}[/bold]. Ctrl-C stops the node and writes {node.state}.")
         node.process.wait()
         console.print(f"anvil exited with code {node.process.returncode}")
@@ -75,14 +75,15 @@ def chain_info(
     """Show the chain id, head block and client of a node (or of the embedded chain)."""
     facts = chain_facts(open_chain(rpc, chain_id), rpc)
     write_json(json_path, facts)
-    console.print(_facts_table("chain", facts))
+    console.print(facts_table("chain", facts))
 
 
 def _raise_interrupt(signum: int, frame: object) -> None:
     raise KeyboardInterrupt
 
 
-def _facts_table(title: str, facts: dict[str, Any]) -> Table:
+def facts_table(title: str, facts: dict[str, Any]) -> Table:
+    """A two-column table of ``facts``."""
     table = Table(title=title, show_header=False)
     for key, value in facts.items():
         table.add_row(key, str(value))

@@ -12,7 +12,7 @@ from eth_account.signers.local import LocalAccount
 from rich.table import Table
 
 from fl_node.cli.app import BadInput, JsonOption, app, console, write_json
-from fl_node.cli.chain_cmd import ChainIdOption, RpcOption, open_chain
+from fl_node.cli.chain_cmd import ChainIdOption, RpcOption, facts_table, open_chain
 from incentive.chain import Chain, load_key_file
 from incentive.fixedpoint import from_fixed
 from incentive.ledger import LedgerClient, LedgerEvent
@@ -102,10 +102,7 @@ def ledger_deploy(
         "deployment_block": ledger.deployment_block,
     }
     write_json(json_path, result)
-    table = Table(title="FederationLedger deployed", show_header=False)
-    for k, v in result.items():
-        table.add_row(k, str(v))
-    console.print(table)
+    console.print(facts_table("FederationLedger deployed", result))
     if rpc is None:
         console.print("[yellow]embedded chain: this ledger lives only as long as this process; use --rpc URL[/yellow]")
 
