@@ -50,6 +50,22 @@ def tool_env(extra: Mapping[str, str] | None = None) -> dict[str, str]:
     return env
 
 
+def _process_table() -> list[tuple[int, int, int, int]]:
+    """(pid, ppid, process group, session) of every live process, from ``/proc``."""
+    table = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+        except OSError:
+            continue
+        fields = stat[stat.rfind(")") + 2 :].split()  # state, ppid, pgrp, session, ...
+        if fields[0] != "Z":
+            table.append((int(entry.name), int(fields[1]), int(fields[2]), int(fields[3])))
+    return table
+
+
 @dataclass
 class ManagedProcess:
     """One started process (the leader of its own process group) and its log file.
@@ -89,23 +105,56 @@ class ManagedProcess:
         except (ProcessLookupError, PermissionError):
             pass
 
+    def tree_groups(self) -> set[int]:
+        """Process-group and session ids of this process and all its descendants.
+
+        Flower's SuperExec starts each ServerApp/ClientApp in a session of its own, and those
+        fork worker pools: signalling only our group would orphan them.
+        """
+        table = _process_table()
+        children: dict[int, list[tuple[int, int, int]]] = {}
+        for pid, ppid, pgrp, sid in table:
+            children.setdefault(ppid, []).append((pid, pgrp, sid))
+        groups = {self.pid}
+        stack = [self.pid]
+        while stack:
+            for pid, pgrp, sid in children.get(stack.pop(), []):
+                groups |= {pgrp, sid}
+                stack.append(pid)
+        return groups - {os.getpgrp(), os.getsid(0)}  # never our own group or session
+
+    def kill_tree(self, groups: set[int], timeout_s: float = 5.0) -> None:
+        """SIGKILL every process in ``groups`` (group or session ids) until none is left."""
+        deadline = time.monotonic() + timeout_s
+        self.signal_group(signal.SIGKILL)
+        if self.process.poll() is None:
+            self.process.wait()
+        while (left := [pid for pid, _, pgrp, sid in _process_table() if pgrp in groups or sid in groups]):
+            if time.monotonic() > deadline:
+                log.warning("%s: processes %s outlived SIGKILL", self.name, left)
+                return
+            for pid in left:
+                try:
+                    os.kill(pid, signal.SIGKILL)
+                except (ProcessLookupError, PermissionError):
+                    pass
+            time.sleep(0.05)
+
     def stop(self, grace_s: float = 10.0) -> None:
         """SIGTERM the group, wait up to ``grace_s`` for the leader, then SIGKILL the group."""
+        groups = self.tree_groups()
         if self.alive():
             self.signal_group(signal.SIGTERM)
             try:
                 self.process.wait(timeout=grace_s)
             except subprocess.TimeoutExpired:
                 log.warning("%s (pid %d) ignored SIGTERM for %.0f s; killing its group", self.name, self.pid, grace_s)
-        # children may outlive a leader that exited: kill whatever is left of the group
-        self.signal_group(signal.SIGKILL)
-        if self.alive():
-            self.process.wait()
+        # children may outlive a leader that exited: kill whatever is left of its tree
+        self.kill_tree(groups)
 
     def kill(self) -> None:
-        """SIGKILL the whole group at once (a crash, for fault tests)."""
-        self.signal_group(signal.SIGKILL)
-        self.process.wait()
+        """SIGKILL the process and all its descendants at once (a crash, for fault tests)."""
+        self.kill_tree(self.tree_groups())
 
 
 def start_process(
