@@ -451,7 +451,7 @@ def run_consortium_local(
     from fl_node.models import unflatten
     from fl_node.replay import audit_federation, load_published
     from fl_node.training import evaluate
-    from fl_node.transport.flower import _key_holder_key
+    from fl_node.transport.flower import key_holder_key
     from incentive.audit import finalized_rounds
     from incentive.fixedpoint import from_fixed
     from incentive.ledger import to_bytes32
@@ -478,7 +478,7 @@ def run_consortium_local(
         stage("auditing the ledger")
         store = ArtifactStore(Path(consortium.serve.artifacts))
         published = load_published(ledger, store, task_id)
-        private_key = _key_holder_key(consortium.serve, published.spec)
+        private_key = key_holder_key(consortium.serve, published.spec)
         report = audit_federation(ledger, store, task_id, private_key)
         rounds = finalized_rounds(ledger, task_id)
         final = model_from_bytes(store.get(to_bytes32(rounds[-1].aggregated_model_hash)))

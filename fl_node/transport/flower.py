@@ -407,7 +407,7 @@ def run_federation(grid: Grid, config: ServeConfig, status: Status) -> None:
     status.update(task=task_id, ledger=ledger.address)
     published = load_published(ledger, store, task_id)
     spec = published.spec
-    private_key = _key_holder_key(config, spec)
+    private_key = key_holder_key(config, spec)
     coordinator = Coordinator(spec, ledger, task_id, aggregator, evaluator, private_key, published.validation, store)
     for r in ledger.rounds():  # a round a crashed run left open would lock its committers' stakes
         if r.task_id == task_id and r.status == RoundStatus.OPEN:
@@ -451,7 +451,8 @@ def run_federation(grid: Grid, config: ServeConfig, status: Status) -> None:
     status.update(state="done")
 
 
-def _key_holder_key(config: ServeConfig, spec: FederationSpec):
+def key_holder_key(config: ServeConfig, spec: FederationSpec):
+    """The key holder's Paillier private key of ``spec`` from ``config.keys_dir`` (None for plaintext tasks)."""
     from fl_node.crypto.keys import key_fingerprint, load_private_key
     from fl_node.errors import KeyMismatch
 

@@ -50,7 +50,7 @@ def tool_env(extra: Mapping[str, str] | None = None) -> dict[str, str]:
     return env
 
 
-def _process_table() -> list[tuple[int, int, int, int]]:
+def process_table() -> list[tuple[int, int, int, int]]:
     """(pid, ppid, process group, session) of every live process, from ``/proc``."""
     table = []
     for entry in Path("/proc").iterdir():
@@ -111,7 +111,7 @@ class ManagedProcess:
         Flower's SuperExec starts each ServerApp/ClientApp in a session of its own, and those
         fork worker pools: signalling only our group would orphan them.
         """
-        table = _process_table()
+        table = process_table()
         children: dict[int, list[tuple[int, int, int]]] = {}
         for pid, ppid, pgrp, sid in table:
             children.setdefault(ppid, []).append((pid, pgrp, sid))
@@ -129,7 +129,7 @@ class ManagedProcess:
         self.signal_group(signal.SIGKILL)
         if self.process.poll() is None:
             self.process.wait()
-        while (left := [pid for pid, _, pgrp, sid in _process_table() if pgrp in groups or sid in groups]):
+        while (left := [pid for pid, _, pgrp, sid in process_table() if pgrp in groups or sid in groups]):
             if time.monotonic() > deadline:
                 log.warning("%s: processes %s outlived SIGKILL", self.name, left)
                 return

@@ -14,7 +14,7 @@ from fl_node.artifacts import ArtifactStore
 from fl_node.cli.app import main
 from fl_node.demo import node_key_hash
 from fl_node.replay import audit_federation, load_published
-from fl_node.transport.flower import ServeConfig, _key_holder_key
+from fl_node.transport.flower import ServeConfig, key_holder_key
 from fl_node.transport.keystore import PASSPHRASE_ENV, write_keystore
 from incentive.chain import connect, load_key_file, start_anvil
 from incentive.ledger import LedgerClient
@@ -59,7 +59,7 @@ def test_chain_restarted_from_its_state_file_keeps_the_ledger_and_every_record(c
                             keys_dir=str(work / "keys"), aggregator_key="", evaluator_key="")
         task_id = payload["task_id"]
 
-        key = _key_holder_key(serve, load_published(ledger, store, task_id).spec)
+        key = key_holder_key(serve, load_published(ledger, store, task_id).spec)
         report = audit_federation(ledger, store, task_id, key)
 
         assert report.ok

@@ -19,9 +19,10 @@ from fl_node.errors import KeystoreError, MembershipRefused, PlanRejected
 from fl_node.federation import model_to_bytes
 from fl_node.replay import audit_federation, load_published
 from fl_node.transport.deployment import write_app_project
-from fl_node.transport.flower import ServeConfig, _key_holder_key, initial_params
+from fl_node.transport.flower import ServeConfig, key_holder_key, initial_params
 from fl_node.transport.keystore import PASSPHRASE_ENV, load_account, write_keystore
 from fl_node.transport.node import NodeRuntime, ensure_member, require_active_member
+from fl_node.transport.processes import process_table
 from fl_node.transport.worker import NodeWorker, call_worker
 from fl_node.artifacts import ArtifactStore
 from incentive.audit import finalized_rounds
@@ -199,7 +200,7 @@ def test_a_killed_supernode_leaves_the_round_to_the_others_and_the_ledger_shows_
 
 @pytest.mark.slow
 def test_a_restarted_superlink_resumes_from_the_last_round_finalized_on_chain(tmp_path: Path) -> None:
-    with LocalConsortium(_fast_config(rounds=3), tmp_path) as consortium:
+    with LocalConsortium(_fast_config(rounds=2), tmp_path) as consortium:
         consortium.start_chain()
         ledger = consortium.deploy()
         consortium.start_superlink()
@@ -214,10 +215,18 @@ def test_a_restarted_superlink_resumes_from_the_last_round_finalized_on_chain(tm
         assert end.ok and second_run != first_run, consortium.status.data
         task_id = consortium.task_id()
         rounds = finalized_rounds(ledger, task_id)
-        assert len(rounds) == 3
-        assert consortium.status.data["resumed_from"] >= 1
+        assert len(rounds) == 2
+        assert consortium.status.data["resumed_from"] == 1
         assert all(b.global_model_hash == a.aggregated_model_hash for a, b in zip(rounds, rounds[1:]))
         store = ArtifactStore(Path(consortium.serve.artifacts))
-        private_key = _key_holder_key(consortium.serve, load_published(ledger, store, task_id).spec)
+        private_key = key_holder_key(consortium.serve, load_published(ledger, store, task_id).spec)
         assert audit_federation(ledger, store, task_id, private_key).ok
         assert not any(r.status.name == "OPEN" for r in ledger.rounds())
+    assert not [pid for pid, *_ in process_table() if f"{tmp_path}/flwr-home" in _environ(pid)]
+
+
+def _environ(pid: int) -> str:
+    try:
+        return Path(f"/proc/{pid}/environ").read_bytes().decode(errors="replace")
+    except OSError:
+        return ""
