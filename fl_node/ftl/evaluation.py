@@ -80,6 +80,7 @@ def target_only_baseline(split: TransferSplit, *, seed: int = 0) -> Baseline:
     X_held = standardizer.transform(split.target.select(held_ids)[0])
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
+        warnings.simplefilter("ignore", FutureWarning)  # scikit-learn 1.9 announces LogisticRegressionCV API changes
         if folds >= 2:
             model = LogisticRegressionCV(
                 Cs=list(C_GRID), cv=StratifiedKFold(folds, shuffle=True, random_state=seed), scoring="roc_auc", max_iter=5000
