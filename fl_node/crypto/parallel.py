@@ -13,6 +13,7 @@ from __future__ import annotations
 import multiprocessing
 import os
 import threading
+import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
 from functools import lru_cache
@@ -22,6 +23,26 @@ __all__ = ["WorkerPool", "shared_pool", "default_workers"]
 
 T = TypeVar("T")
 S = TypeVar("S")
+
+
+#: Seconds between a worker's checks that the process that forked it is still alive.
+ORPHAN_CHECK_S = 1.0
+
+
+def _exit_when_orphaned() -> None:
+    """Worker initializer: end this worker once its parent is gone.
+
+    A parent killed with SIGKILL (a stopped node, a failed ServerApp) never shuts its pool
+    down, and forked workers blocked on the task queue would otherwise live on forever.
+    """
+    parent = os.getppid()
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(ORPHAN_CHECK_S)
+        os._exit(0)
+
+    threading.Thread(target=watch, name="orphan-watch", daemon=True).start()
 
 
 def default_workers() -> int:
@@ -58,7 +79,9 @@ class WorkerPool:
                 self._executor, self._owner_pid = None, os.getpid()
             if self._executor is None:
                 context = multiprocessing.get_context("fork")
-                self._executor = ProcessPoolExecutor(max_workers=self.workers, mp_context=context)
+                self._executor = ProcessPoolExecutor(
+                    max_workers=self.workers, mp_context=context, initializer=_exit_when_orphaned
+                )
             return self._executor
 
     def submit(self, fn: Callable[..., T], *args: Any) -> Future[T]:
