@@ -22,8 +22,9 @@ def ftl_demo(
     max_iter: int = typer.Option(100, "--max-iter", min=1, help="Training iterations."),
     dataset: str = typer.Option("digits", "--dataset", help="digits (digit >= 5, image halves) or breast_cancer."),
     target_size: int | None = typer.Option(None, "--target-size", min=2, help="Samples the target holds (default: 200 digits, 200 breast_cancer)."),
-    dim: int = typer.Option(8, "--dim", min=1, help="Representation size d."),
+    dim: int = typer.Option(6, "--dim", min=1, help="Representation size d."),
     gamma: float = typer.Option(10.0, "--gamma", min=0.0, help="Alignment weight γ."),
+    seeds: int = typer.Option(0, "--seeds", min=0, help="Also report the gain over the target-only model at seeds 0..K-1 (plaintext protocol); 0 skips it."),
     key_bits: int = typer.Option(2048, "--key-bits", help="Paillier modulus size of each party's key."),
     randomness: str = typer.Option("short", "--randomness", help="Encryption randomness: short (DJN, extra assumption) or full (standard r^n)."),
     rpc: str | None = RpcOption,
@@ -37,9 +38,11 @@ def ftl_demo(
     from fl_node.ftl.protocol import FTLConfig
 
     protocol = FTLConfig(dim=dim, gamma=gamma, max_iter=max_iter, key_bits=key_bits, randomness=randomness)
-    config = DemoConfig(overlap=overlap, dataset=dataset, target_size=target_size, seed=seed, protocol=protocol, rpc=rpc, chain_id=chain_id)
+    config = DemoConfig(overlap=overlap, dataset=dataset, target_size=target_size, seed=seed, protocol=protocol, rpc=rpc, chain_id=chain_id, seeds=seeds)
     with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), console=console, transient=True) as progress:
         tasks = {mode: progress.add_task(f"FTL {mode}", total=max_iter) for mode in ("encrypted", "plaintext")}
+        if seeds:
+            tasks["seeds"] = progress.add_task("FTL plaintext, seed sweep", total=seeds)
         result = run_demo(config, on_iteration=lambda mode, i: progress.update(tasks[mode], completed=i))
     console.print(result["split"], highlight=False)
     table = Table(title=f"Federated transfer learning (seed {seed}, {result['iterations']} iterations)")
@@ -55,5 +58,12 @@ def ftl_demo(
         f"Shapley source {result['shapley']['source']:+.4f}, target {result['shapley']['target']:+.4f}",
         highlight=False,
     )
+    if "seed_sweep" in result:
+        sweep = result["seed_sweep"]
+        console.print(
+            f"plaintext FTL over seeds 0..{seeds - 1}: mean gain {sweep['mean_gain']:+.4f}, min {sweep['min_gain']:+.4f} "
+            f"({', '.join(f'{g:+.3f}' for g in sweep['gains'])})",
+            highlight=False,
+        )
     console.print(f"ledger {ledger['address']} on chain {ledger['chain_id']}: task {ledger['task_id']}, round {ledger['round_id']}, rewards {ledger['rewards']}", highlight=False)
     write_json(json_path, result)

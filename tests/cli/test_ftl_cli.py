@@ -23,7 +23,7 @@ def _exit_code(args: list[str]) -> int:
 def test_demo_writes_the_json_contract(tmp_path: Path, capsys) -> None:
     out = tmp_path / "ftl.json"
 
-    code = _exit_code(["ftl", "demo", "--key-bits", "1024", "--max-iter", "3", "--seed", "1", "--json", str(out)])
+    code = _exit_code(["ftl", "demo", "--key-bits", "1024", "--max-iter", "3", "--seed", "1", "--seeds", "2", "--json", str(out)])
 
     assert code == 0
     payload = json.loads(out.read_text())
@@ -38,7 +38,13 @@ def test_demo_writes_the_json_contract(tmp_path: Path, capsys) -> None:
     assert sum(payload["shapley"].values()) == pytest.approx(payload["auc"] - 0.5)
     assert payload["ledger"]["performance"] == round(payload["auc"] * 10**6)
     assert set(payload["ledger"]["rewards"]) == {"source", "target"}
-    assert "target only" in capsys.readouterr().out
+    sweep = payload["seed_sweep"]
+    assert sweep["seeds"] == 2 and len(sweep["gains"]) == 2
+    assert sweep["ftl_auc"][1] == pytest.approx(payload["plaintext_auc"]) and sweep["target_only_auc"][1] == payload["target_only_auc"]
+    assert sweep["gains"] == pytest.approx([a - b for a, b in zip(sweep["ftl_auc"], sweep["target_only_auc"])])
+    assert sweep["mean_gain"] == pytest.approx(sum(sweep["gains"]) / 2) and sweep["min_gain"] == min(sweep["gains"])
+    printed = capsys.readouterr().out
+    assert "target only" in printed and "over seeds 0..1" in printed
 
 
 @pytest.mark.parametrize(
