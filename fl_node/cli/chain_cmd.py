@@ -49,7 +49,8 @@ def chain_up(
 ) -> None:
     """Start anvil on 127.0.0.1 with persistent state; Ctrl-C stops it and saves the state."""
     node = start_anvil(port=port, state=state, chain_id=DEV_CHAIN_ID)
-    previous = signal.signal(signal.SIGTERM, _raise_interrupt)
+    # Both signals stop the node, also when started in the background (where SIGINT is inherited as ignored).
+    previous = {sig: signal.signal(sig, _raise_interrupt) for sig in (signal.SIGTERM, signal.SIGINT)}
     try:
         facts = chain_facts(open_chain(node.url, DEV_CHAIN_ID), node.url)
         facts.update(state=str(node.state), pid=node.process.pid)
@@ -62,7 +63,8 @@ def chain_up(
         console.print("stopping anvil ...")
     finally:
         node.stop()
-        signal.signal(signal.SIGTERM, previous)
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
     console.print(f"stopped; state saved to {node.state}")
 
 
