@@ -16,13 +16,13 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from fl_node.behaviours import make_behaviour
+from fl_node.behaviours import behaviour_roster, make_behaviour
 from fl_node.crypto.codec import CodecConfig
 from fl_node.crypto.keys import generate_keypair, public_key_to_bytes
 from fl_node.data import federate, load_dataset
 from fl_node.errors import FlNodeError
 from fl_node.federation import FederationSpec, subset_utility
-from fl_node.hfl import Aggregator, EncryptedSums, KeyHolder, Participant, PlainSums, RoundPlan, collect_submissions
+from fl_node.hfl import Aggregator, Participant, RoundPlan, collect_submissions
 from fl_node.models import ModelConfig, flatten
 from fl_node.training import TrainConfig
 from incentive.contribution import MAX_EXACT_PARTICIPANTS, agreement, make_scorer
@@ -78,30 +78,22 @@ def run_contribution_bench(
         raise FlNodeError(f"--nodes must be 2..{MAX_EXACT_PARTICIPANTS} so that exact Shapley can run, got {config.nodes}")
     data = federate(load_dataset(config.dataset), config.nodes, "iid", seed=config.seed)
     model = ModelConfig("mlp", data.n_features, data.n_classes, 16)
-    behaviours = (
-        ["honest"] * (config.nodes - config.free_riders - config.label_flippers)
-        + ["free-rider"] * config.free_riders
-        + ["label-flipper"] * config.label_flippers
-    )
+    behaviours = behaviour_roster(config.nodes, config.free_riders, config.label_flippers)
     ids = [f"node-{k}" for k in range(config.nodes)]
     codec = CodecConfig(max_participants=max(16, config.nodes))
-    if config.encrypt:
-        public_key, private_key = generate_keypair(config.key_bits)
-        key_bytes, decoder = public_key_to_bytes(public_key), EncryptedSums(private_key, codec)
-    else:
-        key_bytes, decoder = b"", PlainSums()
+    public_key, private_key = generate_keypair(config.key_bits) if config.encrypt else (None, None)
     spec = FederationSpec(
         model=model,
         train=config.train,
         encrypt=config.encrypt,
         codec=codec,
-        public_key=key_bytes,
+        public_key=public_key_to_bytes(public_key) if public_key is not None else b"",
         sample_counts={pid: len(part) for pid, part in zip(ids, data.nodes)},
         utility=config.utility,
         seed=config.seed,
     )
     scheme = spec.scheme()
-    aggregator, key_holder = Aggregator(scheme), KeyHolder(decoder)
+    aggregator, key_holder = Aggregator(scheme), spec.key_holder(private_key)
     participants = [
         Participant(pid, part, model.factory(), config.train, scheme, seed=k, behaviour=make_behaviour(b, data.n_classes))
         for k, (pid, part, b) in enumerate(zip(ids, data.nodes, behaviours))

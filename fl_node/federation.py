@@ -128,6 +128,12 @@ class FederationSpec:
             return EncryptedUpdates(self.paillier_public_key(), self.n_params, self.codec)
         return PlainUpdates(self.n_params, self.codec.clip)
 
+    def key_holder(self, private_key: PaillierPrivateKey | None) -> KeyHolder:
+        """The key holder of this federation: decrypts sums with ``private_key`` (None for plaintext runs)."""
+        if self.encrypt and private_key is None:
+            raise FlNodeError("an encrypted federation needs the key holder's private key")
+        return KeyHolder(EncryptedSums(private_key, self.codec) if self.encrypt else PlainSums())
+
     def to_bytes(self) -> bytes:
         """Canonical JSON (sorted keys): the bytes whose hash goes on chain."""
         payload = {
@@ -397,16 +403,13 @@ class Coordinator:
         slash_wei: int = 10**17,
         round_duration_s: int = 3600,
     ) -> None:
-        if spec.encrypt and private_key is None:
-            raise FlNodeError("an encrypted federation needs the key holder's private key")
         self.spec = spec
         self.ledger = ledger
         self.task_id = task_id
         self.aggregator_account = aggregator_account
         self.evaluator_account = evaluator_account
         self.aggregator = Aggregator(spec.scheme())
-        decoder = EncryptedSums(private_key, spec.codec) if spec.encrypt else PlainSums()
-        self.key_holder = KeyHolder(decoder)
+        self.key_holder = spec.key_holder(private_key)
         self.validation = validation
         self.store = store
         self.slash_wei = slash_wei

@@ -26,7 +26,7 @@ from fl_node.federation import (
     validation_from_bytes,
 )
 from fl_node.data import ArraySplit
-from fl_node.hfl import Aggregator, EncryptedSums, KeyHolder, PlainSums, RoundPlan, Submission
+from fl_node.hfl import Aggregator, RoundPlan, Submission
 from fl_node.models import model_hash, unflatten
 from fl_node.training import evaluate
 from incentive.audit import AuditCheck, AuditReport, check, finalized_rounds, ledger_checks
@@ -115,7 +115,7 @@ def check_with_key(
     """Rebuild each aggregated model from the blobs and recompute every score; needs the key for encrypted runs."""
     spec = published.spec
     aggregator = Aggregator(spec.scheme())
-    key_holder = KeyHolder(EncryptedSums(private_key, spec.codec) if spec.encrypt else PlainSums())
+    key_holder = spec.key_holder(private_key)
     model_failures: list[str] = []
     score_failures: list[str] = []
     scores_checked = 0
