@@ -84,6 +84,23 @@ class NoisyUpdate(Behaviour):
 BEHAVIOURS = ("honest", "free-rider", "label-flipper", "scaled", "noisy")
 
 
+def behaviour_roster(nodes: int, free_riders: int, label_flippers: int) -> list[str]:
+    """Each node's behaviour, in node order: honest nodes first, then free-riders, then label-flippers.
+
+    Raises
+    ------
+    FlNodeError
+        Fewer than two nodes, negative counts, or no honest node left.
+    """
+    misbehaving = free_riders + label_flippers
+    if nodes < 2 or free_riders < 0 or label_flippers < 0 or misbehaving >= nodes:
+        raise FlNodeError(
+            f"need at least two nodes and one honest node: {nodes} nodes, "
+            f"{free_riders} free-riders, {label_flippers} label-flippers"
+        )
+    return ["honest"] * (nodes - misbehaving) + ["free-rider"] * free_riders + ["label-flipper"] * label_flippers
+
+
 def make_behaviour(name: str, n_classes: int) -> Behaviour:
     """Build a behaviour by name (one of :data:`BEHAVIOURS`)."""
     if name == "honest":

@@ -18,7 +18,7 @@ import numpy as np
 from eth_account.signers.local import LocalAccount
 
 from fl_node.artifacts import ArtifactStore
-from fl_node.behaviours import make_behaviour
+from fl_node.behaviours import behaviour_roster, make_behaviour
 from fl_node.crypto.codec import CodecConfig
 from fl_node.crypto.keys import (
     generate_keypair,
@@ -28,7 +28,6 @@ from fl_node.crypto.keys import (
     save_keypair,
 )
 from fl_node.data import FederatedData, federate, load_dataset
-from fl_node.errors import FlNodeError
 from fl_node.federation import (
     Coordinator,
     FederationSpec,
@@ -95,15 +94,8 @@ class DemoConfig:
     min_participants: int = 2
 
     def behaviours(self) -> list[str]:
-        """Each node's behaviour, in node order: honest nodes first, then free-riders, then label-flippers."""
-        misbehaving = self.free_riders + self.label_flippers
-        if self.nodes < 2 or self.free_riders < 0 or self.label_flippers < 0 or misbehaving >= self.nodes:
-            raise FlNodeError(
-                f"need at least two nodes and one honest node: {self.nodes} nodes, "
-                f"{self.free_riders} free-riders, {self.label_flippers} label-flippers"
-            )
-        honest = self.nodes - misbehaving
-        return ["honest"] * honest + ["free-rider"] * self.free_riders + ["label-flipper"] * self.label_flippers
+        """Each node's behaviour, in node order (:func:`fl_node.behaviours.behaviour_roster`)."""
+        return behaviour_roster(self.nodes, self.free_riders, self.label_flippers)
 
 
 def hospital_name(index: int) -> str:
