@@ -19,10 +19,12 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+import numpy as np
 from eth_hash.auto import keccak
 
 from fl_node.errors import FlNodeError
 from incentive.chain import Chain
+from incentive.contribution import ExactShapley
 from incentive.fixedpoint import to_fixed
 from incentive.ledger import LedgerClient, RoundOpened, TaskCreated, node_key_hash
 
@@ -75,6 +77,20 @@ class RecordedRun:
             "accounts": self.accounts,
             "rewards": self.rewards,
         }
+
+
+def two_party_shapley(
+    first: str, second: str, *, first_alone: float, second_alone: float, joint: float, empty: float
+) -> dict[str, float]:
+    """Exact Shapley values of two parties from the utilities of every coalition (e.g. AUCs, ``empty`` = chance)."""
+    utilities = {
+        frozenset(): empty,
+        frozenset({0}): float(first_alone),
+        frozenset({1}): float(second_alone),
+        frozenset({0, 1}): float(joint),
+    }
+    result = ExactShapley().score([0, 1], utilities.__getitem__, rng=np.random.default_rng(0))
+    return {first: float(result.values[0]), second: float(result.values[1])}
 
 
 def canonical_hash(payload: Mapping[str, Any]) -> bytes:

@@ -17,30 +17,22 @@ from __future__ import annotations
 
 from typing import Any
 
-import numpy as np
 from eth_hash.auto import keccak
 
 from fl_node.ftl.protocol import SOURCE, TARGET, FTLRun
-from fl_node.party_ledger import PartyRun, RecordedRun, record_party_run
+from fl_node.party_ledger import PartyRun, RecordedRun, record_party_run, two_party_shapley
 from incentive.chain import Chain
-from incentive.contribution import ExactShapley
 
 __all__ = ["ftl_shapley", "record_ftl_run", "CHANCE_AUC"]
 
 CHANCE_AUC = 0.5
-_IDS = {SOURCE: 0, TARGET: 1}
 
 
 def ftl_shapley(auc: float, target_only_auc: float) -> dict[str, float]:
     """Exact Shapley values of source and target under the utility of the module docstring."""
-    table = {
-        frozenset(): CHANCE_AUC,
-        frozenset({_IDS[SOURCE]}): CHANCE_AUC,
-        frozenset({_IDS[TARGET]}): float(target_only_auc),
-        frozenset(_IDS.values()): float(auc),
-    }
-    result = ExactShapley().score(list(_IDS.values()), table.__getitem__, rng=np.random.default_rng(0))
-    return {name: result.values[index] for name, index in _IDS.items()}
+    return two_party_shapley(
+        SOURCE, TARGET, first_alone=CHANCE_AUC, second_alone=target_only_auc, joint=auc, empty=CHANCE_AUC
+    )
 
 
 def record_ftl_run(

@@ -25,18 +25,16 @@ import numpy as np
 from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import roc_auc_score
 
-from fl_node.party_ledger import PartyRun
+from fl_node.party_ledger import PartyRun, two_party_shapley
 from fl_node.vfl.data import PartyData, Standardizer
 from fl_node.vfl.hetero_lr import ARBITER, GUEST, HOST
 from fl_node.vfl.parties import ArbiterParty, GuestParty, GuestReport, HostParty, Progress, VFLConfig
 from fl_node.vfl.runner import run_processes, run_threads
 from fl_node.vfl.transport import LocalHub
-from incentive.contribution import ExactShapley
 
 __all__ = ["VFLResult", "run_vfl", "centralized_auc", "shapley_contributions", "CHANCE_AUC"]
 
 CHANCE_AUC = 0.5
-_PLAYERS = {0: GUEST, 1: HOST}
 
 
 @dataclass(frozen=True)
@@ -192,11 +190,6 @@ def centralized_auc(guest: PartyData, host: PartyData, train_ids: tuple[str, ...
 
 def shapley_contributions(*, guest_only_auc: float, joint_auc: float) -> dict[str, float]:
     """Exact Shapley values of guest and host with AUC as utility (module docstring)."""
-    utilities = {
-        frozenset(): CHANCE_AUC,
-        frozenset({0}): guest_only_auc,
-        frozenset({1}): CHANCE_AUC,
-        frozenset({0, 1}): joint_auc,
-    }
-    result = ExactShapley().score([0, 1], utilities.__getitem__, rng=np.random.default_rng(0))
-    return {_PLAYERS[player]: float(value) for player, value in result.values.items()}
+    return two_party_shapley(
+        GUEST, HOST, first_alone=guest_only_auc, second_alone=CHANCE_AUC, joint=joint_auc, empty=CHANCE_AUC
+    )
