@@ -11,8 +11,9 @@ from rich.table import Table
 
 from fl_node.cli.app import BadInput, JsonOption, app, console, write_json
 from fl_node.cli.chain_cmd import ChainIdOption, RpcOption, open_chain
-from fl_node.party_ledger import RecordedRun, record_party_run
-from fl_node.vfl.data import DEMO_GUEST_FEATURES, breast_cancer_vertical, load_party_csv
+from fl_node.twoparty.ledger import RecordedRun, record_party_run
+from fl_node.twoparty.tables import load_party_csv
+from fl_node.vfl.data import DEMO_GUEST_FEATURES, breast_cancer_vertical
 from fl_node.vfl.demo import VFLResult, run_vfl
 from fl_node.vfl.hetero_lr import HeteroLRConfig
 from fl_node.vfl.parties import VFLConfig

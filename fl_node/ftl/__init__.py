@@ -3,6 +3,6 @@
 Secure FTL after Liu et al. (IEEE Intelligent Systems 2020): each party maps its own features
 into a shared representation with its own torch network; gradients cross between the parties
 only Paillier-encrypted and masked (:mod:`fl_node.ftl.protocol`); shared samples are found by the
-vertical-FL PSI; the target's other samples are scored jointly; the run is recorded on the
+shared PSI (:mod:`fl_node.twoparty.psi`); the target's other samples are scored jointly; the run is recorded on the
 ledger (:mod:`fl_node.ftl.record`).
 """

@@ -6,7 +6,7 @@ under one party's Paillier key, at fixed-point scale ``2^bits``):
 * ``seal(X, bits)``: the key owner encrypts its own values.
 * ``matmul(L, S, bits)``: a peer multiplies a sealed matrix on the left by its own plaintext
   matrix ``L`` (quantized at ``2^bits``); the result is at scale ``2^(S.bits + bits)``.
-  Built on :func:`fl_node.vfl.encrypted.encrypted_dot` (Pippenger multi-exponentiation).
+  Built on :func:`fl_node.twoparty.encrypted.encrypted_dot` (Pippenger multi-exponentiation).
 * ``scale(S, c, bits)`` (elementwise times a constant) and ``add(S, T)``.
 * ``mask(S, P)``: the peer adds its own plaintext term ``P`` and a random mask to every cell,
   packs the cells into few ciphertexts and re-randomizes them; the key owner
@@ -45,8 +45,8 @@ import numpy as np
 from fl_node.crypto import paillier
 from fl_node.crypto.paillier import DecryptionSpec, RandomnessMode
 from fl_node.errors import FTLNumericError, FTLProtocolError
-from fl_node.vfl.encrypted import ObfuscatorPool, ciphertext_bytes, encrypted_dot, plaintext_bytes
-from fl_node.vfl.wire import ints_from_bytes, ints_to_bytes
+from fl_node.twoparty.encrypted import ObfuscatorPool, ciphertext_bytes, encrypted_dot, plaintext_bytes
+from fl_node.twoparty.wire import ints_from_bytes, ints_to_bytes
 
 __all__ = [
     "Sealed",

@@ -25,7 +25,7 @@ import numpy as np
 from sklearn.datasets import load_breast_cancer, load_digits
 
 from fl_node.errors import FTLConfigError
-from fl_node.vfl.data import PartyData
+from fl_node.twoparty.tables import PartyData
 
 __all__ = ["TransferSplit", "transfer_split", "DATASETS"]
 

@@ -15,7 +15,7 @@ from sklearn.model_selection import StratifiedKFold
 
 from fl_node.errors import FTLConfigError
 from fl_node.ftl.data import TransferSplit
-from fl_node.vfl.data import Standardizer
+from fl_node.twoparty.tables import Standardizer
 
 __all__ = ["Baseline", "held_out_auc", "target_only_baseline", "C_GRID"]
 

@@ -8,7 +8,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from fl_node.vfl.wire import pack
+from fl_node.twoparty.wire import pack
 
 __all__ = ["representation_network", "network_artifact"]
 

@@ -3,7 +3,7 @@
 Liu, Kang, Xing, Chen and Yang, "A Secure Federated Transfer Learning Framework" (IEEE
 Intelligent Systems 2020; FATE 1.x hetero FTL), with the objective of :mod:`fl_node.ftl.objective`.
 Source party A (labels) and target party B each run one role in its own thread or process;
-they meet only through a :class:`~fl_node.vfl.transport.Channel`.
+they meet only through a :class:`~fl_node.twoparty.channel.Channel`.
 
 Why two key pairs and no arbiter: FTL has two parties and no natural third; with its own key each
 party decrypts only values it asked for and the peer masked, and nothing needs a third party
@@ -12,7 +12,7 @@ that must not collude with either (FATE's arbiter-free hetero FTL does the same)
 One run
     1. *Hello.* Each sends its public key and the settings both must agree on (representation
        size, γ, precision, iterations, batches, encryption on/off); any difference aborts.
-    2. *Alignment.* ECDH PSI (:class:`fl_node.vfl.psi.EcdhPsi`) finds the shared IDs; both
+    2. *Alignment.* ECDH PSI (:class:`fl_node.twoparty.psi.EcdhPsi`) finds the shared IDs; both
        compare a digest of the result. No or too few shared IDs abort with
        :class:`~fl_node.errors.FTLOverlapError`.
     3. *Iterations.* For each batch of shared samples (all of them by default):
@@ -46,7 +46,6 @@ from __future__ import annotations
 
 import hashlib
 import logging
-import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
@@ -58,13 +57,14 @@ import torch.nn.functional as F
 
 from fl_node.crypto.keys import generate_keypair, public_key_from_bytes, public_key_to_bytes
 from fl_node.crypto.paillier import DecryptionSpec
-from fl_node.errors import FlNodeError, FTLConfigError, FTLOverlapError, FTLProtocolError, KeyFormatError, VFLTransportError
+from fl_node.errors import FlNodeError, FTLConfigError, FTLOverlapError, FTLProtocolError, KeyFormatError
 from fl_node.ftl.arithmetic import PaillierArithmetic, PlainArithmetic, Sealed
 from fl_node.ftl.network import network_artifact, representation_network
-from fl_node.vfl.data import PartyData, Standardizer
-from fl_node.vfl.psi import EcdhPsi
-from fl_node.vfl.transport import Channel, LocalHub, Message
-from fl_node.vfl.wire import pack, unpack
+from fl_node.twoparty.channel import Channel, LocalHub, Message
+from fl_node.twoparty.psi import EcdhPsi
+from fl_node.twoparty.runner import run_threads
+from fl_node.twoparty.tables import PartyData, Standardizer
+from fl_node.twoparty.wire import pack, unpack
 
 __all__ = ["FTLConfig", "IterationTrace", "PartyOutcome", "FTLRun", "SourceParty", "TargetParty", "run_ftl", "SOURCE", "TARGET"]
 
@@ -521,7 +521,7 @@ def run_ftl(
     record: bool = False,
     on_iteration: Callable[[int], None] | None = None,
 ) -> FTLRun:
-    """Run both roles in threads of this process over a :class:`~fl_node.vfl.transport.LocalHub`.
+    """Run both roles in threads of this process over a :class:`~fl_node.twoparty.channel.LocalHub`.
 
     Parameters
     ----------
@@ -544,32 +544,28 @@ def run_ftl(
         SourceParty(source, config, hub.channel(SOURCE)),
         TargetParty(target, config, hub.channel(TARGET), predict_ids=predict_ids, on_iteration=on_iteration),
     ]
-    results: dict[str, PartyOutcome] = {}
-    errors: dict[str, BaseException] = {}
-
-    def work(role: _Role) -> None:
-        try:
-            results[role.role] = role.run()
-        except BaseException as exc:  # noqa: BLE001 - handed to the caller below
-            errors[role.role] = exc
-            hub.fail(f"{role.role} stopped: {exc}")
-
-    threads = [threading.Thread(target=work, args=(role,), name=f"ftl-{role.role}") for role in roles]
     previous = torch.get_num_threads()
     torch.set_num_threads(1)  # two parties' small matrices: torch's intra-op threads would only contend
     try:
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            thread.join()
+        results = run_threads({role.role: _OnOwnChannel(role) for role in roles}, hub=hub)
+    except FlNodeError:
+        raise
+    except Exception as exc:
+        raise FTLProtocolError(f"FTL run failed: {type(exc).__name__}: {exc}") from exc
     finally:
         torch.set_num_threads(previous)
-    if errors:
-        first = [e for e in errors.values() if not isinstance(e, VFLTransportError)] or list(errors.values())
-        if isinstance(first[0], FlNodeError):
-            raise first[0]
-        raise FTLProtocolError(f"FTL run failed: {type(first[0]).__name__}: {first[0]}") from first[0]
     return FTLRun(results[SOURCE], results[TARGET], tuple(hub.messages))
+
+
+class _OnOwnChannel:
+    """An FTL role (built on its channel) as a party of :func:`~fl_node.twoparty.runner.run_threads`."""
+
+    def __init__(self, party: _Role) -> None:
+        self.party = party
+        self.role = party.role
+
+    def run(self, channel: Channel, progress: object = None) -> PartyOutcome:
+        return self.party.run()
 
 
 def _stack(arithmetic, first: Sealed, second: Sealed) -> Sealed:

@@ -1,6 +1,6 @@
 """Recording an FTL run on the incentive ledger: one task, one round, both parties scored by Shapley value.
 
-The round is the one every multi-party run uses (:func:`fl_node.party_ledger.record_party_run`):
+The round is the one every multi-party run uses (:func:`fl_node.twoparty.ledger.record_party_run`):
 both parties join, each commits keccak256 of its final model share
 (:attr:`~fl_node.ftl.protocol.PartyOutcome.artifact`), the evaluator (holder of B's evaluation
 labels) finalizes with performance = FTL AUC on B's held-out samples and one Shapley value per
@@ -20,7 +20,7 @@ from typing import Any
 from eth_hash.auto import keccak
 
 from fl_node.ftl.protocol import SOURCE, TARGET, FTLRun
-from fl_node.party_ledger import PartyRun, RecordedRun, record_party_run, two_party_shapley
+from fl_node.twoparty.ledger import PartyRun, RecordedRun, record_party_run, two_party_shapley
 from incentive.chain import Chain
 
 __all__ = ["ftl_shapley", "record_ftl_run", "CHANCE_AUC"]

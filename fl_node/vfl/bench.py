@@ -13,11 +13,12 @@ from typing import Any
 import numpy as np
 
 from fl_node.errors import DataError
-from fl_node.vfl.data import Standardizer, breast_cancer_vertical
+from fl_node.twoparty.channel import Channel, LocalHub
+from fl_node.twoparty.psi import EcdhPsi
+from fl_node.twoparty.runner import run_processes, run_threads
+from fl_node.twoparty.tables import Standardizer
+from fl_node.vfl.data import breast_cancer_vertical
 from fl_node.vfl.hetero_lr import ARBITER, GUEST, HOST, HeteroLRArbiter, HeteroLRConfig, HeteroLRGuest, HeteroLRHost
-from fl_node.vfl.psi import EcdhPsi
-from fl_node.vfl.runner import run_processes, run_threads
-from fl_node.vfl.transport import Channel, LocalHub
 
 __all__ = ["bench_psi", "bench_hetero_lr"]
 

@@ -11,7 +11,7 @@ U(∅) = 0.5, U({host}) = 0.5 (the host has no labels, so alone it can do no bet
 chance), U({guest}) = AUC of the guest-only model, U({guest, host}) = AUC of the joint model.
 So host = ½·(U(both) − U(guest)) and guest = ½·(U(guest) − 0.5) + ½·(U(both) − 0.5).
 
-On the ledger (:mod:`fl_node.party_ledger`): :meth:`VFLResult.party_run` is the run as one task
+On the ledger (:mod:`fl_node.twoparty.ledger`): :meth:`VFLResult.party_run` is the run as one task
 with one round: the joint AUC as performance, each party's Shapley value as its score, and the
 keccak256 of each party's final weights (which never leave the party) as its commitment.
 """
@@ -25,12 +25,12 @@ import numpy as np
 from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import roc_auc_score
 
-from fl_node.party_ledger import PartyRun, two_party_shapley
-from fl_node.vfl.data import PartyData, Standardizer
+from fl_node.twoparty.channel import LocalHub
+from fl_node.twoparty.ledger import PartyRun, two_party_shapley
+from fl_node.twoparty.runner import run_processes, run_threads
+from fl_node.twoparty.tables import PartyData, Standardizer
 from fl_node.vfl.hetero_lr import ARBITER, GUEST, HOST
 from fl_node.vfl.parties import ArbiterParty, GuestParty, GuestReport, HostParty, Progress, VFLConfig
-from fl_node.vfl.runner import run_processes, run_threads
-from fl_node.vfl.transport import LocalHub
 
 __all__ = ["VFLResult", "run_vfl", "centralized_auc", "shapley_contributions", "CHANCE_AUC"]
 

@@ -47,7 +47,7 @@ import random
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Literal, Protocol
+from typing import Literal
 
 import gmpy2
 import numpy as np
@@ -55,9 +55,9 @@ import numpy as np
 from fl_node.crypto.keys import generate_keypair, public_key_from_bytes, public_key_to_bytes
 from fl_node.crypto.paillier import DecryptionSpec, EncryptionSpec, decrypt, make_spec
 from fl_node.errors import DataError, FeatureCountError, VFLError, VFLProtocolError
-from fl_node.vfl.encrypted import ObfuscatorPool, add_plain, ciphertext_bytes, decode, encode, encrypt, encrypted_dot, plaintext_bytes, signed
-from fl_node.vfl.transport import Channel
-from fl_node.vfl.wire import ints_from_bytes, ints_to_bytes, pack, unpack
+from fl_node.twoparty.channel import Channel
+from fl_node.twoparty.encrypted import ObfuscatorPool, add_plain, ciphertext_bytes, decode, encode, encrypt, encrypted_dot, plaintext_bytes, signed
+from fl_node.twoparty.wire import ints_from_bytes, ints_to_bytes, pack, unpack
 
 __all__ = [
     "GUEST",
@@ -184,16 +184,6 @@ class TrainingLog:
     converged: bool
     losses: tuple[float, ...] = ()
     seconds: tuple[float, ...] = ()
-
-
-class HeteroLRRole(Protocol):
-    """The interface the three roles share."""
-
-    role: str
-
-    def fit(self, channel: Channel) -> TrainingLog:
-        """Train jointly with the other two roles over ``channel``."""
-        ...
 
 
 def quantize(features: np.ndarray, bits: int) -> tuple[np.ndarray, np.ndarray]:

@@ -1,7 +1,7 @@
 """The three parties' programs: align samples by PSI, train hetero-LR, score jointly.
 
 Each role is its own class with the same interface, ``run(channel, progress) -> report``;
-the runner (:mod:`fl_node.vfl.runner`) only starts them, in threads or in processes.
+the runner (:mod:`fl_node.twoparty.runner`) only starts them, in threads or in processes.
 
 Guest: PSI with the host → draws the train/test split of the aligned rows (seeded, sent to
 the host as positions in the sorted intersection) → standardizes its columns on its training
@@ -20,7 +20,10 @@ import numpy as np
 from eth_hash.auto import keccak
 
 from fl_node.errors import DataError, EmptyIntersectionError, VFLProtocolError
-from fl_node.vfl.data import PartyData, Standardizer
+from fl_node.twoparty.channel import Channel
+from fl_node.twoparty.psi import EcdhPsi
+from fl_node.twoparty.tables import PartyData, Standardizer
+from fl_node.twoparty.wire import pack, unpack
 from fl_node.vfl.hetero_lr import (
     ARBITER,
     GUEST,
@@ -32,9 +35,6 @@ from fl_node.vfl.hetero_lr import (
     TrainingLog,
     fit_plain,
 )
-from fl_node.vfl.psi import EcdhPsi
-from fl_node.vfl.transport import Channel
-from fl_node.vfl.wire import pack, unpack
 
 __all__ = ["VFLConfig", "GuestParty", "HostParty", "ArbiterParty", "GuestReport", "HostReport", "ArbiterReport", "Progress", "MIN_ALIGNED"]
 

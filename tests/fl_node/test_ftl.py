@@ -21,8 +21,8 @@ from fl_node.ftl.evaluation import held_out_auc, target_only_baseline
 from fl_node.ftl.objective import gradient_error_bounds, reference_gradients, taylor_gradient_gap
 from fl_node.ftl.protocol import SOURCE, TARGET, FTLConfig, SourceParty, TargetParty, run_ftl
 from fl_node.ftl.record import ftl_shapley
-from fl_node.vfl.data import PartyData
-from fl_node.vfl.transport import LocalHub
+from fl_node.twoparty.channel import LocalHub
+from fl_node.twoparty.tables import PartyData
 
 SMALL = FTLConfig(max_iter=2, key_bits=1024, trace=True)
 

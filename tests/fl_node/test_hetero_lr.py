@@ -14,9 +14,13 @@ import pytest
 from fl_node.crypto.keys import generate_keypair, public_key_to_bytes
 from fl_node.crypto.paillier import DecryptionSpec, decrypt, make_spec
 from fl_node.errors import DataError, FeatureCountError, VFLError, VFLProtocolError
-from fl_node.vfl.data import Standardizer, breast_cancer_vertical
+from fl_node.twoparty.channel import LocalHub
+from fl_node.twoparty.encrypted import ObfuscatorPool, ciphertext_bytes, encode, encrypt, encrypted_dot, plaintext_bytes, signed
+from fl_node.twoparty.runner import run_threads
+from fl_node.twoparty.tables import Standardizer
+from fl_node.twoparty.wire import ints_from_bytes, pack, unpack
+from fl_node.vfl.data import breast_cancer_vertical
 from fl_node.vfl.demo import run_vfl, shapley_contributions
-from fl_node.vfl.encrypted import ObfuscatorPool, ciphertext_bytes, encode, encrypt, encrypted_dot, plaintext_bytes, signed
 from fl_node.vfl.hetero_lr import (
     ARBITER,
     GUEST,
@@ -29,9 +33,6 @@ from fl_node.vfl.hetero_lr import (
     quantize,
 )
 from fl_node.vfl.parties import VFLConfig
-from fl_node.vfl.runner import run_threads
-from fl_node.vfl.transport import LocalHub
-from fl_node.vfl.wire import ints_from_bytes, pack, unpack
 
 GUEST_MASK_SEED, HOST_MASK_SEED = 11, 22
 

@@ -4,7 +4,7 @@ import pytest
 from eth_hash.auto import keccak
 
 from fl_node.errors import FlNodeError
-from fl_node.party_ledger import PartyRun, canonical_hash, record_party_run
+from fl_node.twoparty.ledger import PartyRun, canonical_hash, record_party_run
 from incentive.chain import embedded_chain
 from incentive.fixedpoint import to_fixed
 from incentive.ledger import LedgerClient, RoundStatus, to_bytes32

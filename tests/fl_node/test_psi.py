@@ -11,9 +11,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from fl_node.errors import DuplicateIDError, VFLProtocolError, VFLTransportError
-from fl_node.vfl.psi import DOUBLE_BYTES, NONCE_BYTES, POINT_BYTES, EcdhPsi, hash_to_curve, session_salt
-from fl_node.vfl.runner import run_threads
-from fl_node.vfl.transport import LocalHub
+from fl_node.twoparty.channel import LocalHub
+from fl_node.twoparty.psi import DOUBLE_BYTES, NONCE_BYTES, POINT_BYTES, EcdhPsi, hash_to_curve, session_salt
+from fl_node.twoparty.runner import run_threads
 
 GUEST, HOST = "guest", "host"
 

@@ -6,11 +6,12 @@ import numpy as np
 import pytest
 
 from fl_node.errors import EmptyIntersectionError, VFLTransportError
-from fl_node.vfl.data import PartyData, breast_cancer_vertical
+from fl_node.twoparty.channel import GrpcEndpoint
+from fl_node.twoparty.tables import PartyData
+from fl_node.vfl.data import breast_cancer_vertical
 from fl_node.vfl.demo import run_vfl
 from fl_node.vfl.hetero_lr import HeteroLRConfig
 from fl_node.vfl.parties import VFLConfig
-from fl_node.vfl.transport import GrpcEndpoint
 
 
 def test_three_processes_train_exactly_like_threads() -> None:

@@ -1,6 +1,6 @@
-"""How the vertical-FL parties move bytes: in process (default) or over gRPC on loopback.
+"""How the parties of a vertical-FL or transfer-learning run move bytes: in process (default) or over gRPC on loopback.
 
-The protocol code (:mod:`fl_node.vfl.psi`, :mod:`fl_node.vfl.hetero_lr`) sees only a
+The protocol code (:mod:`fl_node.twoparty.psi`, hetero-LR in :mod:`fl_node.vfl`, FTL in :mod:`fl_node.ftl`) sees only a
 :class:`Channel`: ``send(recipient, tag, payload)`` and ``recv(sender, tag)``. Messages are
 matched by (sender, tag), first in first out, so a party may send before its peer asks.
 Both transports deliver into the same :class:`Mailbox`; they differ only in how bytes get there:

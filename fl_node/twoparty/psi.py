@@ -49,8 +49,8 @@ from coincurve import PrivateKey, PublicKey
 
 from fl_node.crypto.parallel import default_workers
 from fl_node.errors import DuplicateIDError, VFLProtocolError
-from fl_node.vfl.transport import Channel
-from fl_node.vfl.wire import split_fixed
+from fl_node.twoparty.channel import Channel
+from fl_node.twoparty.wire import split_fixed
 
 __all__ = ["EcdhPsi", "hash_to_curve", "session_salt", "check_unique", "POINT_BYTES", "DOUBLE_BYTES"]
 

@@ -2,7 +2,7 @@
 
 Both runners take the same party objects (anything with ``role`` and
 ``run(channel, progress)``) and return their reports by role; the protocol code is the same,
-only the :class:`~fl_node.vfl.transport.Channel` differs. In process mode each party is a
+only the :class:`~fl_node.twoparty.channel.Channel` differs. In process mode each party is a
 ``spawn``-ed process with its own gRPC server on a free 127.0.0.1 port; the parent only hands
 out the address book, relays progress and collects reports over pipes — protocol messages go
 party to party over gRPC.
@@ -19,7 +19,7 @@ from multiprocessing.connection import Connection, wait
 from typing import Any, Protocol
 
 from fl_node.errors import FlNodeError, VFLError, VFLTransportError
-from fl_node.vfl.transport import DEFAULT_TIMEOUT, Channel, GrpcEndpoint, LocalHub
+from fl_node.twoparty.channel import DEFAULT_TIMEOUT, Channel, GrpcEndpoint, LocalHub
 
 __all__ = ["Party", "run_threads", "run_processes"]
 
@@ -69,7 +69,7 @@ def run_threads(parties: Mapping[str, Party], *, hub: LocalHub | None = None, pr
                 errors.append((role, exc))
             hub.fail(f"{role} failed: {exc}")
 
-    threads = [threading.Thread(target=target, args=(role, party), name=f"vfl-{role}") for role, party in parties.items()]
+    threads = [threading.Thread(target=target, args=(role, party), name=f"party-{role}") for role, party in parties.items()]
     for thread in threads:
         thread.start()
     for thread in threads:
@@ -105,7 +105,7 @@ def run_processes(parties: Mapping[str, Party], *, progress: Any = None, timeout
     try:
         for role, party in parties.items():
             parent_end, child_end = context.Pipe()
-            process = context.Process(target=_party_main, args=(role, party, child_end, timeout), name=f"vfl-{role}", daemon=True)
+            process = context.Process(target=_party_main, args=(role, party, child_end, timeout), name=f"party-{role}", daemon=True)
             process.start()
             child_end.close()
             pipes[role], processes[role] = parent_end, process

@@ -1,4 +1,4 @@
-"""Byte forms of the messages the vertical-FL parties exchange (no pickle: peers are not trusted).
+"""Byte forms of the messages the vertical-FL and transfer-learning parties exchange (no pickle: peers are not trusted).
 
 A message is ``u32 header length | JSON header (UTF-8) | blob``. The header carries small
 values (sizes, flags, batch indices); the blob carries fixed-width big-endian integers
