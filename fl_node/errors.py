@@ -69,6 +69,10 @@ class VFLTransportError(VFLError):
     """A party could not reach a peer, a message did not arrive in time, or a peer failed."""
 
 
+class BatchSizeError(VFLError):
+    """A hetero-LR batch so small that a party could solve its own gradient for the other party's labels or predictors."""
+
+
 class KeyMismatch(FlNodeError):
     """A private key that does not belong to the federation's public key."""
 

@@ -18,7 +18,7 @@ from fl_node.twoparty.psi import EcdhPsi
 from fl_node.twoparty.runner import run_processes, run_threads
 from fl_node.twoparty.tables import Standardizer
 from fl_node.vfl.data import breast_cancer_vertical
-from fl_node.vfl.hetero_lr import ARBITER, GUEST, HOST, HeteroLRArbiter, HeteroLRConfig, HeteroLRGuest, HeteroLRHost
+from fl_node.vfl.hetero_lr import ARBITER, GUEST, HOST, HeteroLRArbiter, HeteroLRConfig, HeteroLRGuest, HeteroLRHost, check_batch_rows
 
 __all__ = ["bench_psi", "bench_hetero_lr"]
 
@@ -112,6 +112,11 @@ def bench_hetero_lr(
         Share of samples both parties hold; those are the rows trained on.
     seed : int (default: 0)
 
+    Raises
+    ------
+    BatchSizeError
+        If the aligned rows are too few for one batch (:func:`~fl_node.vfl.hetero_lr.min_batch_rows`).
+
     Returns
     -------
     dict
@@ -123,6 +128,7 @@ def bench_hetero_lr(
     aligned = sorted(set(split.guest.ids) & set(split.host.ids))
     guest_x, labels = split.guest.select(aligned)
     host_x, _ = split.host.select(aligned)
+    check_batch_rows(len(aligned), guest_x.shape[1], host_x.shape[1])
     config = HeteroLRConfig(key_bits=key_bits, max_iter=iterations, tol=0.0, randomness=randomness)  # type: ignore[arg-type]
     parties = {
         GUEST: _FitOnly(GUEST, partial(HeteroLRGuest, config, Standardizer.fit(guest_x).transform(guest_x), labels)),

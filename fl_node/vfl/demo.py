@@ -29,7 +29,7 @@ from fl_node.twoparty.channel import LocalHub
 from fl_node.twoparty.ledger import PartyRun, two_party_shapley
 from fl_node.twoparty.runner import run_processes, run_threads
 from fl_node.twoparty.tables import PartyData, Standardizer
-from fl_node.vfl.hetero_lr import ARBITER, GUEST, HOST
+from fl_node.vfl.hetero_lr import ARBITER, GUEST, HOST, check_batch_rows
 from fl_node.vfl.parties import ArbiterParty, GuestParty, GuestReport, HostParty, Progress, VFLConfig
 
 __all__ = ["VFLResult", "run_vfl", "centralized_auc", "shapley_contributions", "CHANCE_AUC"]
@@ -136,8 +136,17 @@ def run_vfl(
     progress : callable (iteration, loss, seconds) | None (default: None)
     hub : LocalHub | None (default: None)
         In-process transport to use (e.g. one that records messages); threads only.
+
+    Raises
+    ------
+    BatchSizeError
+        Before any party starts, if ``config.lr.batch_size`` is below
+        :func:`~fl_node.vfl.hetero_lr.min_batch_rows` of the two tables (the arbiter refuses a
+        smaller batch found later, e.g. all aligned rows when too few are shared).
     """
     config = config if config is not None else VFLConfig()
+    if config.lr.batch_size is not None:
+        check_batch_rows(config.lr.batch_size, guest.n_features, host.n_features)
     parties = {GUEST: GuestParty(guest, config), HOST: HostParty(host, config), ARBITER: ArbiterParty(config)}
     if processes:
         reports = run_processes(parties, progress=progress)

@@ -63,15 +63,15 @@ def test_demo_with_processes_flag(tmp_path: Path, capsys) -> None:
 
 
 def test_demo_on_csv_tables(tmp_path: Path) -> None:
-    ids = [f"u{n}" for n in range(40)]
-    guest, host = _tables(tmp_path, guest_ids=ids[:30], host_ids=ids[10:])
+    ids = [f"u{n}" for n in range(240)]  # 120 shared, 84 training rows: one batch must hold at least 67
+    guest, host = _tables(tmp_path, guest_ids=ids[:180], host_ids=ids[60:])
     out = tmp_path / "vfl.json"
 
     code = _exit_code(["vfl", "demo", "--guest-csv", str(guest), "--host-csv", str(host), "--key-bits", "1024", "--max-iter", "2", "--json", str(out)])
 
     assert code == 0
     payload = json.loads(out.read_text())
-    assert payload["intersection_size"] == payload["expected_intersection"] == 20
+    assert payload["intersection_size"] == payload["expected_intersection"] == 120
 
 
 @pytest.mark.parametrize(
@@ -112,6 +112,20 @@ def test_bad_tables_give_one_line_and_exit_code_2(tmp_path: Path, capsys, case: 
 def test_bad_options_exit_2(args: list[str], capsys) -> None:
     assert _exit_code(["vfl", "demo", "--max-iter", "1", *args]) == 2
     assert len(capsys.readouterr().err.strip().splitlines()) == 1
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["vfl", "demo", "--batch-size", "20"], "a batch of 20 rows would let a party solve its gradient"),
+        (["bench", "hetero-lr", "--overlap", "0.1"], "a batch of 57 rows would let a party solve its gradient"),
+    ],
+)
+def test_batches_a_party_could_solve_exit_2_with_one_line(args: list[str], message: str, capsys) -> None:
+    assert _exit_code([*args, "--key-bits", "1024"]) == 2
+
+    err = capsys.readouterr().err.strip()
+    assert message in err and "at least 84 rows" in err and len(err.splitlines()) == 1
 
 
 def test_bench_psi_json(tmp_path: Path) -> None:

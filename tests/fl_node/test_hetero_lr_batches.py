@@ -7,7 +7,7 @@ import random
 import numpy as np
 import pytest
 
-from fl_node.errors import VFLError
+from fl_node.errors import BatchSizeError
 from fl_node.twoparty.channel import LocalHub
 from fl_node.twoparty.runner import run_threads
 from fl_node.twoparty.tables import Standardizer
@@ -115,7 +115,7 @@ def test_a_batch_no_larger_than_the_host_features_is_refused_before_any_gradient
     host_features = aligned[1].shape[1]
     guest, host, run = _run(aligned, HeteroLRConfig(key_bits=1024, max_iter=1, tol=0.0, batch_size=host_features))
 
-    with pytest.raises(VFLError, match=f"batch of {host_features} rows") as refused:
+    with pytest.raises(BatchSizeError, match=f"batch of {host_features} rows") as refused:
         run()
 
     assert "host 20 features" in str(refused.value) and "at least 84 rows" in str(refused.value)
@@ -127,7 +127,7 @@ def test_a_batch_no_larger_than_the_guest_features_plus_one_is_refused(aligned) 
     guest_features = aligned[0].shape[1]
     guest, host, run = _run(aligned, HeteroLRConfig(key_bits=1024, max_iter=1, tol=0.0, batch_size=guest_features + 1))
 
-    with pytest.raises(VFLError, match=f"batch of {guest_features + 1} rows"):
+    with pytest.raises(BatchSizeError, match=f"batch of {guest_features + 1} rows"):
         run()
 
     assert host.gradients == [] and guest.gradients == []
@@ -136,7 +136,7 @@ def test_a_batch_no_larger_than_the_guest_features_plus_one_is_refused(aligned) 
 def test_one_batch_of_too_few_rows_is_refused(aligned) -> None:
     guest, host, run = _run(aligned, HeteroLRConfig(key_bits=1024, max_iter=1, tol=0.0), rows=np.arange(60))
 
-    with pytest.raises(VFLError, match="batch of 60 rows"):
+    with pytest.raises(BatchSizeError, match="batch of 60 rows"):
         run()
 
     assert host.gradients == [] and guest.gradients == []
@@ -157,5 +157,5 @@ def test_the_smallest_allowed_batch_trains_and_a_short_last_batch_joins_the_one_
 def test_run_vfl_refuses_a_small_batch_size_before_starting_the_parties() -> None:
     split = breast_cancer_vertical(0.8, seed=0)
 
-    with pytest.raises(VFLError, match="batch of 30 rows .* at least 84 rows"):
+    with pytest.raises(BatchSizeError, match="batch of 30 rows .* at least 84 rows"):
         run_vfl(split.guest, split.host, VFLConfig(lr=HeteroLRConfig(key_bits=1024, batch_size=30)))
