@@ -13,7 +13,7 @@ import numpy as np
 
 from fl_node.data import ArraySplit
 from fl_node.errors import FlNodeError
-from fl_node.hfl import Behaviour
+from fl_node.hfl.participant import Behaviour
 
 
 class Honest(Behaviour):

@@ -26,10 +26,16 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import torch
+from eth_account import Account
 
 from fl_node.artifacts import ArtifactStore
 from fl_node.data import ArraySplit, FederatedData, federate, load_dataset
-from fl_node.demo import DemoConfig, hospital_name
+from fl_node.demo import DemoConfig, hospital_name, setup_federation
+from fl_node.hfl.spec import model_from_bytes
+from fl_node.models import model_hash, unflatten
+from fl_node.replay import audit_federation, load_published
+from fl_node.training import evaluate
 from fl_node.errors import FlowerRunFailed
 from fl_node.transport.deployment import (
     RunEnd,
@@ -40,11 +46,14 @@ from fl_node.transport.deployment import (
     write_app_project,
     write_connection,
 )
-from fl_node.transport.flower import ServeConfig, Status
+from fl_node.transport.flower_server import ServeConfig, Status, initial_params, key_holder_key
+from fl_node.transport.inprocess import InProcessTransport
 from fl_node.transport.keystore import PASSPHRASE_ENV, write_keystore
 from fl_node.transport.processes import LOOPBACK, ManagedProcess, ProcessGroup, free_port, start_process
+from incentive.audit import finalized_rounds
 from incentive.chain import AnvilNode, Chain, connect, start_anvil, write_key_file
-from incentive.ledger import LedgerClient
+from incentive.fixedpoint import from_fixed
+from incentive.ledger import LedgerClient, to_bytes32
 
 log = logging.getLogger(__name__)
 
@@ -198,18 +207,8 @@ class LocalConsortium:
         self.chain = connect(self.anvil.url)
         return self.chain
 
-    def restart_chain(self) -> None:
-        """Stop anvil (it writes its state) and start it again from the state file."""
-        assert self.anvil is not None
-        self.anvil.stop()
-        self.start_chain()
-        if self.ledger is not None:
-            self.ledger = LedgerClient.at(self.chain, self.ledger.address)
-
     def deploy(self) -> LedgerClient:
         """Deploy the ledger, write the coordinator's key files and the hospitals' keystores and data."""
-        from eth_account import Account
-
         assert self.chain is not None
         keys = self.work_dir / "keys"
         admin, aggregator, evaluator = (self.chain.new_account(10**19) for _ in range(3))
@@ -411,11 +410,7 @@ class ConsortiumResult:
 
 
 def run_in_process(config: ConsortiumConfig, chain: Chain, out_dir: Path) -> InProcessComparison:
-    """The same federation through :class:`~fl_node.federation.InProcessTransport` on ``chain``."""
-    from fl_node.demo import setup_federation
-    from fl_node.federation import InProcessTransport
-    from fl_node.transport.flower import initial_params
-
+    """The same federation through :class:`~fl_node.transport.inprocess.InProcessTransport` on ``chain``."""
     federation = setup_federation(config.demo_config(), chain, out_dir)
     params = initial_params(federation.coordinator.spec)
     transport = InProcessTransport(federation.nodes)
@@ -426,8 +421,6 @@ def run_in_process(config: ConsortiumConfig, chain: Chain, out_dir: Path) -> InP
         params = outcome.global_params
         seconds.append(outcome.seconds)
     assert outcome is not None
-    from fl_node.models import model_hash
-
     return InProcessComparison(seconds, "0x" + model_hash(params).hex(), outcome.accuracy)
 
 
@@ -445,17 +438,6 @@ def run_consortium_local(
     FlowerRunFailed
         The run did not finish as completed (the ServerApp's error, from the status file, is in the message).
     """
-    import torch
-
-    from fl_node.federation import model_from_bytes
-    from fl_node.models import unflatten
-    from fl_node.replay import audit_federation, load_published
-    from fl_node.training import evaluate
-    from fl_node.transport.flower import key_holder_key
-    from incentive.audit import finalized_rounds
-    from incentive.fixedpoint import from_fixed
-    from incentive.ledger import to_bytes32
-
     torch.set_num_threads(1)
     stage = on_stage or (lambda _: None)
     start = time.perf_counter()

@@ -21,8 +21,10 @@ from fl_node.crypto.codec import CodecConfig
 from fl_node.crypto.keys import generate_keypair, public_key_to_bytes
 from fl_node.data import federate, load_dataset
 from fl_node.errors import FlNodeError
-from fl_node.federation import FederationSpec, subset_utility
-from fl_node.hfl import Aggregator, Participant, RoundPlan, collect_submissions
+from fl_node.hfl.coordinator import subset_utility
+from fl_node.hfl.spec import FederationSpec
+from fl_node.hfl.aggregator import Aggregator, collect_submissions
+from fl_node.hfl.participant import Participant, RoundPlan
 from fl_node.models import ModelConfig, flatten
 from fl_node.training import TrainConfig
 from incentive.contribution import MAX_EXACT_PARTICIPANTS, agreement, make_scorer

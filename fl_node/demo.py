@@ -28,15 +28,11 @@ from fl_node.crypto.keys import (
     save_keypair,
 )
 from fl_node.data import FederatedData, federate, load_dataset
-from fl_node.federation import (
-    Coordinator,
-    FederationSpec,
-    InProcessTransport,
-    LedgerNode,
-    RoundOutcome,
-    validation_to_bytes,
-)
-from fl_node.hfl import Participant
+from fl_node.hfl.coordinator import Coordinator, RoundOutcome
+from fl_node.hfl.node import LedgerNode
+from fl_node.hfl.spec import FederationSpec, validation_to_bytes
+from fl_node.transport.inprocess import InProcessTransport
+from fl_node.hfl.participant import Participant
 from fl_node.models import ModelConfig, flatten, unflatten
 from fl_node.replay import audit_federation
 from fl_node.training import TrainConfig, evaluate, train_centralized

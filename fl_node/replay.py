@@ -19,14 +19,11 @@ from phe import PaillierPrivateKey
 
 from fl_node.artifacts import ArtifactStore
 from fl_node.errors import ArtifactError, FlNodeError, KeyMismatch
-from fl_node.federation import (
-    FederationSpec,
-    model_from_bytes,
-    score_round,
-    validation_from_bytes,
-)
+from fl_node.hfl.coordinator import score_round
+from fl_node.hfl.spec import FederationSpec, model_from_bytes, validation_from_bytes
 from fl_node.data import ArraySplit
-from fl_node.hfl import Aggregator, RoundPlan, Submission
+from fl_node.hfl.aggregator import Aggregator
+from fl_node.hfl.participant import RoundPlan, Submission
 from fl_node.models import model_hash, unflatten
 from fl_node.training import evaluate
 from incentive.audit import AuditCheck, AuditReport, check, finalized_rounds, ledger_checks

@@ -9,7 +9,9 @@ budget: ``rounds x local epochs`` epochs, same optimizer, learning rate and batc
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import logging
+import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -17,20 +19,127 @@ from phe import PaillierPrivateKey, PaillierPublicKey
 
 from fl_node.crypto.codec import CodecConfig
 from fl_node.data import Dataset, SplitConfig, federate
-from fl_node.errors import FlNodeError
-from fl_node.hfl import (
-    Aggregator,
-    EncryptedSums,
-    EncryptedUpdates,
-    KeyHolder,
-    Participant,
-    PlainSums,
-    PlainUpdates,
-    RoundConfig,
-    run_round,
-)
+from fl_node.errors import FlNodeError, RoundAborted
+from fl_node.hfl.aggregator import Aggregator, Exclusion, collect_submissions
+from fl_node.hfl.keyholder import KeyHolder, round_error_bound
+from fl_node.hfl.participant import Participant, RoundPlan
+from fl_node.hfl.schemes import EncryptedSums, EncryptedUpdates, PlainSums, PlainUpdates
 from fl_node.models import ModelConfig, flatten, unflatten
 from fl_node.training import Metrics, TrainConfig, evaluate, train_centralized
+
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class RoundConfig:
+    """Dropout handling of a round.
+
+    Attributes
+    ----------
+    min_participants : int (default: 1)
+        Usable submissions needed to complete the round.
+    deadline_s : float | None (default: None, wait for all)
+        Submissions not in by then are dropped.
+    max_workers : int (default: 1)
+        Participants trained at once (threads).
+    retries : int (default: 0)
+        Times a round short of ``min_participants`` is run again before RoundAborted.
+    """
+
+    min_participants: int = 1
+    deadline_s: float | None = None
+    max_workers: int = 1
+    retries: int = 0
+
+
+
+@dataclass(frozen=True)
+class RoundResult:
+    """Outcome of :func:`run_round`.
+
+    Attributes
+    ----------
+    round : int
+    global_params : np.ndarray
+        The new global vector.
+    included : tuple[str, ...]
+        Participants whose updates were averaged.
+    dropped : tuple[Exclusion, ...]
+        Failed or late in the last attempt.
+    excluded : tuple[Exclusion, ...]
+        Submitted but rejected by the aggregator in the last attempt.
+    bytes_up : int
+        Blob bytes sent to the aggregator over all attempts.
+    clipped : int
+        Values clipped in the included submissions.
+    attempts : int
+    error_bound : float
+        :func:`round_error_bound` of the averaged sum.
+    seconds : float
+    """
+
+    round: int
+    global_params: np.ndarray
+    included: tuple[str, ...]
+    dropped: tuple[Exclusion, ...]
+    excluded: tuple[Exclusion, ...]
+    bytes_up: int
+    clipped: int
+    attempts: int
+    error_bound: float
+    seconds: float
+
+
+def run_round(
+    round_no: int,
+    global_params: np.ndarray,
+    participants: Sequence[Participant],
+    aggregator: Aggregator,
+    key_holder: KeyHolder,
+    config: RoundConfig | None = None,
+) -> RoundResult:
+    """Run one whole round without a ledger: plan, collect (with dropouts), verify, sum, decrypt, average.
+
+    Raises
+    ------
+    RoundAborted
+        Fewer than ``config.min_participants`` usable submissions after ``config.retries`` retries.
+    """
+    config = config or RoundConfig()
+    start = time.perf_counter()
+    plan = RoundPlan(round_no, global_params, {p.participant_id: p.n_samples for p in participants})
+    bytes_up = 0
+    for attempt in range(1, config.retries + 2):
+        collected = collect_submissions(participants, plan, config.deadline_s, config.max_workers)
+        bytes_up += sum(s.bytes_up for s in collected.submissions)
+        verified = aggregator.verify(plan, collected.submissions)
+        if len(verified.updates) >= config.min_participants:
+            break
+        log.warning(
+            "round %d attempt %d: %d usable submissions, %d needed",
+            round_no, attempt, len(verified.updates), config.min_participants,
+        )
+    else:
+        left_out = "; ".join(f"{e.participant_id}: {e.reason}" for e in (*collected.dropped, *verified.excluded))
+        raise RoundAborted(
+            f"round {round_no}: {len(verified.updates)} of {len(participants)} participants submitted usable updates, "
+            f"fewer than min_participants={config.min_participants} after {config.retries + 1} attempt(s) ({left_out})"
+        )
+    summed = verified.sum()
+    clipped = sum(s.clipped for s in collected.submissions if s.participant_id in verified.updates)
+    return RoundResult(
+        round=round_no,
+        global_params=key_holder.new_global(global_params, summed),
+        included=summed.participant_ids,
+        dropped=collected.dropped,
+        excluded=tuple(verified.excluded),
+        bytes_up=bytes_up,
+        clipped=clipped,
+        attempts=attempt,
+        error_bound=round_error_bound(aggregator.scheme, summed),
+        seconds=time.perf_counter() - start,
+    )
 
 
 @dataclass(frozen=True)

@@ -11,6 +11,7 @@ import typer
 from eth_account import Account
 
 from fl_node.cli.app import JsonOption, app, console, err_console, write_json
+from fl_node.cli.chain_cmd import ChainIdOption
 from fl_node.transport.keystore import PASSPHRASE_ENV, write_keystore
 
 node_app = typer.Typer(help="Node operator: keys, joining a consortium, running a SuperNode.", no_args_is_help=True)
@@ -52,6 +53,7 @@ def join_command(
     seed: int | None = typer.Option(None, "--seed", help="Training seed (default: derived from the address)."),
     work_dir: Path = typer.Option(Path(".fedledger-node"), "--work-dir", help="Logs and Flower's home.", file_okay=False),
     runtime_port: int = typer.Option(0, "--runtime-port", help="The SuperNode's local Runtime API port (default: a free one)."),
+    chain_id: int | None = ChainIdOption,
     json_path: Path | None = JsonOption,
 ) -> None:
     """Join the ledger (if not yet a member) with a stake, then serve rounds through a Flower SuperNode until stopped."""
@@ -72,6 +74,7 @@ def join_command(
         seed=seed,
         work_dir=work_dir,
         runtime_port=runtime_port,
+        chain_id=chain_id,
     )
     with console.status("opening the key, checking membership on the ledger"):
         runtime, start = prepare_node(config, _passphrase(confirm=False))

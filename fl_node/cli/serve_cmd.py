@@ -8,6 +8,7 @@ import typer
 from rich.table import Table
 
 from fl_node.cli.app import BadInput, JsonOption, app, console, write_json
+from fl_node.cli.chain_cmd import ChainIdOption, open_chain
 
 
 @app.command("serve")
@@ -29,22 +30,26 @@ def serve_command(
     port: int = typer.Option(9092, "--port", help="Port of the SuperLink this command starts (loopback)."),
     work_dir: Path = typer.Option(Path(".fedledger-serve"), "--work-dir", help="App project, Flower home, status, artifacts, keys.", file_okay=False),
     timeout_s: float = typer.Option(3600.0, "--timeout", help="Seconds to wait for the run to finish."),
+    chain_id: int | None = ChainIdOption,
     json_path: Path | None = JsonOption,
 ) -> None:
     """Start (or connect to) a Flower SuperLink and run the federation: each round finalized on the ledger."""
     from fl_node.errors import FlowerRunFailed
     from fl_node.transport.deployment import flower_env, start_superlink, submit_run, wait_run, write_app_project, write_connection
-    from fl_node.transport.flower import ServeConfig, Status
+    from fl_node.transport.flower_server import ServeConfig, Status
     from fl_node.transport.processes import LOOPBACK, ProcessGroup
 
     if rounds < 1 or nodes < 1:
         raise BadInput(f"--rounds and --nodes must be at least 1, got {rounds}, {nodes}")
+    if chain_id is not None:
+        open_chain(rpc, chain_id)  # refuse a wrong chain before starting anything; the ServerApp checks again
     work_dir = work_dir.resolve()
     status = Status(str(work_dir / "status.json"))
     if not task and not status.data.get("task") and (admin_key is None or validation is None):
         raise BadInput("a new task needs --admin-key and --validation (or give --task ID to run an existing one)")
     config = ServeConfig(
         rpc=rpc,
+        chain_id=chain_id or 0,
         ledger=ledger,
         artifacts=str(work_dir / "artifacts"),
         keys_dir=str(work_dir / "keys"),

@@ -62,7 +62,7 @@ def train_command(
 
     from fl_node.crypto.keys import generate_keypair, load_private_key
     from fl_node.data import load_dataset
-    from fl_node.hfl import RoundConfig
+    from fl_node.simulation import RoundConfig
     from fl_node.simulation import SimulationConfig, run_seed
     from fl_node.training import TrainConfig
 

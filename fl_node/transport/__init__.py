@@ -1,1 +1,1 @@
-"""Transports of the federation's rounds: Flower deployment for consortium mode (the in-process transport is in :mod:`fl_node.federation`)."""
+"""How a round's plan and blobs travel: in process, or over Flower (ClientApp, ServerApp), with the node's worker, keystore and processes."""

@@ -3,8 +3,8 @@
 Nothing is written under the user's home: ``FLWR_HOME`` points into the run's work folder,
 telemetry and update checks are off, and the SuperLink never installs dependencies (offline).
 The Flower app project (``pyproject.toml`` with ``[tool.flwr.app]``) is generated in the work
-folder at run time; its components are :data:`fl_node.transport.flower.server_app` and
-``client_app``, importable from the installed ``fedledger`` package.
+folder at run time; its components are :data:`fl_node.transport.flower_server.server_app` and
+:data:`fl_node.transport.flower_client.client_app`, importable from the installed ``fedledger`` package.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from fl_node.errors import FlowerRunFailed, TransportProcessError
+from fl_node.errors import FlowerRunFailed
 from fl_node.transport.processes import LOOPBACK, ManagedProcess, ProcessGroup, tool_env, wait_for_port
 
 log = logging.getLogger(__name__)
@@ -72,8 +72,8 @@ def write_app_project(folder: Path, run_config: Mapping[str, Any]) -> Path:
         f'publisher = "{PUBLISHER}"',
         "",
         "[tool.flwr.app.components]",
-        'serverapp = "fl_node.transport.flower:server_app"',
-        'clientapp = "fl_node.transport.flower:client_app"',
+        'serverapp = "fl_node.transport.flower_server:server_app"',
+        'clientapp = "fl_node.transport.flower_client:client_app"',
         "",
         "[tool.flwr.app.config]",
         *(f"{key} = {_toml_value(value)}" for key, value in run_config.items()),
@@ -89,14 +89,6 @@ def write_connection(flwr_home: Path, superlink: str, name: str = CONNECTION) ->
     (flwr_home / "config.toml").write_text(
         f'[superlink]\ndefault = "{name}"\n\n[superlink.{name}]\naddress = "{superlink}"\ninsecure = true\n'
     )
-
-
-def split_address(address: str) -> tuple[str, int]:
-    """``HOST:PORT`` → (host, port); anything else raises TransportProcessError."""
-    host, sep, port = address.rpartition(":")
-    if not sep or not host or not port.isdigit():
-        raise TransportProcessError(f"not a HOST:PORT address: {address!r}")
-    return host, int(port)
 
 
 def start_superlink(
@@ -175,14 +167,6 @@ def run_status(run_id: int, env: Mapping[str, str]) -> str:
     if not runs:
         raise FlowerRunFailed(f"the SuperLink does not know run {run_id}")
     return str(runs[0]["status"])
-
-
-def stop_run(run_id: int, env: Mapping[str, str]) -> None:
-    """``flwr stop``; a run that is already over is not an error."""
-    try:
-        _flwr(["stop", str(run_id), CONNECTION], env)
-    except FlowerRunFailed as exc:
-        log.info("flwr stop %d: %s", run_id, exc)
 
 
 @dataclass(frozen=True)

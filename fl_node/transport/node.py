@@ -5,7 +5,7 @@
 training it checks the plan against the ledger, so a rogue aggregator cannot make a node train
 on another model or encrypt under another key: the spec's keccak256 must be the task's
 model-spec hash, and the global model's hash the round's recorded global-model hash. It then
-trains and commits with :class:`~fl_node.federation.LedgerNode`, the same code as the
+trains and commits with :class:`~fl_node.hfl.node.LedgerNode`, the same code as the
 in-process federation.
 """
 
@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import logging
+import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -24,10 +25,16 @@ from eth_hash.auto import keccak
 
 from fl_node.data import ArraySplit, load_csv
 from fl_node.errors import DataError, MembershipRefused, PlanRejected
-from fl_node.federation import FederationSpec, LedgerNode, model_from_bytes
-from fl_node.hfl import Participant, RoundPlan
+from fl_node.hfl.node import LedgerNode
+from fl_node.hfl.spec import FederationSpec, model_from_bytes
+from fl_node.hfl.participant import Participant, RoundPlan
 from fl_node.models import model_hash
-from incentive.ledger import LedgerClient, MemberSlashed, MemberStatus, RoundStatus, to_bytes32
+from fl_node.transport.deployment import flower_env, supernode_command
+from fl_node.transport.keystore import load_account
+from fl_node.transport.processes import free_port, log_to_file, start_process
+from fl_node.transport.worker import WORKER_SOCKET, NodeWorker
+from incentive.chain import connect
+from incentive.ledger import LedgerClient, MemberSlashed, MemberStatus, RoundStatus, node_key_hash, to_bytes32
 
 log = logging.getLogger(__name__)
 
@@ -213,6 +220,8 @@ class NodeConfig:
         Logs and Flower's home.
     runtime_port : int (default: a free port)
         The SuperNode's own Runtime API port (loopback).
+    chain_id : int | None (default: any)
+        Refuse to work unless the chain at ``rpc`` has this id.
     """
 
     superlink: str
@@ -226,6 +235,7 @@ class NodeConfig:
     seed: int | None = None
     work_dir: Path = Path(".fedledger-node")
     runtime_port: int = 0
+    chain_id: int | None = None
 
 
 @dataclass(frozen=True)
@@ -241,13 +251,9 @@ class NodeStart:
 
 def prepare_node(config: NodeConfig, passphrase: str | None = None) -> tuple[NodeRuntime, NodeStart]:
     """Open the key, join the ledger if needed (refusing non-members and slashed members), load the data."""
-    from fl_node.demo import node_key_hash
-    from fl_node.transport.keystore import load_account
-    from incentive.chain import connect
-
     account = load_account(config.key, passphrase)
     data = load_node_data(config.data, config.label)
-    ledger = LedgerClient.at(connect(config.rpc), config.ledger)
+    ledger = LedgerClient.at(connect(config.rpc, chain_id=config.chain_id), config.ledger)
     name = config.name or f"node-{account.address[2:10].lower()}"
     joined = ensure_member(ledger, account, name, node_key_hash(account), config.stake_wei)
     member = ledger.member(account.address)
@@ -262,13 +268,6 @@ def serve_node(runtime: NodeRuntime, config: NodeConfig, stop: Any) -> int:
     The SuperNode joins this process's group, so stopping the group stops it too. Returns the
     SuperNode's exit code (0 when stopped on request).
     """
-    import tempfile
-
-    from fl_node.transport.deployment import flower_env, supernode_command
-    from fl_node.transport.flower import WORKER_SOCKET, log_to_file
-    from fl_node.transport.processes import free_port, start_process
-    from fl_node.transport.worker import NodeWorker
-
     work_dir = config.work_dir.resolve()
     log_to_file(work_dir / "node.log")
     # Unix socket paths are limited to ~100 bytes: keep the socket in a short private folder

@@ -226,3 +226,14 @@ def wait_for_port(process: ManagedProcess, host: str, port: int, timeout_s: floa
             return
         time.sleep(0.1)
     raise TransportProcessError(f"{process.name} did not listen on {host}:{port} within {timeout_s:.0f} s")
+
+
+def log_to_file(path: Path) -> None:
+    """Send this process's INFO logs of fedledger to ``path`` (appended)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handler = logging.FileHandler(path)
+    handler.setFormatter(logging.Formatter("%(asctime)s %(name)s %(levelname)s %(message)s"))
+    for name in ("fl_node", "incentive"):
+        logger = logging.getLogger(name)
+        logger.setLevel(logging.INFO)
+        logger.addHandler(handler)

@@ -2,7 +2,7 @@
 
 Flower starts a fresh ``flwr-clientapp`` process for every message. Rather than importing
 torch, opening the keystore and reconnecting to the chain in each of them, the ClientApp
-(:mod:`fl_node.transport.flower`) forwards the message to this worker, which runs in the
+(:mod:`fl_node.transport.flower_client`) forwards the message to this worker, which runs in the
 ``fedledger node join`` process, over an authenticated Unix socket readable by the operator
 only. The key therefore never leaves the process that opened it.
 
@@ -26,6 +26,9 @@ from typing import Any
 log = logging.getLogger(__name__)
 
 AUTHKEY_BYTES = 32
+
+#: Node-config key naming the node worker's Unix socket.
+WORKER_SOCKET = "worker-socket"
 
 
 # ---------------------------------------------------------------- framing

@@ -14,7 +14,7 @@ from fl_node.artifacts import ArtifactStore
 from fl_node.cli.app import main
 from fl_node.demo import node_key_hash
 from fl_node.replay import audit_federation, load_published
-from fl_node.transport.flower import ServeConfig, key_holder_key
+from fl_node.transport.flower_server import key_holder_key, ServeConfig
 from fl_node.transport.keystore import PASSPHRASE_ENV, write_keystore
 from incentive.chain import connect, load_key_file, start_anvil
 from incentive.ledger import LedgerClient

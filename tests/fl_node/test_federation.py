@@ -12,13 +12,11 @@ from eth_hash.auto import keccak
 from fl_node.crypto.keys import generate_keypair, load_private_key
 from fl_node.demo import DemoConfig, Federation, run_demo, setup_federation
 from fl_node.errors import FlNodeError, KeyMismatch, RoundAborted
-from fl_node.federation import (
-    Coordinator,
-    FederationSpec,
-    InProcessTransport,
-    model_to_bytes,
-)
-from fl_node.hfl import Collected, Exclusion, RoundPlan
+from fl_node.hfl.coordinator import Coordinator
+from fl_node.hfl.spec import FederationSpec, model_to_bytes
+from fl_node.transport.inprocess import InProcessTransport
+from fl_node.hfl.aggregator import Collected, Exclusion
+from fl_node.hfl.participant import RoundPlan
 from fl_node.models import flatten, model_hash, unflatten
 from fl_node.replay import audit_federation
 from fl_node.training import evaluate

@@ -16,10 +16,10 @@ from eth_hash.auto import keccak
 from fl_node.consortium import ConsortiumConfig, LocalConsortium
 from fl_node.demo import DemoConfig, node_key_hash, setup_federation
 from fl_node.errors import KeystoreError, MembershipRefused, PlanRejected
-from fl_node.federation import model_to_bytes
+from fl_node.hfl.spec import model_to_bytes
 from fl_node.replay import audit_federation, load_published
 from fl_node.transport.deployment import write_app_project
-from fl_node.transport.flower import ServeConfig, key_holder_key, initial_params
+from fl_node.transport.flower_server import initial_params, key_holder_key, ServeConfig
 from fl_node.transport.keystore import PASSPHRASE_ENV, load_account, write_keystore
 from fl_node.transport.node import NodeRuntime, ensure_member, require_active_member
 from fl_node.transport.processes import process_table
@@ -150,8 +150,8 @@ def test_app_project_carries_the_run_config_and_the_components(tmp_path: Path) -
     project = tomllib.loads((tmp_path / "pyproject.toml").read_text())
 
     app = project["tool"]["flwr"]["app"]
-    assert app["components"] == {"serverapp": "fl_node.transport.flower:server_app",
-                                 "clientapp": "fl_node.transport.flower:client_app"}
+    assert app["components"] == {"serverapp": "fl_node.transport.flower_server:server_app",
+                                 "clientapp": "fl_node.transport.flower_client:client_app"}
     assert ServeConfig.from_run_config(app["config"]) == config
     assert app["config"]["key-bits"] == 2048 and app["config"]["encrypt"] is False
 

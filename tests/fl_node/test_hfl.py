@@ -16,21 +16,11 @@ from fl_node.crypto.codec import CodecConfig
 from fl_node.crypto.keys import generate_keypair
 from fl_node.data import ArraySplit, federate, load_builtin
 from fl_node.errors import FlNodeError, RoundAborted
-from fl_node.hfl import (
-    Aggregator,
-    Behaviour,
-    EncryptedSums,
-    EncryptedUpdates,
-    KeyHolder,
-    Participant,
-    PlainSums,
-    PlainUpdates,
-    RoundConfig,
-    RoundPlan,
-    collect_submissions,
-    round_error_bound,
-    run_round,
-)
+from fl_node.hfl.aggregator import Aggregator, collect_submissions
+from fl_node.hfl.keyholder import KeyHolder, round_error_bound
+from fl_node.hfl.participant import Behaviour, Participant, RoundPlan
+from fl_node.hfl.schemes import EncryptedSums, EncryptedUpdates, PlainSums, PlainUpdates
+from fl_node.simulation import RoundConfig, run_round
 from fl_node.models import ModelConfig, flatten, unflatten
 from fl_node.training import TrainConfig, evaluate
 

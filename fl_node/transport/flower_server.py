@@ -1,21 +1,9 @@
-"""The federation on Flower 1.42: a ClientApp for node operators and a ServerApp around the coordinator.
+"""The aggregator's Flower ServerApp: the federation's rounds over Flower 1.42, around the coordinator.
 
 Only the transport differs from the in-process federation: the round logic is
-:meth:`fl_node.federation.Coordinator.run_round` on the ServerApp side and
-:class:`fl_node.federation.LedgerNode` on the node side (through the node's worker, see
-:mod:`fl_node.transport.worker`).
-
-Messages
-    ``query`` (server → node): the node answers its address, name and sample count.
-    ``train`` (server → node): a ConfigRecord ``plan`` with ``task``, ``round``,
-    ``sample-counts`` (JSON), ``spec`` (the task's spec bytes) and ``params`` (the global
-    model, float32 bytes). The node checks both against the ledger, trains, commits the blob's
-    hash on chain with its own key and answers a ConfigRecord ``submission`` with ``ok``,
-    ``address``, ``n-samples``, ``clipped``, ``train-loss`` and ``blob`` (or ``error``).
-
-This module is imported by every ``flwr-clientapp`` process (one per message), so it keeps
-its module-level imports to Flower and the standard library; the ServerApp imports the
-round logic when it starts.
+:meth:`fl_node.hfl.coordinator.Coordinator.run_round`; :class:`FlowerTransport` sends each
+round's plan to the SuperNodes (whose ClientApp is :mod:`fl_node.transport.flower_client`)
+and turns their replies into submissions.
 """
 
 from __future__ import annotations
@@ -26,60 +14,34 @@ import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
+import numpy as np
+import torch
+from eth_hash.auto import keccak
 from flwr.app import ConfigRecord, Context, Message, RecordDict
-from flwr.clientapp import ClientApp
 from flwr.serverapp import Grid, ServerApp
+from phe import PaillierPrivateKey
 
-from fl_node.transport.worker import call_worker
-
-if TYPE_CHECKING:
-    import numpy as np
-
-    from fl_node.federation import FederationSpec
-    from fl_node.hfl import Collected, RoundPlan
+from fl_node.artifacts import ArtifactStore
+from fl_node.crypto.codec import CodecConfig
+from fl_node.crypto.keys import generate_keypair, key_fingerprint, load_private_key, public_key_to_bytes, save_keypair
+from fl_node.errors import ConsortiumError, KeyMismatch, MembershipRefused, RoundAborted
+from fl_node.hfl.aggregator import Collected, Exclusion
+from fl_node.hfl.coordinator import Coordinator
+from fl_node.hfl.participant import RoundPlan, Submission
+from fl_node.hfl.spec import FederationSpec, model_from_bytes, model_to_bytes, validation_to_bytes
+from fl_node.models import ModelConfig, flatten
+from fl_node.replay import load_published
+from fl_node.training import TrainConfig
+from fl_node.transport.keystore import load_account
+from fl_node.transport.node import load_node_data, require_active_member
+from fl_node.transport.processes import log_to_file
+from incentive.audit import finalized_rounds
+from incentive.chain import connect
+from incentive.ledger import LedgerClient, RoundStatus, TaskCreated, to_bytes32
 
 log = logging.getLogger(__name__)
-
-#: Node-config key naming the node worker's Unix socket.
-WORKER_SOCKET = "worker-socket"
-
-
-# ====================================================================== the ClientApp
-
-
-client_app = ClientApp()
-
-
-def _worker(context: Context, header: dict[str, Any], binary: dict[str, bytes] | None = None):
-    socket_path = str(context.node_config[WORKER_SOCKET])
-    authkey = Path(socket_path + ".key").read_bytes()
-    return call_worker(socket_path, authkey, header, binary)
-
-
-@client_app.query()
-def query(msg: Message, context: Context) -> Message:
-    """Answer the node's address, name and sample count."""
-    header, _ = _worker(context, {"op": "info"})
-    record = ConfigRecord({k: v for k, v in header.items() if isinstance(v, (str, int, float, bool))})
-    record["labels"] = json.dumps(header.get("labels", []))
-    return Message(RecordDict({"info": record}), reply_to=msg)
-
-
-@client_app.train()
-def train(msg: Message, context: Context) -> Message:
-    """Forward a round plan to the node's worker; answer its submission (or its error)."""
-    plan = msg.content["plan"]
-    header = {"op": "train", "task": int(plan["task"]), "round": int(plan["round"]), "sample-counts": str(plan["sample-counts"])}
-    reply, binary = _worker(context, header, {"spec": bytes(plan["spec"]), "params": bytes(plan["params"])})
-    record = ConfigRecord({k: v for k, v in reply.items() if isinstance(v, (str, int, float, bool))})
-    if "blob" in binary:
-        record["blob"] = binary["blob"]
-    return Message(RecordDict({"submission": record}), reply_to=msg)
-
-
-# ====================================================================== the transport
 
 
 @dataclass
@@ -114,8 +76,6 @@ class FlowerTransport:
     addresses: dict[int, str] = field(default_factory=dict)
 
     def _plan_message(self, plan: RoundPlan, node_id: int) -> Message:
-        from fl_node.federation import model_to_bytes
-
         record = ConfigRecord(
             {
                 "task": self.task_id,
@@ -131,10 +91,6 @@ class FlowerTransport:
         return self.addresses.get(node_id, f"node {node_id}")
 
     def collect(self, plan: RoundPlan) -> Collected:
-        from eth_hash.auto import keccak
-
-        from fl_node.hfl import Collected, Exclusion, Submission
-
         node_ids = sorted(self.grid.get_node_ids())
         message_ids = list(self.grid.push_messages([self._plan_message(plan, nid) for nid in node_ids]))
         pending = dict(zip(message_ids, node_ids))
@@ -272,6 +228,8 @@ class ServeConfig:
     poll_s : float (default: 0.2)
     round_retries : int (default: 1)
         Times a round short of ``min_participants`` (cancelled on chain) is opened again.
+    chain_id : int (default: 0, any)
+        Refuse to work unless the chain at ``rpc`` has this id.
     """
 
     rpc: str
@@ -306,6 +264,7 @@ class ServeConfig:
     straggler_grace_s: float = 10.0
     poll_s: float = 0.2
     round_retries: int = 1
+    chain_id: int = 0
 
     def to_run_config(self) -> dict[str, Any]:
         """The run-config table (kebab-case keys) for ``[tool.flwr.app.config]`` / ``--run-config``."""
@@ -325,10 +284,6 @@ class ServeConfig:
 
 def initial_params(spec: FederationSpec) -> np.ndarray:
     """The task's first global model: built from the spec's seed exactly as the in-process demo builds it."""
-    import numpy as np
-
-    from fl_node.models import flatten
-
     return flatten(spec.model.build(int(np.random.SeedSequence([spec.seed, 1]).generate_state(1)[0])))
 
 
@@ -352,17 +307,6 @@ class Status:
             tmp.replace(self.path)
 
 
-def log_to_file(path: Path) -> None:
-    """Send this process's INFO logs of fedledger to ``path`` (appended)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handler = logging.FileHandler(path)
-    handler.setFormatter(logging.Formatter("%(asctime)s %(name)s %(levelname)s %(message)s"))
-    for name in ("fl_node", "incentive"):
-        logger = logging.getLogger(name)
-        logger.setLevel(logging.INFO)
-        logger.addHandler(handler)
-
-
 server_app = ServerApp()
 
 
@@ -382,20 +326,9 @@ def serve_main(grid: Grid, context: Context) -> None:
 
 def run_federation(grid: Grid, config: ServeConfig, status: Status) -> None:
     """Create or resume the task, then run rounds until ``config.rounds`` are finalized on chain."""
-    import torch
-
-    from fl_node.artifacts import ArtifactStore
-    from fl_node.errors import RoundAborted
-    from fl_node.federation import Coordinator, model_from_bytes
-    from fl_node.replay import load_published
-    from fl_node.transport.keystore import load_account
-    from incentive.audit import finalized_rounds
-    from incentive.chain import connect
-    from incentive.ledger import LedgerClient, RoundStatus, to_bytes32
-
     torch.set_num_threads(1)  # the same arithmetic as the in-process federation, and fair to co-hosted nodes
     status.update(state="starting", error="")
-    chain = connect(config.rpc)
+    chain = connect(config.rpc, chain_id=config.chain_id or None)
     ledger = LedgerClient.at(chain, config.ledger)
     store = ArtifactStore(config.artifacts)
     aggregator = load_account(Path(config.aggregator_key))
@@ -451,11 +384,8 @@ def run_federation(grid: Grid, config: ServeConfig, status: Status) -> None:
     status.update(state="done")
 
 
-def key_holder_key(config: ServeConfig, spec: FederationSpec):
+def key_holder_key(config: ServeConfig, spec: FederationSpec) -> PaillierPrivateKey | None:
     """The key holder's Paillier private key of ``spec`` from ``config.keys_dir`` (None for plaintext tasks)."""
-    from fl_node.crypto.keys import key_fingerprint, load_private_key
-    from fl_node.errors import KeyMismatch
-
     if not spec.encrypt:
         return None
     fingerprint = key_fingerprint(spec.paillier_public_key()).hex()[:12]
@@ -465,21 +395,11 @@ def key_holder_key(config: ServeConfig, spec: FederationSpec):
     return load_private_key(path)
 
 
-def create_task(config: ServeConfig, ledger: Any, store: Any, infos: Mapping[int, Mapping[str, Any]]) -> int:
+def create_task(config: ServeConfig, ledger: LedgerClient, store: ArtifactStore, infos: Mapping[int, Mapping[str, Any]]) -> int:
     """Build the task's spec from the connected members, publish spec and validation split, create the task.
 
     Nodes whose account is not an active member (or was slashed below the minimum stake) are left out.
     """
-    from fl_node.crypto.codec import CodecConfig
-    from fl_node.crypto.keys import generate_keypair, key_fingerprint, public_key_to_bytes, save_keypair
-    from fl_node.errors import ConsortiumError, MembershipRefused
-    from fl_node.federation import FederationSpec, validation_to_bytes
-    from fl_node.models import ModelConfig
-    from fl_node.training import TrainConfig
-    from fl_node.transport.keystore import load_account
-    from fl_node.transport.node import load_node_data, require_active_member
-    from incentive.ledger import TaskCreated
-
     if not config.admin_key:
         raise ConsortiumError("creating a task needs the ledger admin's key (admin-key)")
     admin = load_account(Path(config.admin_key))

@@ -18,265 +18,35 @@ One round (the seed's four steps, on the ledger):
 Everything an auditor needs to replay a round is in the store and bound by hashes on chain:
 the :class:`FederationSpec` (the task's model-spec hash), the validation split (the task's
 validation-spec hash), every global and aggregated model (round hashes) and every blob
-(commitments). See :mod:`fl_node.replay`.
-"""
+(commitments). See :mod:`fl_node.replay`."""
 
 from __future__ import annotations
 
-import json
 import logging
 import time
-from collections.abc import Callable, Mapping, Sequence
-from dataclasses import asdict, dataclass
-from typing import Protocol
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 
 import numpy as np
 from eth_account.signers.local import LocalAccount
 from eth_hash.auto import keccak
-from phe import PaillierPrivateKey, PaillierPublicKey
+from phe import PaillierPrivateKey
 
 from fl_node.artifacts import ArtifactStore
-from fl_node.crypto.codec import CodecConfig
-from fl_node.crypto.keys import public_key_from_bytes, public_key_to_bytes
 from fl_node.data import ArraySplit
-from fl_node.errors import FlNodeError, RoundAborted
-from fl_node.hfl import (
-    Aggregator,
-    Collected,
-    EncryptedSums,
-    EncryptedUpdates,
-    Exclusion,
-    KeyHolder,
-    Participant,
-    PlainSums,
-    PlainUpdates,
-    RoundPlan,
-    Submission,
-    VerifiedRound,
-    collect_submissions,
-)
-from fl_node.models import ModelConfig, model_hash, unflatten
-from fl_node.training import TrainConfig, evaluate
+from fl_node.errors import RoundAborted
+from fl_node.hfl.aggregator import Aggregator, Collected, Exclusion, VerifiedRound
+from fl_node.hfl.keyholder import KeyHolder
+from fl_node.hfl.participant import RoundPlan, Submission
+from fl_node.hfl.spec import FederationSpec, model_to_bytes
+from fl_node.models import unflatten
+from fl_node.training import evaluate
+from fl_node.transport.inprocess import Transport
 from incentive.contribution import make_scorer
 from incentive.fixedpoint import to_fixed
 from incentive.ledger import LedgerClient, RoundOpened, to_bytes32
 
 log = logging.getLogger(__name__)
-
-UTILITIES = ("accuracy", "loss")
-
-
-# ---------------------------------------------------------------- what the federation publishes
-
-
-@dataclass(frozen=True)
-class FederationSpec:
-    """The public description of a federation task; its keccak256 is the task's model-spec hash.
-
-    Attributes
-    ----------
-    model : ModelConfig
-    train : TrainConfig
-        Local training each node is asked to run.
-    encrypt : bool
-    codec : CodecConfig
-        Quantization, clipping and headroom of the packed codec (also the clip of plaintext runs).
-    public_key : bytes
-        The key holder's Paillier public key (empty for plaintext runs).
-    sample_counts : Mapping[str, int]
-        Every participant's public sample count, by address: the FedAvg weights.
-    scorer : str
-        Contribution scorer (``loo``, ``exact``, ``tmc``, ``gtg``).
-    utility : str
-        ``accuracy`` or ``loss`` (negative validation loss) of a subset's model.
-    seed : int
-        Seeds the scorer's sampling in every round (with the round id).
-    min_participants : int
-    """
-
-    model: ModelConfig
-    train: TrainConfig
-    encrypt: bool
-    codec: CodecConfig
-    public_key: bytes
-    sample_counts: Mapping[str, int]
-    scorer: str = "gtg"
-    utility: str = "loss"
-    seed: int = 0
-    min_participants: int = 1
-
-    def __post_init__(self) -> None:
-        if self.utility not in UTILITIES:
-            raise FlNodeError(f"unknown utility {self.utility!r}; choose one of {', '.join(UTILITIES)}")
-        make_scorer(self.scorer)
-
-    @property
-    def n_params(self) -> int:
-        from fl_node.models import n_parameters
-
-        return n_parameters(self.model.build())
-
-    def paillier_public_key(self) -> PaillierPublicKey:
-        """The key holder's public key; plaintext federations have none."""
-        if not self.encrypt:
-            raise FlNodeError("a plaintext federation has no public key")
-        return public_key_from_bytes(self.public_key)
-
-    def scheme(self) -> PlainUpdates | EncryptedUpdates:
-        """The public update scheme every participant and the aggregator use."""
-        if self.encrypt:
-            return EncryptedUpdates(self.paillier_public_key(), self.n_params, self.codec)
-        return PlainUpdates(self.n_params, self.codec.clip)
-
-    def key_holder(self, private_key: PaillierPrivateKey | None) -> KeyHolder:
-        """The key holder of this federation: decrypts sums with ``private_key`` (None for plaintext runs)."""
-        if self.encrypt and private_key is None:
-            raise FlNodeError("an encrypted federation needs the key holder's private key")
-        return KeyHolder(EncryptedSums(private_key, self.codec) if self.encrypt else PlainSums())
-
-    def to_bytes(self) -> bytes:
-        """Canonical JSON (sorted keys): the bytes whose hash goes on chain."""
-        payload = {
-            "model": asdict(self.model),
-            "train": asdict(self.train),
-            "encrypt": self.encrypt,
-            "codec": asdict(self.codec),
-            "public_key": self.public_key.hex(),
-            "sample_counts": dict(sorted(self.sample_counts.items())),
-            "scorer": self.scorer,
-            "utility": self.utility,
-            "seed": self.seed,
-            "min_participants": self.min_participants,
-        }
-        return json.dumps(payload, sort_keys=True, separators=(",", ":")).encode()
-
-    @classmethod
-    def from_bytes(cls, data: bytes) -> FederationSpec:
-        """Parse :meth:`to_bytes` output; anything else raises FlNodeError."""
-        try:
-            raw = json.loads(data)
-            return cls(
-                model=ModelConfig(**raw["model"]),
-                train=TrainConfig(**raw["train"]),
-                encrypt=bool(raw["encrypt"]),
-                codec=CodecConfig(**raw["codec"]),
-                public_key=bytes.fromhex(raw["public_key"]),
-                sample_counts={str(k): int(v) for k, v in raw["sample_counts"].items()},
-                scorer=str(raw["scorer"]),
-                utility=str(raw["utility"]),
-                seed=int(raw["seed"]),
-                min_participants=int(raw["min_participants"]),
-            )
-        except (ValueError, KeyError, TypeError) as exc:
-            raise FlNodeError(f"not a federation spec: {exc}") from exc
-
-
-def validation_to_bytes(split: ArraySplit) -> bytes:
-    """Canonical bytes of the evaluator's validation split; its keccak256 is the task's validation-spec hash."""
-    payload = {"X": np.asarray(split.X, dtype=np.float64).tolist(), "y": np.asarray(split.y).astype(int).tolist()}
-    return json.dumps(payload, separators=(",", ":")).encode()
-
-
-def validation_from_bytes(data: bytes) -> ArraySplit:
-    """Inverse of :func:`validation_to_bytes`."""
-    try:
-        raw = json.loads(data)
-        return ArraySplit(np.asarray(raw["X"], dtype=np.float64), np.asarray(raw["y"], dtype=np.int64))
-    except (ValueError, KeyError, TypeError) as exc:
-        raise FlNodeError(f"not a validation split: {exc}") from exc
-
-
-def model_to_bytes(params: np.ndarray) -> bytes:
-    """A flat model as stored: float32 little-endian, so that ``keccak(bytes) == model_hash(params)``."""
-    return np.ascontiguousarray(params, dtype="<f4").tobytes()
-
-
-def model_from_bytes(data: bytes) -> np.ndarray:
-    """Inverse of :func:`model_to_bytes`."""
-    if len(data) % 4:
-        raise FlNodeError(f"a stored model has a multiple of 4 bytes, got {len(data)}")
-    return np.frombuffer(data, dtype="<f4").copy()
-
-
-# ---------------------------------------------------------------- the participant's side
-
-
-class LedgerNode:
-    """A participant with its own ledger identity: trains, commits its blob's hash with its own key.
-
-    Parameters
-    ----------
-    name : str
-        Display name (e.g. "Hospital A").
-    participant : Participant
-        Its ``participant_id`` must be ``account.address``.
-    account : LocalAccount
-        The node's Ethereum key; it signs its commitments.
-    ledger : LedgerClient
-    behaviour_name : str (default: "honest")
-        For reports only.
-    """
-
-    def __init__(
-        self,
-        name: str,
-        participant: Participant,
-        account: LocalAccount,
-        ledger: LedgerClient,
-        behaviour_name: str = "honest",
-    ) -> None:
-        if participant.participant_id != account.address:
-            raise FlNodeError(f"participant id {participant.participant_id} is not the node's address {account.address}")
-        self.name = name
-        self.participant = participant
-        self.account = account
-        self.ledger = ledger
-        self.behaviour_name = behaviour_name
-
-    @property
-    def participant_id(self) -> str:
-        return self.participant.participant_id
-
-    @property
-    def n_samples(self) -> int:
-        return self.participant.n_samples
-
-    def submit(self, plan: RoundPlan) -> Submission:
-        """Train on ``plan`` (``plan.round`` is the on-chain round id), commit the blob's hash, return the blob."""
-        submission = self.participant.submit(plan)
-        self.ledger.commit(self.account, plan.round, submission.blob_hash)
-        return submission
-
-
-class Transport(Protocol):
-    """Moves a round's plan to the nodes and their submissions back; the round logic is elsewhere."""
-
-    def collect(self, plan: RoundPlan) -> Collected:
-        """Every selected node trains and commits; returns the submissions and who failed."""
-        ...
-
-
-@dataclass
-class InProcessTransport:
-    """Nodes in this process, called one after the other (each signs its own commitment).
-
-    Attributes
-    ----------
-    nodes : Sequence[LedgerNode]
-    deadline_s : float | None (default: None)
-        Submissions not in by then are dropouts.
-    """
-
-    nodes: Sequence[LedgerNode]
-    deadline_s: float | None = None
-
-    def collect(self, plan: RoundPlan) -> Collected:
-        selected = [n for n in self.nodes if n.participant_id in plan.sample_counts]
-        # One worker: the nodes share one chain connection, whose nonces must not interleave.
-        return collect_submissions(selected, plan, self.deadline_s, max_workers=1)
-
-
-# ---------------------------------------------------------------- the coordinator's side
 
 
 @dataclass(frozen=True)

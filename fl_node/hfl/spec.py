@@ -1,0 +1,150 @@
+"""What a federation task publishes: its spec (the model-spec hash), its validation split, its models as bytes.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass
+
+import numpy as np
+from phe import PaillierPrivateKey, PaillierPublicKey
+
+from fl_node.crypto.codec import CodecConfig
+from fl_node.crypto.keys import public_key_from_bytes
+from fl_node.data import ArraySplit
+from fl_node.errors import FlNodeError
+from fl_node.hfl.keyholder import KeyHolder
+from fl_node.hfl.schemes import EncryptedSums, EncryptedUpdates, PlainSums, PlainUpdates
+from fl_node.models import ModelConfig, n_parameters
+from fl_node.training import TrainConfig
+from incentive.contribution import make_scorer
+
+UTILITIES = ("accuracy", "loss")
+
+
+@dataclass(frozen=True)
+class FederationSpec:
+    """The public description of a federation task; its keccak256 is the task's model-spec hash.
+
+    Attributes
+    ----------
+    model : ModelConfig
+    train : TrainConfig
+        Local training each node is asked to run.
+    encrypt : bool
+    codec : CodecConfig
+        Quantization, clipping and headroom of the packed codec (also the clip of plaintext runs).
+    public_key : bytes
+        The key holder's Paillier public key (empty for plaintext runs).
+    sample_counts : Mapping[str, int]
+        Every participant's public sample count, by address: the FedAvg weights.
+    scorer : str
+        Contribution scorer (``loo``, ``exact``, ``tmc``, ``gtg``).
+    utility : str
+        ``accuracy`` or ``loss`` (negative validation loss) of a subset's model.
+    seed : int
+        Seeds the scorer's sampling in every round (with the round id).
+    min_participants : int
+    """
+
+    model: ModelConfig
+    train: TrainConfig
+    encrypt: bool
+    codec: CodecConfig
+    public_key: bytes
+    sample_counts: Mapping[str, int]
+    scorer: str = "gtg"
+    utility: str = "loss"
+    seed: int = 0
+    min_participants: int = 1
+
+    def __post_init__(self) -> None:
+        if self.utility not in UTILITIES:
+            raise FlNodeError(f"unknown utility {self.utility!r}; choose one of {', '.join(UTILITIES)}")
+        make_scorer(self.scorer)
+
+    @property
+    def n_params(self) -> int:
+        return n_parameters(self.model.build())
+
+    def paillier_public_key(self) -> PaillierPublicKey:
+        """The key holder's public key; plaintext federations have none."""
+        if not self.encrypt:
+            raise FlNodeError("a plaintext federation has no public key")
+        return public_key_from_bytes(self.public_key)
+
+    def scheme(self) -> PlainUpdates | EncryptedUpdates:
+        """The public update scheme every participant and the aggregator use."""
+        if self.encrypt:
+            return EncryptedUpdates(self.paillier_public_key(), self.n_params, self.codec)
+        return PlainUpdates(self.n_params, self.codec.clip)
+
+    def key_holder(self, private_key: PaillierPrivateKey | None) -> KeyHolder:
+        """The key holder of this federation: decrypts sums with ``private_key`` (None for plaintext runs)."""
+        if self.encrypt and private_key is None:
+            raise FlNodeError("an encrypted federation needs the key holder's private key")
+        return KeyHolder(EncryptedSums(private_key, self.codec) if self.encrypt else PlainSums())
+
+    def to_bytes(self) -> bytes:
+        """Canonical JSON (sorted keys): the bytes whose hash goes on chain."""
+        payload = {
+            "model": asdict(self.model),
+            "train": asdict(self.train),
+            "encrypt": self.encrypt,
+            "codec": asdict(self.codec),
+            "public_key": self.public_key.hex(),
+            "sample_counts": dict(sorted(self.sample_counts.items())),
+            "scorer": self.scorer,
+            "utility": self.utility,
+            "seed": self.seed,
+            "min_participants": self.min_participants,
+        }
+        return json.dumps(payload, sort_keys=True, separators=(",", ":")).encode()
+
+    @classmethod
+    def from_bytes(cls, data: bytes) -> FederationSpec:
+        """Parse :meth:`to_bytes` output; anything else raises FlNodeError."""
+        try:
+            raw = json.loads(data)
+            return cls(
+                model=ModelConfig(**raw["model"]),
+                train=TrainConfig(**raw["train"]),
+                encrypt=bool(raw["encrypt"]),
+                codec=CodecConfig(**raw["codec"]),
+                public_key=bytes.fromhex(raw["public_key"]),
+                sample_counts={str(k): int(v) for k, v in raw["sample_counts"].items()},
+                scorer=str(raw["scorer"]),
+                utility=str(raw["utility"]),
+                seed=int(raw["seed"]),
+                min_participants=int(raw["min_participants"]),
+            )
+        except (ValueError, KeyError, TypeError) as exc:
+            raise FlNodeError(f"not a federation spec: {exc}") from exc
+
+
+def validation_to_bytes(split: ArraySplit) -> bytes:
+    """Canonical bytes of the evaluator's validation split; its keccak256 is the task's validation-spec hash."""
+    payload = {"X": np.asarray(split.X, dtype=np.float64).tolist(), "y": np.asarray(split.y).astype(int).tolist()}
+    return json.dumps(payload, separators=(",", ":")).encode()
+
+
+def validation_from_bytes(data: bytes) -> ArraySplit:
+    """Inverse of :func:`validation_to_bytes`."""
+    try:
+        raw = json.loads(data)
+        return ArraySplit(np.asarray(raw["X"], dtype=np.float64), np.asarray(raw["y"], dtype=np.int64))
+    except (ValueError, KeyError, TypeError) as exc:
+        raise FlNodeError(f"not a validation split: {exc}") from exc
+
+
+def model_to_bytes(params: np.ndarray) -> bytes:
+    """A flat model as stored: float32 little-endian, so that ``keccak(bytes) == model_hash(params)``."""
+    return np.ascontiguousarray(params, dtype="<f4").tobytes()
+
+
+def model_from_bytes(data: bytes) -> np.ndarray:
+    """Inverse of :func:`model_to_bytes`."""
+    if len(data) % 4:
+        raise FlNodeError(f"a stored model has a multiple of 4 bytes, got {len(data)}")
+    return np.frombuffer(data, dtype="<f4").copy()

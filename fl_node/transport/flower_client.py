@@ -1,0 +1,57 @@
+"""The node operator's Flower ClientApp: forwards each message to the node's worker.
+
+Messages
+    ``query`` (server → node): the node answers its address, name and sample count.
+    ``train`` (server → node): a ConfigRecord ``plan`` with ``task``, ``round``,
+    ``sample-counts`` (JSON), ``spec`` (the task's spec bytes) and ``params`` (the global
+    model, float32 bytes). The node checks both against the ledger, trains, commits the blob's
+    hash on chain with its own key and answers a ConfigRecord ``submission`` with ``ok``,
+    ``address``, ``n-samples``, ``clipped``, ``train-loss`` and ``blob`` (or ``error``).
+
+This module is imported by every ``flwr-clientapp`` process (one per message), so it imports
+only Flower, the standard library and :mod:`fl_node.transport.worker`; the round logic runs in
+the node's worker (:mod:`fl_node.transport.node`).
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from flwr.app import ConfigRecord, Context, Message, RecordDict
+from flwr.clientapp import ClientApp
+
+from fl_node.transport.worker import WORKER_SOCKET, call_worker
+
+client_app = ClientApp()
+
+
+def _worker(context: Context, header: dict[str, Any], binary: dict[str, bytes] | None = None):
+    socket_path = str(context.node_config[WORKER_SOCKET])
+    authkey = Path(socket_path + ".key").read_bytes()
+    return call_worker(socket_path, authkey, header, binary)
+
+
+@client_app.query()
+def query(msg: Message, context: Context) -> Message:
+    """Answer the node's address, name and sample count."""
+    header, _ = _worker(context, {"op": "info"})
+    record = ConfigRecord({k: v for k, v in header.items() if isinstance(v, (str, int, float, bool))})
+    record["labels"] = json.dumps(header.get("labels", []))
+    return Message(RecordDict({"info": record}), reply_to=msg)
+
+
+@client_app.train()
+def train(msg: Message, context: Context) -> Message:
+    """Forward a round plan to the node's worker; answer its submission (or its error)."""
+    plan = msg.content["plan"]
+    header = {"op": "train", "task": int(plan["task"]), "round": int(plan["round"]), "sample-counts": str(plan["sample-counts"])}
+    reply, binary = _worker(context, header, {"spec": bytes(plan["spec"]), "params": bytes(plan["params"])})
+    record = ConfigRecord({k: v for k, v in reply.items() if isinstance(v, (str, int, float, bool))})
+    if "blob" in binary:
+        record["blob"] = binary["blob"]
+    return Message(RecordDict({"submission": record}), reply_to=msg)
+
+
+# ====================================================================== the transport

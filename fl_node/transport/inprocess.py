@@ -1,0 +1,40 @@
+"""The in-process transport: nodes in this process, called one after the other.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Protocol
+
+from fl_node.hfl.aggregator import Collected, collect_submissions
+from fl_node.hfl.node import LedgerNode
+from fl_node.hfl.participant import RoundPlan
+
+
+class Transport(Protocol):
+    """Moves a round's plan to the nodes and their submissions back; the round logic is elsewhere."""
+
+    def collect(self, plan: RoundPlan) -> Collected:
+        """Every selected node trains and commits; returns the submissions and who failed."""
+        ...
+
+
+@dataclass
+class InProcessTransport:
+    """Nodes in this process, called one after the other (each signs its own commitment).
+
+    Attributes
+    ----------
+    nodes : Sequence[LedgerNode]
+    deadline_s : float | None (default: None)
+        Submissions not in by then are dropouts.
+    """
+
+    nodes: Sequence[LedgerNode]
+    deadline_s: float | None = None
+
+    def collect(self, plan: RoundPlan) -> Collected:
+        selected = [n for n in self.nodes if n.participant_id in plan.sample_counts]
+        # One worker: the nodes share one chain connection, whose nonces must not interleave.
+        return collect_submissions(selected, plan, self.deadline_s, max_workers=1)
