@@ -25,16 +25,17 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import torch
 from eth_account import Account
 
 from fl_node.artifacts import ArtifactStore
 from fl_node.data import ArraySplit, FederatedData, federate, load_dataset
 from fl_node.demo import DemoConfig, hospital_name, setup_federation
+from fl_node.hfl.runner import run_federation
 from fl_node.hfl.spec import model_from_bytes
 from fl_node.models import model_hash, unflatten
 from fl_node.replay import audit_federation, load_published
+from fl_node.seeds import NODE_TRAINING, derive_seed
 from fl_node.training import evaluate
 from fl_node.errors import FlowerRunFailed
 from fl_node.transport.deployment import (
@@ -46,7 +47,7 @@ from fl_node.transport.deployment import (
     write_app_project,
     write_connection,
 )
-from fl_node.transport.flower_server import ServeConfig, Status, initial_params, key_holder_key
+from fl_node.transport.flower_server import ServeConfig, Status, key_holder_key
 from fl_node.transport.inprocess import InProcessTransport
 from fl_node.transport.keystore import PASSPHRASE_ENV, write_keystore
 from fl_node.transport.processes import LOOPBACK, ManagedProcess, ProcessGroup, free_port, start_process
@@ -124,11 +125,6 @@ class ConsortiumConfig:
             stake_wei=self.stake_wei,
             min_participants=self.min_participants,
         )
-
-
-def node_seed_of(seed: int, index: int) -> int:
-    """Node ``index``'s training seed, as the in-process demo derives it."""
-    return int(np.random.SeedSequence([seed, 2, index]).generate_state(1)[0])
 
 
 def write_split_csv(path: Path, split: ArraySplit) -> Path:
@@ -231,7 +227,7 @@ class LocalConsortium:
             keystore = write_keystore(keys / f"node-{k}.json", account, self.passphrase, scrypt_n=LOCAL_SCRYPT_N)
             self.chain.fund(account.address, c.stake_wei + 10**19)
             csv_path = write_split_csv(data_dir / f"node-{k}.csv", self.data.nodes[k])
-            self.nodes.append(NodeHandle(k, hospital_name(k), account.address, keystore, csv_path, node_seed_of(c.seed, k)))
+            self.nodes.append(NodeHandle(k, hospital_name(k), account.address, keystore, csv_path, derive_seed(c.seed, NODE_TRAINING, k)))
         self.superlink_port = self.superlink_port or free_port()
         self.serve = ServeConfig(
             rpc=self.anvil.url,
@@ -412,16 +408,10 @@ class ConsortiumResult:
 def run_in_process(config: ConsortiumConfig, chain: Chain, out_dir: Path) -> InProcessComparison:
     """The same federation through :class:`~fl_node.transport.inprocess.InProcessTransport` on ``chain``."""
     federation = setup_federation(config.demo_config(), chain, out_dir)
-    params = initial_params(federation.coordinator.spec)
-    transport = InProcessTransport(federation.nodes)
-    seconds = []
-    outcome = None
-    for _ in range(config.rounds):
-        outcome = federation.coordinator.run_round(params, transport)
-        params = outcome.global_params
-        seconds.append(outcome.seconds)
-    assert outcome is not None
-    return InProcessComparison(seconds, "0x" + model_hash(params).hex(), outcome.accuracy)
+    run = run_federation(federation.coordinator, InProcessTransport(federation.nodes), config.rounds)
+    return InProcessComparison(
+        [o.seconds for o in run.outcomes], "0x" + model_hash(run.final_params).hex(), run.outcomes[-1].accuracy
+    )
 
 
 def run_consortium_local(

@@ -21,7 +21,7 @@ from fl_node.crypto.codec import CodecConfig
 from fl_node.crypto.keys import generate_keypair, public_key_to_bytes
 from fl_node.data import federate, load_dataset
 from fl_node.errors import FlNodeError
-from fl_node.hfl.coordinator import subset_utility
+from fl_node.hfl.coordinator import RoundUtility
 from fl_node.hfl.spec import FederationSpec
 from fl_node.hfl.aggregator import Aggregator, collect_submissions
 from fl_node.hfl.participant import Participant, RoundPlan
@@ -110,7 +110,8 @@ def run_contribution_bench(
         for label, (name, options) in config.scorers().items():
             if on_step is not None:
                 on_step(f"round {r}: {label}")
-            order, utility = subset_utility(spec, verified, key_holder, global_params, data.validation)
+            utility = RoundUtility(spec, verified, key_holder, global_params, data.validation)
+            order = utility.ids
             start = time.perf_counter()
             result = make_scorer(name, **options).score(
                 list(range(len(order))), utility, rng=np.random.default_rng([config.seed, r])

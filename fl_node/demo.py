@@ -14,7 +14,6 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import numpy as np
 from eth_account.signers.local import LocalAccount
 
 from fl_node.artifacts import ArtifactStore
@@ -30,12 +29,14 @@ from fl_node.crypto.keys import (
 from fl_node.data import FederatedData, federate, load_dataset
 from fl_node.hfl.coordinator import Coordinator, RoundOutcome
 from fl_node.hfl.node import LedgerNode
-from fl_node.hfl.spec import FederationSpec, validation_to_bytes
-from fl_node.transport.inprocess import InProcessTransport
 from fl_node.hfl.participant import Participant
-from fl_node.models import ModelConfig, flatten, unflatten
+from fl_node.hfl.runner import RunObserver, initial_params, run_federation
+from fl_node.hfl.spec import FederationSpec, validation_to_bytes
+from fl_node.models import ModelConfig, unflatten
 from fl_node.replay import audit_federation
-from fl_node.training import TrainConfig, evaluate, train_centralized
+from fl_node.seeds import CENTRALIZED, NODE_TRAINING, derive_seed
+from fl_node.training import Metrics, TrainConfig, evaluate, train_centralized
+from fl_node.transport.inprocess import InProcessTransport
 from incentive.audit import AuditCheck, AuditReport
 from incentive.chain import Chain
 from incentive.ledger import LedgerClient, TaskCreated, node_key_hash
@@ -179,7 +180,7 @@ def setup_federation(config: DemoConfig, chain: Chain, out_dir: Path) -> Federat
                 model.factory(),
                 config.train,
                 scheme,
-                seed=int(np.random.SeedSequence([config.seed, 2, k]).generate_state(1)[0]),
+                seed=derive_seed(config.seed, NODE_TRAINING, k),
                 behaviour=make_behaviour(behaviour, data.n_classes),
             ),
             account,
@@ -212,6 +213,23 @@ class DemoResult:
     elapsed_s: float
 
 
+@dataclass
+class DemoRounds(RunObserver):
+    """Evaluates each new global model on the test set, beside the centralized baseline at the same budget."""
+
+    federation: Federation
+    centralized: list[Metrics]
+    on_round_done: Callable[[DemoRound], None] | None = None
+    rounds: list[DemoRound] = field(default_factory=list)
+
+    def on_round(self, outcome: RoundOutcome) -> None:
+        test = evaluate(unflatten(self.federation.model.build(), outcome.global_params), self.federation.data.test)
+        record = DemoRound(outcome, test.accuracy, self.centralized[len(self.rounds)].accuracy)
+        self.rounds.append(record)
+        if self.on_round_done is not None:
+            self.on_round_done(record)
+
+
 def run_demo(
     federation: Federation,
     on_round: Callable[[DemoRound], None] | None = None,
@@ -220,27 +238,16 @@ def run_demo(
     """Run the rounds, claim every reward, train the centralized baseline, audit; returns everything."""
     start = time.perf_counter()
     config = federation.config
-    model = federation.model
-    initial = flatten(model.build(int(np.random.SeedSequence([config.seed, 1]).generate_state(1)[0])))
     centralized = train_centralized(
-        unflatten(model.build(), initial),
+        unflatten(federation.model.build(), initial_params(federation.coordinator.spec)),
         federation.data.pooled(),
         config.train,
         config.rounds,
-        int(np.random.SeedSequence([config.seed, 3]).generate_state(1)[0]),
+        derive_seed(config.seed, CENTRALIZED),
         federation.data.test,
     )
-    transport = InProcessTransport(federation.nodes)
-    global_params = initial
-    rounds: list[DemoRound] = []
-    for r in range(config.rounds):
-        outcome = federation.coordinator.run_round(global_params, transport)
-        global_params = outcome.global_params
-        test = evaluate(unflatten(model.build(), global_params), federation.data.test)
-        record = DemoRound(outcome, test.accuracy, centralized[r].accuracy)
-        rounds.append(record)
-        if on_round is not None:
-            on_round(record)
+    observer = DemoRounds(federation, centralized, on_round)
+    run_federation(federation.coordinator, InProcessTransport(federation.nodes), config.rounds, observers=[observer])
     for node in federation.nodes:
         if federation.ledger.member(node.account.address).pending_reward > 0:
             federation.ledger.claim(node.account)
@@ -248,4 +255,4 @@ def run_demo(
     report = audit_federation(
         federation.ledger, federation.store, federation.task_id, private_key, on_check=on_check
     )
-    return DemoResult(federation, rounds, centralized[-1].accuracy, report, time.perf_counter() - start)
+    return DemoResult(federation, observer.rounds, centralized[-1].accuracy, report, time.perf_counter() - start)

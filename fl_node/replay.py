@@ -19,7 +19,7 @@ from phe import PaillierPrivateKey
 
 from fl_node.artifacts import ArtifactStore
 from fl_node.errors import ArtifactError, FlNodeError, KeyMismatch
-from fl_node.hfl.coordinator import score_round
+from fl_node.hfl.coordinator import RoundUtility, score_round
 from fl_node.hfl.spec import FederationSpec, model_from_bytes, validation_from_bytes
 from fl_node.data import ArraySplit
 from fl_node.hfl.aggregator import Aggregator
@@ -122,13 +122,14 @@ def check_with_key(
         except (ArtifactError, FlNodeError) as exc:
             model_failures.append(f"round {r.round_id}: {exc}")
             continue
-        rebuilt = key_holder.new_global(global_params, verified.sum(sorted(verified.updates)))
+        utility = RoundUtility(spec, verified, key_holder, global_params, published.validation)
+        rebuilt = utility.full()[0]
         if "0x" + model_hash(rebuilt).hex() != r.aggregated_model_hash:
             model_failures.append(
                 f"round {r.round_id}: the blobs aggregate to 0x{model_hash(rebuilt).hex()}, "
                 f"the ledger records {r.aggregated_model_hash}"
             )
-        values, _ = score_round(spec, r.round_id, verified, key_holder, global_params, published.validation)
+        values, _ = score_round(spec, r.round_id, utility)
         for p in r.participants:
             expected = 0 if p.dropped else to_fixed(values.get(p.account, 0.0))
             scores_checked += 1

@@ -25,6 +25,7 @@ from fl_node.hfl.keyholder import KeyHolder, round_error_bound
 from fl_node.hfl.participant import Participant, RoundPlan
 from fl_node.hfl.schemes import EncryptedSums, EncryptedUpdates, PlainSums, PlainUpdates
 from fl_node.models import ModelConfig, flatten, unflatten
+from fl_node.seeds import CENTRALIZED, INITIAL_MODEL, NODE_TRAINING, derive_seed
 from fl_node.training import Metrics, TrainConfig, evaluate, train_centralized
 
 
@@ -226,10 +227,6 @@ class SeedResult:
         return self.centralized[-1].accuracy
 
 
-def _seed_of(*parts: int) -> int:
-    return int(np.random.SeedSequence(list(parts)).generate_state(1)[0])
-
-
 def run_seed(
     config: SimulationConfig,
     dataset: Dataset,
@@ -254,7 +251,7 @@ def run_seed(
         raise FlNodeError(f"need at least one round, got {config.rounds}")
     data = federate(dataset, config.nodes, config.partition, seed=seed, split=config.split)
     model_config = ModelConfig(config.model, data.n_features, data.n_classes, config.hidden)
-    initial = flatten(model_config.build(_seed_of(seed, 1)))
+    initial = flatten(model_config.build(derive_seed(seed, INITIAL_MODEL)))
     n_params = initial.shape[0]
     if config.encrypt:
         if keypair is None:
@@ -267,7 +264,7 @@ def run_seed(
         key_holder = KeyHolder(PlainSums())
     def participants_for(scheme: PlainUpdates | EncryptedUpdates) -> list[Participant]:
         return [
-            Participant(f"node-{k}", node, model_config.factory(), config.train, scheme, seed=_seed_of(seed, 2, k))
+            Participant(f"node-{k}", node, model_config.factory(), config.train, scheme, seed=derive_seed(seed, NODE_TRAINING, k))
             for k, node in enumerate(data.nodes)
         ]
 
@@ -278,7 +275,7 @@ def run_seed(
         plain = PlainUpdates(n_params, config.clip)
         exact = (participants_for(plain), Aggregator(plain), KeyHolder(PlainSums()))
     centralized = train_centralized(
-        unflatten(model_config.build(), initial), data.pooled(), config.train, config.rounds, _seed_of(seed, 3), data.test
+        unflatten(model_config.build(), initial), data.pooled(), config.train, config.rounds, derive_seed(seed, CENTRALIZED), data.test
     )
     records: list[RoundRecord] = []
     global_params = initial

@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 import numpy as np
@@ -38,13 +38,14 @@ from fl_node.errors import RoundAborted
 from fl_node.hfl.aggregator import Aggregator, Collected, Exclusion, VerifiedRound
 from fl_node.hfl.keyholder import KeyHolder
 from fl_node.hfl.participant import RoundPlan, Submission
-from fl_node.hfl.spec import FederationSpec, model_to_bytes
+from fl_node.hfl.spec import FederationSpec, model_from_bytes, model_to_bytes
 from fl_node.models import unflatten
-from fl_node.training import evaluate
+from fl_node.training import Metrics, evaluate
 from fl_node.transport.inprocess import Transport
+from incentive.audit import finalized_rounds
 from incentive.contribution import make_scorer
 from incentive.fixedpoint import to_fixed
-from incentive.ledger import LedgerClient, RoundOpened, to_bytes32
+from incentive.ledger import LedgerClient, Round, RoundOpened, RoundStatus, to_bytes32
 
 log = logging.getLogger(__name__)
 
@@ -88,52 +89,79 @@ class RoundOutcome:
     seconds: float
 
 
-def subset_utility(
-    spec: FederationSpec,
-    verified: VerifiedRound,
-    key_holder: KeyHolder,
-    global_params: np.ndarray,
-    validation: ArraySplit,
-) -> tuple[list[str], Callable[[frozenset[int]], float]]:
-    """The scorer's utility over the verified participants (index ``i`` is ``ids[i]``).
+class RoundUtility:
+    """The scorer's utility over a round's verified participants (index ``i`` is ``ids[i]``).
 
     ``utility(S)`` is the validation metric of ``global + sum_S(w_k delta_k) / sum_S(w_k)``,
     decrypting only the sum of the subset; ``utility(∅)`` is that of the unchanged global model.
+    The full coalition's model and metrics are kept: they are the round's new global model, so
+    the coordinator decrypts and evaluates the whole sum once for both.
+
+    Parameters
+    ----------
+    spec : FederationSpec
+    verified : VerifiedRound
+    key_holder : KeyHolder
+    global_params : np.ndarray
+    validation : ArraySplit
     """
-    ids = sorted(verified.updates)
 
-    def metric(params: np.ndarray) -> float:
-        metrics = evaluate(unflatten(spec.model.build(), params), validation)
-        return metrics.accuracy if spec.utility == "accuracy" else -metrics.loss
+    def __init__(
+        self,
+        spec: FederationSpec,
+        verified: VerifiedRound,
+        key_holder: KeyHolder,
+        global_params: np.ndarray,
+        validation: ArraySplit,
+    ) -> None:
+        self.spec = spec
+        self.verified = verified
+        self.key_holder = key_holder
+        self.global_params = global_params
+        self.validation = validation
+        self.ids = sorted(verified.updates)
+        self.decryptions = 0
+        self._full: tuple[np.ndarray, Metrics] | None = None
 
-    def utility(coalition: frozenset[int]) -> float:
+    def model(self, coalition: frozenset[int]) -> np.ndarray:
+        """The global model plus the FedAvg step of ``coalition`` (indices into :attr:`ids`)."""
         if not coalition:
-            return metric(global_params)
-        summed = verified.sum(ids[i] for i in sorted(coalition))
-        return metric(key_holder.new_global(global_params, summed))
+            return self.global_params
+        if len(coalition) == len(self.ids):
+            return self.full()[0]
+        return self._build(coalition)
 
-    return ids, utility
+    def full(self) -> tuple[np.ndarray, Metrics]:
+        """The full coalition's model (the round's new global model) and its validation metrics, computed once."""
+        if self._full is None:
+            params = self._build(frozenset(range(len(self.ids))))
+            self._full = params, self._evaluate(params)
+        return self._full
+
+    def __call__(self, coalition: frozenset[int]) -> float:
+        metrics = self.full()[1] if coalition and len(coalition) == len(self.ids) else self._evaluate(self.model(coalition))
+        return metrics.accuracy if self.spec.utility == "accuracy" else -metrics.loss
+
+    def _build(self, coalition: frozenset[int]) -> np.ndarray:
+        self.decryptions += 1
+        summed = self.verified.sum(self.ids[i] for i in sorted(coalition))
+        return self.key_holder.new_global(self.global_params, summed)
+
+    def _evaluate(self, params: np.ndarray) -> Metrics:
+        return evaluate(unflatten(self.spec.model.build(), params), self.validation)
 
 
-def score_round(
-    spec: FederationSpec,
-    round_id: int,
-    verified: VerifiedRound,
-    key_holder: KeyHolder,
-    global_params: np.ndarray,
-    validation: ArraySplit,
-) -> tuple[dict[str, float], int]:
+def score_round(spec: FederationSpec, round_id: int, utility: RoundUtility) -> tuple[dict[str, float], int]:
     """Contribution of each verified participant (by address) and the scorer's evaluation count.
 
     Deterministic given the spec and the round id, so an auditor with the key reproduces it.
     """
-    ids, utility = subset_utility(spec, verified, key_holder, global_params, validation)
-    if not ids:
+    if not utility.ids:
         return {}, 0
     result = make_scorer(spec.scorer).score(
-        list(range(len(ids))), utility, rng=np.random.default_rng([spec.seed, round_id])
+        list(range(len(utility.ids))), utility, rng=np.random.default_rng([spec.seed, round_id])
     )
-    return {ids[i]: float(v) for i, v in result.values.items()}, result.evaluations
+    return {utility.ids[i]: float(v) for i, v in result.values.items()}, result.evaluations
 
 
 class Coordinator:
@@ -222,10 +250,10 @@ class Coordinator:
                 f"round {round_id}: {len(verified.updates)} usable submissions, fewer than "
                 f"min_participants={self.spec.min_participants}; round cancelled on chain ({reasons})"
             )
-        values, evaluations = self.score(round_id, verified, global_params)
-        new_params = self.key_holder.new_global(global_params, verified.sum(sorted(verified.updates)))
+        utility = RoundUtility(self.spec, verified, self.key_holder, global_params, self.validation)
+        values, evaluations = score_round(self.spec, round_id, utility)
+        new_params, metrics = utility.full()
         aggregated_hash = self.store.put(model_to_bytes(new_params))
-        metrics = evaluate(unflatten(self.spec.model.build(), new_params), self.validation)
         order = [r.account for r in committed]
         receipt = self.ledger.finalize(
             self.evaluator_account,
@@ -252,9 +280,24 @@ class Coordinator:
             seconds=time.perf_counter() - start,
         )
 
-    def score(self, round_id: int, verified: VerifiedRound, global_params: np.ndarray) -> tuple[dict[str, float], int]:
-        """The evaluator's contribution scores of a round (see :func:`score_round`)."""
-        return score_round(self.spec, round_id, verified, self.key_holder, global_params, self.validation)
+    def finalized_rounds(self) -> list[Round]:
+        """The task's rounds finalized on chain, oldest first."""
+        return finalized_rounds(self.ledger, self.task_id)
+
+    def last_model(self) -> np.ndarray | None:
+        """The aggregated model of the last round finalized on chain (None before the first)."""
+        done = self.finalized_rounds()
+        return model_from_bytes(self.store.get(to_bytes32(done[-1].aggregated_model_hash))) if done else None
+
+    def cancel_open_rounds(self) -> list[int]:
+        """Cancel the task's rounds an earlier run left open (they would lock their committers' stakes)."""
+        cancelled = []
+        for r in self.ledger.rounds():
+            if r.task_id == self.task_id and r.status == RoundStatus.OPEN:
+                log.warning("cancelling round %d, left open by an earlier run", r.round_id)
+                self.ledger.cancel_round(self.aggregator_account, r.round_id)
+                cancelled.append(r.round_id)
+        return cancelled
 
     def _slash_mismatches(
         self, round_id: int, received: Mapping[str, Submission], commitments: Mapping[str, bytes]

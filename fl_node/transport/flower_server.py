@@ -26,20 +26,20 @@ from phe import PaillierPrivateKey
 from fl_node.artifacts import ArtifactStore
 from fl_node.crypto.codec import CodecConfig
 from fl_node.crypto.keys import generate_keypair, key_fingerprint, load_private_key, public_key_to_bytes, save_keypair
-from fl_node.errors import ConsortiumError, KeyMismatch, MembershipRefused, RoundAborted
+from fl_node.errors import ConsortiumError, KeyMismatch, MembershipRefused
 from fl_node.hfl.aggregator import Collected, Exclusion
-from fl_node.hfl.coordinator import Coordinator
+from fl_node.hfl.coordinator import Coordinator, RoundOutcome
 from fl_node.hfl.participant import RoundPlan, Submission
-from fl_node.hfl.spec import FederationSpec, model_from_bytes, model_to_bytes, validation_to_bytes
-from fl_node.models import ModelConfig, flatten
+from fl_node.hfl.runner import RunObserver, run_federation
+from fl_node.hfl.spec import FederationSpec, model_to_bytes, validation_to_bytes
+from fl_node.models import ModelConfig
 from fl_node.replay import load_published
 from fl_node.training import TrainConfig
 from fl_node.transport.keystore import load_account
 from fl_node.transport.node import load_node_data, require_active_member
 from fl_node.transport.processes import log_to_file
-from incentive.audit import finalized_rounds
 from incentive.chain import connect
-from incentive.ledger import LedgerClient, RoundStatus, TaskCreated, to_bytes32
+from incentive.ledger import LedgerClient, TaskCreated
 
 log = logging.getLogger(__name__)
 
@@ -282,11 +282,6 @@ class ServeConfig:
         return cls(**values)
 
 
-def initial_params(spec: FederationSpec) -> np.ndarray:
-    """The task's first global model: built from the spec's seed exactly as the in-process demo builds it."""
-    return flatten(spec.model.build(int(np.random.SeedSequence([spec.seed, 1]).generate_state(1)[0])))
-
-
 class Status:
     """The run's progress, kept in a JSON file the ``serve`` command reads."""
 
@@ -318,13 +313,36 @@ def serve_main(grid: Grid, context: Context) -> None:
         log_to_file(Path(config.status_file).with_suffix(".log"))
     status = Status(config.status_file)
     try:
-        run_federation(grid, config, status)
+        serve_federation(grid, config, status)
     except Exception as exc:
         status.update(state="failed", error=f"{type(exc).__name__}: {exc}")
         raise
 
 
-def run_federation(grid: Grid, config: ServeConfig, status: Status) -> None:
+@dataclass
+class StatusRounds(RunObserver):
+    """Keeps the status file up to date: state, rounds finalized on chain, one entry per round."""
+
+    status: Status
+    coordinator: Coordinator
+
+    def on_start(self, resumed_from: int, params: np.ndarray) -> None:
+        self.status.update(state="running", resumed_from=resumed_from, rounds_completed=resumed_from)
+
+    def on_round(self, outcome: RoundOutcome) -> None:
+        dropped = {d.participant_id for d in outcome.dropped}
+        entry = {
+            "round_id": outcome.round_id,
+            "seconds": outcome.seconds,
+            "accuracy": outcome.accuracy,
+            "participants": sorted(a for a in outcome.scores if a not in dropped),
+            "dropped": [{"participant": d.participant_id, "reason": d.reason} for d in outcome.dropped],
+        }
+        rounds = list(self.status.data.get("rounds", [])) + [entry]
+        self.status.update(rounds=rounds, rounds_completed=len(self.coordinator.finalized_rounds()))
+
+
+def serve_federation(grid: Grid, config: ServeConfig, status: Status) -> None:
     """Create or resume the task, then run rounds until ``config.rounds`` are finalized on chain."""
     torch.set_num_threads(1)  # the same arithmetic as the in-process federation, and fair to co-hosted nodes
     status.update(state="starting", error="")
@@ -342,12 +360,6 @@ def run_federation(grid: Grid, config: ServeConfig, status: Status) -> None:
     spec = published.spec
     private_key = key_holder_key(config, spec)
     coordinator = Coordinator(spec, ledger, task_id, aggregator, evaluator, private_key, published.validation, store)
-    for r in ledger.rounds():  # a round a crashed run left open would lock its committers' stakes
-        if r.task_id == task_id and r.status == RoundStatus.OPEN:
-            log.warning("cancelling round %d, left open by an earlier run", r.round_id)
-            ledger.cancel_round(aggregator, r.round_id)
-    done = finalized_rounds(ledger, task_id)
-    params = model_from_bytes(store.get(to_bytes32(done[-1].aggregated_model_hash))) if done else initial_params(spec)
     transport = FlowerTransport(
         grid,
         task_id,
@@ -358,29 +370,14 @@ def run_federation(grid: Grid, config: ServeConfig, status: Status) -> None:
         poll_s=config.poll_s,
         addresses={nid: str(info["address"]) for nid, info in infos.items()},
     )
-    rounds: list[dict[str, Any]] = list(status.data.get("rounds", []))
-    status.update(state="running", resumed_from=len(done), rounds_completed=len(done))
-    log.info("task %d: %d rounds finalized on chain, running %d more", task_id, len(done), max(0, config.rounds - len(done)))
-    for _ in range(len(done), config.rounds):
-        for attempt in range(config.round_retries + 1):
-            try:
-                outcome = coordinator.run_round(params, transport)
-                break
-            except RoundAborted as exc:
-                if attempt == config.round_retries:
-                    raise
-                log.warning("%s; opening the round again", exc)
-        params = outcome.global_params
-        rounds.append(
-            {
-                "round_id": outcome.round_id,
-                "seconds": outcome.seconds,
-                "accuracy": outcome.accuracy,
-                "participants": sorted(a for a in outcome.scores if a not in {d.participant_id for d in outcome.dropped}),
-                "dropped": [{"participant": d.participant_id, "reason": d.reason} for d in outcome.dropped],
-            }
-        )
-        status.update(rounds=rounds, rounds_completed=len(finalized_rounds(ledger, task_id)))
+    run_federation(
+        coordinator,
+        transport,
+        config.rounds,
+        retries=config.round_retries,
+        resume=True,
+        observers=[StatusRounds(status, coordinator)],
+    )
     status.update(state="done")
 
 

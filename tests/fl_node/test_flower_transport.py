@@ -19,7 +19,8 @@ from fl_node.errors import KeystoreError, MembershipRefused, PlanRejected
 from fl_node.hfl.spec import model_to_bytes
 from fl_node.replay import audit_federation, load_published
 from fl_node.transport.deployment import write_app_project
-from fl_node.transport.flower_server import initial_params, key_holder_key, ServeConfig
+from fl_node.hfl.runner import initial_params
+from fl_node.transport.flower_server import key_holder_key, ServeConfig
 from fl_node.transport.keystore import PASSPHRASE_ENV, load_account, write_keystore
 from fl_node.transport.node import NodeRuntime, ensure_member, require_active_member
 from fl_node.transport.processes import process_table
