@@ -36,6 +36,7 @@ from fl_node.hfl.spec import model_from_bytes
 from fl_node.models import model_hash, unflatten
 from fl_node.replay import audit_federation, load_published
 from fl_node.seeds import NODE_TRAINING, derive_seed
+from fl_node.task import DataConfig, TaskConfig, bootstrap_ledger
 from fl_node.training import evaluate
 from fl_node.errors import FlowerRunFailed
 from fl_node.transport.deployment import (
@@ -65,66 +66,23 @@ LOCAL_SCRYPT_N = 2**14
 
 @dataclass(frozen=True)
 class ConsortiumConfig:
-    """A local consortium.
+    """A local consortium: a task (every node honest) and how long to wait for it.
 
     Attributes
     ----------
-    nodes : int (default: 3)
-    rounds : int (default: 3)
-    dataset : str (default: "breast_cancer")
-    partition : str (default: "iid")
-    seed : int (default: 0)
-    model : str (default: "mlp")
-    hidden : int (default: 16)
-    epochs : int (default: 2)
-    lr : float (default: 0.05)
-    scorer : str (default: "gtg")
-    utility : str (default: "loss")
-    key_bits : int (default: 2048)
-    min_participants : int (default: 2)
-    stake_wei : int (default: 10**18)
+    task : TaskConfig (default: 3 nodes, 3 rounds)
     straggler_grace_s : float (default: 10.0)
         How long a round waits for stragglers once ``min_participants`` replies are in.
     run_timeout_s : float (default: 600.0)
     """
 
-    nodes: int = 3
-    rounds: int = 3
-    dataset: str = "breast_cancer"
-    partition: str = "iid"
-    seed: int = 0
-    model: str = "mlp"
-    hidden: int = 16
-    epochs: int = 2
-    lr: float = 0.05
-    scorer: str = "gtg"
-    utility: str = "loss"
-    key_bits: int = 2048
-    min_participants: int = 2
-    stake_wei: int = 10**18
+    task: TaskConfig = field(default_factory=lambda: TaskConfig(data=DataConfig(nodes=3), rounds=3))
     straggler_grace_s: float = 10.0
     run_timeout_s: float = 600.0
 
     def demo_config(self) -> DemoConfig:
-        """The in-process federation with the same data, model, training, scorer and seeds (all honest)."""
-        base = DemoConfig()
-        return DemoConfig(
-            dataset=self.dataset,
-            nodes=self.nodes,
-            free_riders=0,
-            label_flippers=0,
-            rounds=self.rounds,
-            scorer=self.scorer,
-            utility=self.utility,
-            partition=self.partition,
-            model=self.model,
-            hidden=self.hidden,
-            seed=self.seed,
-            key_bits=self.key_bits,
-            train=type(base.train)(epochs=self.epochs, lr=self.lr, batch_size=base.train.batch_size),
-            stake_wei=self.stake_wei,
-            min_participants=self.min_participants,
-        )
+        """The in-process federation with the same task (all honest)."""
+        return DemoConfig(task=self.task, free_riders=0, label_flippers=0)
 
 
 def write_split_csv(path: Path, split: ArraySplit) -> Path:
@@ -207,25 +165,19 @@ class LocalConsortium:
         """Deploy the ledger, write the coordinator's key files and the hospitals' keystores and data."""
         assert self.chain is not None
         keys = self.work_dir / "keys"
-        admin, aggregator, evaluator = (self.chain.new_account(10**19) for _ in range(3))
-        for role, account in (("admin", admin), ("aggregator", aggregator), ("evaluator", evaluator)):
+        roles = bootstrap_ledger(self.chain, self.config.task.rewards)
+        for role, account in (("admin", roles.admin), ("aggregator", roles.aggregator), ("evaluator", roles.evaluator)):
             write_key_file(keys / f"{role}.key", account)
-        self.ledger = LedgerClient.deploy(
-            self.chain,
-            admin,
-            min_stake_wei=self.config.stake_wei,
-            aggregator=aggregator.address,
-            evaluator=evaluator.address,
-        )
-        c = self.config
-        self.data = federate(load_dataset(c.dataset), c.nodes, c.partition, seed=c.seed)
+        self.ledger = roles.ledger
+        c = self.config.task
+        self.data = federate(load_dataset(c.data.dataset), c.data.nodes, c.data.partition, seed=c.seed)
         data_dir = self.work_dir / "data"
         validation_csv = write_split_csv(data_dir / "validation.csv", self.data.validation)
         self.nodes = []
-        for k in range(c.nodes):
+        for k in range(c.data.nodes):
             account = Account.create()
             keystore = write_keystore(keys / f"node-{k}.json", account, self.passphrase, scrypt_n=LOCAL_SCRYPT_N)
-            self.chain.fund(account.address, c.stake_wei + 10**19)
+            self.chain.fund(account.address, c.rewards.stake_wei + 10**19)
             csv_path = write_split_csv(data_dir / f"node-{k}.csv", self.data.nodes[k])
             self.nodes.append(NodeHandle(k, hospital_name(k), account.address, keystore, csv_path, derive_seed(c.seed, NODE_TRAINING, k)))
         self.superlink_port = self.superlink_port or free_port()
@@ -238,20 +190,10 @@ class LocalConsortium:
             evaluator_key=str(keys / "evaluator.key"),
             admin_key=str(keys / "admin.key"),
             status_file=str(self.work_dir / "status.json"),
-            rounds=c.rounds,
-            nodes=c.nodes,
+            task=c,
             validation=str(validation_csv),
             label=LABEL,
-            model=c.model,
-            hidden=c.hidden,
-            epochs=c.epochs,
-            lr=c.lr,
-            scorer=c.scorer,
-            utility=c.utility,
-            seed=c.seed,
-            key_bits=c.key_bits,
-            min_participants=c.min_participants,
-            straggler_grace_s=c.straggler_grace_s,
+            straggler_grace_s=self.config.straggler_grace_s,
         )
         write_app_project(self.work_dir / "app", self.serve.to_run_config())
         write_connection(self.flwr_home, f"{LOOPBACK}:{self.superlink_port}")
@@ -290,7 +232,7 @@ class LocalConsortium:
             "--data", str(node.data),
             "--label", LABEL,
             "--name", node.name,
-            "--stake-eth", repr(self.config.stake_wei / 10**18),
+            "--stake-eth", repr(self.config.task.rewards.stake_wei / 10**18),
             "--seed", str(node.seed),
             "--work-dir", str(self.work_dir / "nodes" / f"node-{node.index}"),
         ]
@@ -408,7 +350,7 @@ class ConsortiumResult:
 def run_in_process(config: ConsortiumConfig, chain: Chain, out_dir: Path) -> InProcessComparison:
     """The same federation through :class:`~fl_node.transport.inprocess.InProcessTransport` on ``chain``."""
     federation = setup_federation(config.demo_config(), chain, out_dir)
-    run = run_federation(federation.coordinator, InProcessTransport(federation.nodes), config.rounds)
+    run = run_federation(federation.coordinator, InProcessTransport(federation.nodes), config.task.rounds)
     return InProcessComparison(
         [o.seconds for o in run.outcomes], "0x" + model_hash(run.final_params).hex(), run.outcomes[-1].accuracy
     )
@@ -435,7 +377,7 @@ def run_consortium_local(
         stage("starting anvil and deploying the ledger")
         consortium.start_chain()
         ledger = consortium.deploy()
-        stage(f"starting the SuperLink and {config.nodes} nodes")
+        stage(f"starting the SuperLink and {config.task.data.nodes} nodes")
         consortium.start_superlink()
         consortium.start_nodes()
         stage("running the federation over Flower")

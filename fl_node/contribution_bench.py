@@ -17,16 +17,14 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from fl_node.behaviours import behaviour_roster, make_behaviour
-from fl_node.crypto.codec import CodecConfig
 from fl_node.crypto.keys import generate_keypair, public_key_to_bytes
 from fl_node.data import federate, load_dataset
 from fl_node.errors import FlNodeError
 from fl_node.hfl.coordinator import RoundUtility
-from fl_node.hfl.spec import FederationSpec
 from fl_node.hfl.aggregator import Aggregator, collect_submissions
 from fl_node.hfl.participant import Participant, RoundPlan
-from fl_node.models import ModelConfig, flatten
-from fl_node.training import TrainConfig
+from fl_node.models import flatten
+from fl_node.task import DataConfig, TaskConfig, build_task
 from incentive.contribution import MAX_EXACT_PARTICIPANTS, agreement, make_scorer
 
 
@@ -36,37 +34,25 @@ class ContributionBenchConfig:
 
     Attributes
     ----------
-    nodes : int (default: 10)
-    rounds : int (default: 3)
-    dataset : str (default: "breast_cancer")
+    task : TaskConfig (default: 10 nodes, 3 rounds)
+        Its data, model, local training, custody and utility; the scorer is every scorer.
     free_riders, label_flippers : int (default: 2, 1)
-    seed : int (default: 0)
-    encrypt : bool (default: True)
-    key_bits : int (default: 2048)
-    utility : str (default: "loss")
     gtg_budget : float (default: 0.3)
         GTG's cap on evaluations as a fraction of exact's 2^N (from N = 8; below, one
         guided cycle alone needs more than that fraction).
-    train : TrainConfig (default: 2 local epochs, lr 0.05)
     """
 
-    nodes: int = 10
-    rounds: int = 3
-    dataset: str = "breast_cancer"
+    task: TaskConfig = field(default_factory=lambda: TaskConfig(data=DataConfig(nodes=10), rounds=3))
     free_riders: int = 2
     label_flippers: int = 1
-    seed: int = 0
-    encrypt: bool = True
-    key_bits: int = 2048
-    utility: str = "loss"
     gtg_budget: float = 0.3
-    train: TrainConfig = field(default_factory=lambda: TrainConfig(epochs=2, lr=0.05, batch_size=16))
 
     def scorers(self) -> dict[str, tuple[str, dict[str, object]]]:
         """Label -> (scorer name, options) for every scorer compared."""
+        nodes = self.task.data.nodes
         return {
             "exact": ("exact", {}),
-            "gtg": ("gtg", {"max_evaluations": int(self.gtg_budget * 2**self.nodes)} if self.nodes >= 8 else {}),
+            "gtg": ("gtg", {"max_evaluations": int(self.gtg_budget * 2**nodes)} if nodes >= 8 else {}),
             "tmc": ("tmc", {}),
             "loo": ("loo", {}),
         }
@@ -76,35 +62,30 @@ def run_contribution_bench(
     config: ContributionBenchConfig, on_step: Callable[[str], None] | None = None
 ) -> dict[str, object]:
     """Run the rounds and every scorer; returns the JSON document of `fedledger bench contribution`."""
-    if not 2 <= config.nodes <= MAX_EXACT_PARTICIPANTS:
-        raise FlNodeError(f"--nodes must be 2..{MAX_EXACT_PARTICIPANTS} so that exact Shapley can run, got {config.nodes}")
-    data = federate(load_dataset(config.dataset), config.nodes, "iid", seed=config.seed)
-    model = ModelConfig("mlp", data.n_features, data.n_classes, 16)
-    behaviours = behaviour_roster(config.nodes, config.free_riders, config.label_flippers)
-    ids = [f"node-{k}" for k in range(config.nodes)]
-    codec = CodecConfig(max_participants=max(16, config.nodes))
-    public_key, private_key = generate_keypair(config.key_bits) if config.encrypt else (None, None)
-    spec = FederationSpec(
-        model=model,
-        train=config.train,
-        encrypt=config.encrypt,
-        codec=codec,
-        public_key=public_key_to_bytes(public_key) if public_key is not None else b"",
-        sample_counts={pid: len(part) for pid, part in zip(ids, data.nodes)},
-        utility=config.utility,
-        seed=config.seed,
+    task = config.task
+    nodes = task.data.nodes
+    if not 2 <= nodes <= MAX_EXACT_PARTICIPANTS:
+        raise FlNodeError(f"--nodes must be 2..{MAX_EXACT_PARTICIPANTS} so that exact Shapley can run, got {nodes}")
+    data = federate(load_dataset(task.data.dataset), nodes, task.data.partition, seed=task.seed)
+    behaviours = behaviour_roster(nodes, config.free_riders, config.label_flippers)
+    ids = [f"node-{k}" for k in range(nodes)]
+    public_key, private_key = generate_keypair(task.custody.key_bits) if task.custody.encrypt else (None, None)
+    public_key_bytes = public_key_to_bytes(public_key) if public_key is not None else b""
+    spec = build_task(
+        task, data.n_features, data.n_classes, {pid: len(part) for pid, part in zip(ids, data.nodes)}, public_key_bytes
     )
+    model = spec.model
     scheme = spec.scheme()
     aggregator, key_holder = Aggregator(scheme), spec.key_holder(private_key)
     participants = [
-        Participant(pid, part, model.factory(), config.train, scheme, seed=k, behaviour=make_behaviour(b, data.n_classes))
+        Participant(pid, part, model.factory(), task.training, scheme, seed=k, behaviour=make_behaviour(b, data.n_classes))
         for k, (pid, part, b) in enumerate(zip(ids, data.nodes, behaviours))
     ]
-    global_params = flatten(model.build(config.seed))
+    global_params = flatten(model.build(task.seed))
     per_scorer: dict[str, dict[str, list]] = {
         label: {"evaluations": [], "seconds": [], "values": []} for label in config.scorers()
     }
-    for r in range(1, config.rounds + 1):
+    for r in range(1, task.rounds + 1):
         plan = RoundPlan(r, global_params, dict(spec.sample_counts))
         verified = aggregator.verify(plan, collect_submissions(participants, plan).submissions)
         for label, (name, options) in config.scorers().items():
@@ -114,7 +95,7 @@ def run_contribution_bench(
             order = utility.ids
             start = time.perf_counter()
             result = make_scorer(name, **options).score(
-                list(range(len(order))), utility, rng=np.random.default_rng([config.seed, r])
+                list(range(len(order))), utility, rng=np.random.default_rng([task.seed, r])
             )
             per_scorer[label]["seconds"].append(time.perf_counter() - start)
             per_scorer[label]["evaluations"].append(result.evaluations)
@@ -126,6 +107,7 @@ def run_contribution_bench(
 def _summary(
     config: ContributionBenchConfig, behaviours: list[str], ids: list[str], per_scorer: dict[str, dict[str, list]]
 ) -> dict[str, object]:
+    task = config.task
     exact_rounds = per_scorer["exact"]["values"]
     exact_total = {pid: sum(v[pid] for v in exact_rounds) for pid in ids}
     scorers: dict[str, dict[str, object]] = {}
@@ -134,7 +116,7 @@ def _summary(
             "evaluations": int(np.sum(record["evaluations"])),
             "seconds": float(np.sum(record["seconds"])),
             "evaluations_per_round": record["evaluations"],
-            "evaluation_fraction": float(np.sum(record["evaluations"])) / (config.rounds * 2**config.nodes),
+            "evaluation_fraction": float(np.sum(record["evaluations"])) / (task.rounds * 2**task.data.nodes),
             "options": config.scorers()[label][1],
             "cumulative": {pid: sum(v[pid] for v in record["values"]) for pid in ids},
         }
@@ -153,12 +135,12 @@ def _summary(
             )
         scorers[label] = entry
     return {
-        "nodes": config.nodes,
-        "rounds": config.rounds,
-        "dataset": config.dataset,
-        "encrypted": config.encrypt,
-        "key_bits": config.key_bits if config.encrypt else None,
-        "utility": config.utility,
+        "nodes": task.data.nodes,
+        "rounds": task.rounds,
+        "dataset": task.data.dataset,
+        "encrypted": task.custody.encrypt,
+        "key_bits": task.custody.key_bits if task.custody.encrypt else None,
+        "utility": task.scoring.utility,
         "behaviours": dict(zip(ids, behaviours)),
         "scorers": scorers,
     }

@@ -18,24 +18,18 @@ from eth_account.signers.local import LocalAccount
 
 from fl_node.artifacts import ArtifactStore
 from fl_node.behaviours import behaviour_roster, make_behaviour
-from fl_node.crypto.codec import CodecConfig
-from fl_node.crypto.keys import (
-    generate_keypair,
-    key_fingerprint,
-    load_private_key,
-    public_key_to_bytes,
-    save_keypair,
-)
+from fl_node.crypto.keys import load_private_key
 from fl_node.data import FederatedData, federate, load_dataset
 from fl_node.hfl.coordinator import Coordinator, RoundOutcome
 from fl_node.hfl.node import LedgerNode
 from fl_node.hfl.participant import Participant
 from fl_node.hfl.runner import RunObserver, initial_params, run_federation
-from fl_node.hfl.spec import FederationSpec, validation_to_bytes
+from fl_node.hfl.spec import validation_to_bytes
 from fl_node.models import ModelConfig, unflatten
 from fl_node.replay import audit_federation
 from fl_node.seeds import CENTRALIZED, NODE_TRAINING, derive_seed
-from fl_node.training import Metrics, TrainConfig, evaluate, train_centralized
+from fl_node.task import TaskConfig, bootstrap_ledger, build_task, new_key_holder_key
+from fl_node.training import Metrics, evaluate, train_centralized
 from fl_node.transport.inprocess import InProcessTransport
 from incentive.audit import AuditCheck, AuditReport
 from incentive.chain import Chain
@@ -44,55 +38,24 @@ from incentive.ledger import LedgerClient, TaskCreated, node_key_hash
 
 @dataclass(frozen=True)
 class DemoConfig:
-    """A demo federation.
+    """A demo federation: a task, some of whose nodes misbehave.
 
     Attributes
     ----------
-    dataset : str (default: "breast_cancer")
-    nodes : int (default: 5)
+    task : TaskConfig (default: TaskConfig())
     free_riders : int (default: 1)
         Nodes that send zero updates.
     label_flippers : int (default: 1)
         Nodes that train on flipped labels.
-    rounds : int (default: 8)
-    scorer : str (default: "gtg")
-    utility : str (default: "loss")
-        The scorer's utility: negative validation loss (smooth) or validation accuracy.
-    partition : str (default: "iid")
-    model : str (default: "mlp")
-    hidden : int (default: 16)
-    seed : int (default: 0)
-    encrypt : bool (default: True)
-    key_bits : int (default: 2048)
-    train : TrainConfig (default: 2 local epochs, lr 0.05, batch 16, SGD)
-    codec : CodecConfig (default: 16 bits, clip 1.0)
-    reward_per_round : int (default: 100 tokens of 18 decimals)
-    stake_wei : int (default: 1 ETH)
-    min_participants : int (default: 2)
     """
 
-    dataset: str = "breast_cancer"
-    nodes: int = 5
+    task: TaskConfig = field(default_factory=TaskConfig)
     free_riders: int = 1
     label_flippers: int = 1
-    rounds: int = 8
-    scorer: str = "gtg"
-    utility: str = "loss"
-    partition: str = "iid"
-    model: str = "mlp"
-    hidden: int = 16
-    seed: int = 0
-    encrypt: bool = True
-    key_bits: int = 2048
-    train: TrainConfig = field(default_factory=lambda: TrainConfig(epochs=2, lr=0.05, batch_size=16))
-    codec: CodecConfig = field(default_factory=CodecConfig)
-    reward_per_round: int = 100 * 10**18
-    stake_wei: int = 10**18
-    min_participants: int = 2
 
     def behaviours(self) -> list[str]:
         """Each node's behaviour, in node order (:func:`fl_node.behaviours.behaviour_roster`)."""
-        return behaviour_roster(self.nodes, self.free_riders, self.label_flippers)
+        return behaviour_roster(self.task.data.nodes, self.free_riders, self.label_flippers)
 
 
 def hospital_name(index: int) -> str:
@@ -130,44 +93,26 @@ def setup_federation(config: DemoConfig, chain: Chain, out_dir: Path) -> Federat
     (public key beside it); the artifact store is ``out_dir/artifacts`` (content-addressed, so
     several federations can share it).
     """
+    task = config.task
     behaviours = config.behaviours()
-    data = federate(load_dataset(config.dataset), config.nodes, config.partition, seed=config.seed)
-    model = ModelConfig(config.model, data.n_features, data.n_classes, config.hidden)
+    data = federate(load_dataset(task.data.dataset), task.data.nodes, task.data.partition, seed=task.seed)
     store = ArtifactStore(out_dir / "artifacts")
-    key_path: Path | None = None
-    private_key = None
-    public_key_bytes = b""
-    if config.encrypt:
-        public_key, private_key = generate_keypair(config.key_bits)
-        key_path, _ = save_keypair(
-            out_dir / "keys" / f"keyholder-{key_fingerprint(public_key).hex()[:12]}.key", public_key, private_key
-        )
-        public_key_bytes = public_key_to_bytes(public_key)
-
-    admin, aggregator, evaluator = (chain.new_account(10**19) for _ in range(3))
-    ledger = LedgerClient.deploy(
-        chain, admin, min_stake_wei=config.stake_wei, aggregator=aggregator.address, evaluator=evaluator.address
-    )
-    accounts = [chain.new_account(config.stake_wei + 10**19) for _ in range(config.nodes)]
+    key = new_key_holder_key(task.custody, out_dir / "keys")
+    roles = bootstrap_ledger(chain, task.rewards)
+    ledger = roles.ledger
+    stake = task.rewards.stake_wei
+    accounts = [chain.new_account(stake + 10**19) for _ in range(task.data.nodes)]
     for k, account in enumerate(accounts):
-        ledger.join(account, hospital_name(k), node_key_hash(account), stake_wei=config.stake_wei)
+        ledger.join(account, hospital_name(k), node_key_hash(account), stake_wei=stake)
 
-    spec = FederationSpec(
-        model=model,
-        train=config.train,
-        encrypt=config.encrypt,
-        codec=CodecConfig(config.codec.bits, config.codec.clip, max(config.codec.max_participants, config.nodes)),
-        public_key=public_key_bytes,
-        sample_counts={a.address: len(part) for a, part in zip(accounts, data.nodes)},
-        scorer=config.scorer,
-        utility=config.utility,
-        seed=config.seed,
-        min_participants=config.min_participants,
+    spec = build_task(
+        task, data.n_features, data.n_classes, {a.address: len(part) for a, part in zip(accounts, data.nodes)}, key.public_key
     )
+    model = spec.model
     spec_hash = store.put(spec.to_bytes())
     validation_hash = store.put(validation_to_bytes(data.validation))
     task_id = ledger.create_task(
-        admin, spec_hash, validation_hash, config.reward_per_round, config.min_participants
+        roles.admin, spec_hash, validation_hash, task.rewards.reward_per_round, task.min_participants
     ).event(TaskCreated).task_id
 
     scheme = spec.scheme()
@@ -178,9 +123,9 @@ def setup_federation(config: DemoConfig, chain: Chain, out_dir: Path) -> Federat
                 account.address,
                 data.nodes[k],
                 model.factory(),
-                config.train,
+                task.training,
                 scheme,
-                seed=derive_seed(config.seed, NODE_TRAINING, k),
+                seed=derive_seed(task.seed, NODE_TRAINING, k),
                 behaviour=make_behaviour(behaviour, data.n_classes),
             ),
             account,
@@ -189,8 +134,11 @@ def setup_federation(config: DemoConfig, chain: Chain, out_dir: Path) -> Federat
         )
         for k, (account, behaviour) in enumerate(zip(accounts, behaviours))
     ]
-    coordinator = Coordinator(spec, ledger, task_id, aggregator, evaluator, private_key, data.validation, store)
-    return Federation(config, chain, ledger, task_id, data, model, coordinator, nodes, store, key_path, admin)
+    coordinator = Coordinator(
+        spec, ledger, task_id, roles.aggregator, roles.evaluator, key.private_key, data.validation, store,
+        slash_wei=task.rewards.slash_wei,
+    )
+    return Federation(config, chain, ledger, task_id, data, model, coordinator, nodes, store, key.path, roles.admin)
 
 
 @dataclass(frozen=True)
@@ -237,17 +185,17 @@ def run_demo(
 ) -> DemoResult:
     """Run the rounds, claim every reward, train the centralized baseline, audit; returns everything."""
     start = time.perf_counter()
-    config = federation.config
+    task = federation.config.task
     centralized = train_centralized(
         unflatten(federation.model.build(), initial_params(federation.coordinator.spec)),
         federation.data.pooled(),
-        config.train,
-        config.rounds,
-        derive_seed(config.seed, CENTRALIZED),
+        task.training,
+        task.rounds,
+        derive_seed(task.seed, CENTRALIZED),
         federation.data.test,
     )
     observer = DemoRounds(federation, centralized, on_round)
-    run_federation(federation.coordinator, InProcessTransport(federation.nodes), config.rounds, observers=[observer])
+    run_federation(federation.coordinator, InProcessTransport(federation.nodes), task.rounds, observers=[observer])
     for node in federation.nodes:
         if federation.ledger.member(node.account.address).pending_reward > 0:
             federation.ledger.claim(node.account)

@@ -10,6 +10,7 @@ from rich.table import Table
 
 from fl_node.cli.app import JsonOption, bench_app, console, write_json
 from fl_node.contribution_bench import ContributionBenchConfig, run_contribution_bench
+from fl_node.task import CustodyConfig, DataConfig, ScoringConfig, TaskConfig
 
 
 @bench_app.command("contribution")
@@ -28,18 +29,14 @@ def bench_contribution(
 ) -> None:
     """Compare the contribution scorers with exact Shapley on the same encrypted rounds."""
     torch.set_num_threads(1)
-    config = ContributionBenchConfig(
-        nodes=nodes,
+    task = TaskConfig(
+        data=DataConfig(dataset=dataset, nodes=nodes),
+        custody=CustodyConfig(encrypt, key_bits),
+        scoring=ScoringConfig(utility=utility),
         rounds=rounds,
-        dataset=dataset,
-        free_riders=free_riders,
-        label_flippers=label_flippers,
         seed=seed,
-        encrypt=encrypt,
-        key_bits=key_bits,
-        utility=utility,
-        gtg_budget=gtg_budget,
     )
+    config = ContributionBenchConfig(task, free_riders, label_flippers, gtg_budget)
     with console.status("scoring") as status:
         result = run_contribution_bench(config, on_step=lambda step: status.update(step))
     table = Table(title=f"contribution scorers vs exact Shapley: {nodes} nodes, {rounds} rounds, {dataset}")

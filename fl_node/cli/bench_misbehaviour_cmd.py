@@ -12,6 +12,7 @@ from rich.table import Table
 
 from fl_node.cli.app import BadInput, JsonOption, bench_app, console, write_json
 from fl_node.demo import DemoConfig, run_demo, setup_federation
+from fl_node.task import CustodyConfig, DataConfig, ScoringConfig, TaskConfig
 from incentive.chain import embedded_chain
 from incentive.fixedpoint import from_fixed
 
@@ -58,10 +59,14 @@ def bench_misbehaviour(
         bar = progress.add_task("federations", total=len(names) * seeds)
         for name in names:
             for seed in range(seeds):
-                config = DemoConfig(
-                    dataset=name, nodes=nodes, free_riders=free_riders, label_flippers=label_flippers,
-                    rounds=rounds, scorer=scorer, seed=seed, key_bits=key_bits,
+                task = TaskConfig(
+                    data=DataConfig(dataset=name, nodes=nodes),
+                    custody=CustodyConfig(key_bits=key_bits),
+                    scoring=ScoringConfig(scorer=scorer),
+                    rounds=rounds,
+                    seed=seed,
                 )
+                config = DemoConfig(task, free_riders, label_flippers)
                 federation = setup_federation(config, embedded_chain(), Path(tmp) / f"{name}-{seed}")
                 runs[name].append({"seed": seed, **_ranking(run_demo(federation))})
                 progress.advance(bar)

@@ -30,12 +30,20 @@ def local_command(
 ) -> None:
     """Start anvil, deploy the ledger, start a SuperLink and N nodes on loopback, federate, audit, stop everything."""
     from fl_node.consortium import ConsortiumConfig, run_consortium_local
+    from fl_node.task import CustodyConfig, DataConfig, TaskConfig
 
     if nodes < 2 or rounds < 1 or not 1 <= min_participants <= nodes:
         raise BadInput(f"need --nodes >= 2, --rounds >= 1 and 1 <= --min-participants <= --nodes (got {nodes}, {rounds}, {min_participants})")
     if work_dir.exists() and any(work_dir.iterdir()):
         raise BadInput(f"{work_dir} is not empty: give a new --work-dir (it holds the chain state of a consortium)")
-    config = ConsortiumConfig(nodes=nodes, rounds=rounds, seed=seed, dataset=dataset, key_bits=key_bits, min_participants=min_participants)
+    task = TaskConfig(
+        data=DataConfig(dataset=dataset, nodes=nodes),
+        custody=CustodyConfig(key_bits=key_bits),
+        rounds=rounds,
+        min_participants=min_participants,
+        seed=seed,
+    )
+    config = ConsortiumConfig(task)
     with console.status("starting") as spinner:
 
         def on_poll(status) -> None:

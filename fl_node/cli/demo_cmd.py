@@ -16,6 +16,7 @@ from fl_node.cli.audit_cmd import print_audit
 from fl_node.cli.chain_cmd import ChainIdOption, RpcOption, open_chain
 from fl_node.demo import DemoConfig, DemoResult, DemoRound, run_demo, setup_federation
 from fl_node.plots import plot_accuracy, plot_contributions
+from fl_node.task import CustodyConfig, DataConfig, ModelChoice, ScoringConfig, TaskConfig
 from fl_node.training import TrainConfig
 from incentive.contribution import SCORERS
 from incentive.fixedpoint import from_fixed
@@ -51,21 +52,16 @@ def demo_command(
     if rounds < 1:
         raise BadInput(f"--rounds must be at least 1, got {rounds}")
     torch.set_num_threads(1)
-    config = DemoConfig(
-        dataset=dataset,
-        nodes=nodes,
-        free_riders=free_riders,
-        label_flippers=label_flippers,
+    task = TaskConfig(
+        data=DataConfig(dataset, partition, nodes),
+        model=ModelChoice(model),
+        training=TrainConfig(epochs=local_epochs, lr=lr, batch_size=16),
+        custody=CustodyConfig(encrypt, key_bits),
+        scoring=ScoringConfig(scorer, utility),
         rounds=rounds,
-        scorer=scorer,
-        utility=utility,
-        partition=partition,
-        model=model,
         seed=seed,
-        encrypt=encrypt,
-        key_bits=key_bits,
-        train=TrainConfig(epochs=local_epochs, lr=lr, batch_size=16),
     )
+    config = DemoConfig(task, free_riders, label_flippers)
     config.behaviours()
     chain = open_chain(rpc, chain_id)
     with console.status("deploying the ledger, joining the nodes, publishing the task"):

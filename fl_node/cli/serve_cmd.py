@@ -35,6 +35,7 @@ def serve_command(
 ) -> None:
     """Start (or connect to) a Flower SuperLink and run the federation: each round finalized on the ledger."""
     from fl_node.errors import FlowerRunFailed
+    from fl_node.task import CustodyConfig, DataConfig, TaskConfig
     from fl_node.transport.deployment import flower_env, start_superlink, submit_run, wait_run, write_app_project, write_connection
     from fl_node.transport.flower_server import ServeConfig, Status
     from fl_node.transport.processes import LOOPBACK, ProcessGroup
@@ -57,14 +58,16 @@ def serve_command(
         evaluator_key=str(evaluator_key.resolve()),
         admin_key=str(admin_key.resolve()) if admin_key else "",
         status_file=str(work_dir / "status.json"),
-        task=task,
-        rounds=rounds,
-        nodes=nodes,
+        task_id=task,
+        task=TaskConfig(
+            data=DataConfig(nodes=nodes),
+            custody=CustodyConfig(key_bits=key_bits),
+            rounds=rounds,
+            min_participants=min_participants,
+            seed=seed,
+        ),
         validation=str(validation.resolve()) if validation else "",
         label=label,
-        seed=seed,
-        key_bits=key_bits,
-        min_participants=min_participants,
     )
     env = flower_env(work_dir / "flwr-home")
     write_app_project(work_dir / "app", config.to_run_config())

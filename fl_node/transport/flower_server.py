@@ -12,7 +12,7 @@ import json
 import logging
 import time
 from collections.abc import Mapping
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -24,17 +24,15 @@ from flwr.serverapp import Grid, ServerApp
 from phe import PaillierPrivateKey
 
 from fl_node.artifacts import ArtifactStore
-from fl_node.crypto.codec import CodecConfig
-from fl_node.crypto.keys import generate_keypair, key_fingerprint, load_private_key, public_key_to_bytes, save_keypair
+from fl_node.crypto.keys import load_private_key
 from fl_node.errors import ConsortiumError, KeyMismatch, MembershipRefused
 from fl_node.hfl.aggregator import Collected, Exclusion
 from fl_node.hfl.coordinator import Coordinator, RoundOutcome
 from fl_node.hfl.participant import RoundPlan, Submission
 from fl_node.hfl.runner import RunObserver, run_federation
 from fl_node.hfl.spec import FederationSpec, model_to_bytes, validation_to_bytes
-from fl_node.models import ModelConfig
 from fl_node.replay import load_published
-from fl_node.training import TrainConfig
+from fl_node.task import DataConfig, TaskConfig, build_task, from_flat, key_holder_path, new_key_holder_key, to_flat
 from fl_node.transport.keystore import load_account
 from fl_node.transport.node import load_node_data, require_active_member
 from fl_node.transport.processes import log_to_file
@@ -180,7 +178,7 @@ def query_nodes(grid: Grid, expected: int, wait_s: float, poll_s: float = 0.5) -
 
 @dataclass(frozen=True)
 class ServeConfig:
-    """The aggregator side of one consortium federation (the ServerApp's run config, kebab-case keys).
+    """The aggregator side of one consortium federation (the ServerApp's run config, see :func:`to_flat`).
 
     Attributes
     ----------
@@ -198,31 +196,16 @@ class ServeConfig:
         Key file of the ledger admin; needed only to create the task.
     status_file : str (default: "")
         JSON file the ServerApp keeps up to date (task id, rounds done); empty: none.
-    task : int (default: 0)
+    task_id : int (default: 0)
         Task to run; 0 creates one from the connected nodes (or takes the task in ``status_file``).
-    rounds : int (default: 3)
-        Rounds the task should have finalized when the run ends (resumed runs continue).
-    nodes : int (default: 3)
-        SuperNodes to wait for before the first round.
+    task : TaskConfig (default: 3 nodes, 3 rounds)
+        The task to create; ``task.rounds`` is the number of rounds the task should have
+        finalized when the run ends (resumed runs continue), ``task.data.nodes`` the SuperNodes
+        to wait for before the first round.
     node_wait_s : float (default: 120.0)
     validation : str (default: "")
         The evaluator's validation CSV (task creation only).
     label : str (default: "label")
-    model : str (default: "mlp")
-    hidden : int (default: 16)
-    epochs : int (default: 2)
-    lr : float (default: 0.05)
-    batch_size : int (default: 16)
-    scorer : str (default: "gtg")
-    utility : str (default: "loss")
-    seed : int (default: 0)
-    encrypt : bool (default: True)
-    key_bits : int (default: 2048)
-    codec_bits : int (default: 16)
-    clip : float (default: 1.0)
-    min_participants : int (default: 2)
-    reward_tokens : int (default: 100)
-        Reward per round, whole tokens (18 decimals).
     round_timeout_s : float (default: 600.0)
     straggler_grace_s : float (default: 10.0)
     poll_s : float (default: 0.2)
@@ -240,26 +223,11 @@ class ServeConfig:
     evaluator_key: str
     admin_key: str = ""
     status_file: str = ""
-    task: int = 0
-    rounds: int = 3
-    nodes: int = 3
+    task_id: int = 0
+    task: TaskConfig = field(default_factory=lambda: TaskConfig(data=DataConfig(nodes=3), rounds=3))
     node_wait_s: float = 120.0
     validation: str = ""
     label: str = "label"
-    model: str = "mlp"
-    hidden: int = 16
-    epochs: int = 2
-    lr: float = 0.05
-    batch_size: int = 16
-    scorer: str = "gtg"
-    utility: str = "loss"
-    seed: int = 0
-    encrypt: bool = True
-    key_bits: int = 2048
-    codec_bits: int = 16
-    clip: float = 1.0
-    min_participants: int = 2
-    reward_tokens: int = 100
     round_timeout_s: float = 600.0
     straggler_grace_s: float = 10.0
     poll_s: float = 0.2
@@ -268,18 +236,12 @@ class ServeConfig:
 
     def to_run_config(self) -> dict[str, Any]:
         """The run-config table (kebab-case keys) for ``[tool.flwr.app.config]`` / ``--run-config``."""
-        return {f.name.replace("_", "-"): getattr(self, f.name) for f in fields(self)}
+        return to_flat(self)
 
     @classmethod
     def from_run_config(cls, run_config: Mapping[str, Any]) -> ServeConfig:
         """Inverse of :meth:`to_run_config`; unknown keys are ignored, values cast to the field types."""
-        values: dict[str, Any] = {}
-        for f in fields(cls):
-            key = f.name.replace("_", "-")
-            if key in run_config:
-                kind = {"int": int, "float": float, "bool": bool, "str": str}[str(f.type)]
-                values[f.name] = kind(run_config[key])
-        return cls(**values)
+        return from_flat(cls, run_config)
 
 
 class Status:
@@ -351,15 +313,18 @@ def serve_federation(grid: Grid, config: ServeConfig, status: Status) -> None:
     store = ArtifactStore(config.artifacts)
     aggregator = load_account(Path(config.aggregator_key))
     evaluator = load_account(Path(config.evaluator_key))
-    infos = query_nodes(grid, config.nodes, config.node_wait_s)
-    task_id = config.task or int(status.data.get("task", 0))
+    infos = query_nodes(grid, config.task.data.nodes, config.node_wait_s)
+    task_id = config.task_id or int(status.data.get("task", 0))
     if not task_id:
         task_id = create_task(config, ledger, store, infos)
     status.update(task=task_id, ledger=ledger.address)
     published = load_published(ledger, store, task_id)
     spec = published.spec
     private_key = key_holder_key(config, spec)
-    coordinator = Coordinator(spec, ledger, task_id, aggregator, evaluator, private_key, published.validation, store)
+    coordinator = Coordinator(
+        spec, ledger, task_id, aggregator, evaluator, private_key, published.validation, store,
+        slash_wei=config.task.rewards.slash_wei,
+    )
     transport = FlowerTransport(
         grid,
         task_id,
@@ -373,7 +338,7 @@ def serve_federation(grid: Grid, config: ServeConfig, status: Status) -> None:
     run_federation(
         coordinator,
         transport,
-        config.rounds,
+        config.task.rounds,
         retries=config.round_retries,
         resume=True,
         observers=[StatusRounds(status, coordinator)],
@@ -385,8 +350,7 @@ def key_holder_key(config: ServeConfig, spec: FederationSpec) -> PaillierPrivate
     """The key holder's Paillier private key of ``spec`` from ``config.keys_dir`` (None for plaintext tasks)."""
     if not spec.encrypt:
         return None
-    fingerprint = key_fingerprint(spec.paillier_public_key()).hex()[:12]
-    path = Path(config.keys_dir) / f"keyholder-{fingerprint}.key"
+    path = key_holder_path(Path(config.keys_dir), spec.paillier_public_key())
     if not path.is_file():
         raise KeyMismatch(f"the key holder's private key for this task is not in {config.keys_dir} ({path.name})")
     return load_private_key(path)
@@ -397,6 +361,7 @@ def create_task(config: ServeConfig, ledger: LedgerClient, store: ArtifactStore,
 
     Nodes whose account is not an active member (or was slashed below the minimum stake) are left out.
     """
+    task = config.task
     if not config.admin_key:
         raise ConsortiumError("creating a task needs the ledger admin's key (admin-key)")
     admin = load_account(Path(config.admin_key))
@@ -408,9 +373,9 @@ def create_task(config: ServeConfig, ledger: LedgerClient, store: ArtifactStore,
             log.warning("left out of the task: %s", exc)
             continue
         members[str(info["address"])] = info
-    if len(members) < config.min_participants:
+    if len(members) < task.min_participants:
         raise ConsortiumError(
-            f"{len(members)} member nodes answered, fewer than min-participants={config.min_participants}"
+            f"{len(members)} member nodes answered, fewer than min-participants={task.min_participants}"
         )
     validation = load_node_data(Path(config.validation), config.label)
     n_features = int(validation.X.shape[1])
@@ -418,30 +383,11 @@ def create_task(config: ServeConfig, ledger: LedgerClient, store: ArtifactStore,
     if wrong:
         raise ConsortiumError(f"nodes {', '.join(wrong)} hold data with a feature count other than the validation set's {n_features}")
     n_classes = 1 + max([int(validation.y.max())] + [max(i["labels"]) for i in members.values() if i["labels"]])
-    public_key_bytes = b""
-    if config.encrypt:
-        public_key, private_key = generate_keypair(config.key_bits)
-        save_keypair(
-            Path(config.keys_dir) / f"keyholder-{key_fingerprint(public_key).hex()[:12]}.key", public_key, private_key
-        )
-        public_key_bytes = public_key_to_bytes(public_key)
-    spec = FederationSpec(
-        model=ModelConfig(config.model, n_features, n_classes, config.hidden),
-        train=TrainConfig(epochs=config.epochs, lr=config.lr, batch_size=config.batch_size),
-        encrypt=config.encrypt,
-        codec=CodecConfig(config.codec_bits, config.clip, max(CodecConfig().max_participants, len(members))),
-        public_key=public_key_bytes,
-        sample_counts={a: int(i["n-samples"]) for a, i in members.items()},
-        scorer=config.scorer,
-        utility=config.utility,
-        seed=config.seed,
-        min_participants=config.min_participants,
-    )
+    key = new_key_holder_key(task.custody, Path(config.keys_dir))
+    spec = build_task(task, n_features, n_classes, {a: int(i["n-samples"]) for a, i in members.items()}, key.public_key)
     spec_hash = store.put(spec.to_bytes())
     validation_hash = store.put(validation_to_bytes(validation))
-    receipt = ledger.create_task(
-        admin, spec_hash, validation_hash, config.reward_tokens * 10**18, config.min_participants
-    )
+    receipt = ledger.create_task(admin, spec_hash, validation_hash, task.rewards.reward_per_round, task.min_participants)
     task_id = receipt.event(TaskCreated).task_id
     log.info("created task %d with %d members", task_id, len(members))
     return task_id

@@ -6,6 +6,7 @@ import pytest
 
 from fl_node.cli import main
 from fl_node.contribution_bench import ContributionBenchConfig, run_contribution_bench
+from fl_node.task import CustodyConfig, DataConfig, TaskConfig
 from fl_node.errors import FlNodeError
 
 
@@ -26,7 +27,7 @@ def test_bench_json_keys_and_exact_evaluations(tmp_path):
 
 
 def test_small_rounds_make_gtg_exact_and_sum_to_the_same_gain():
-    result = run_contribution_bench(ContributionBenchConfig(nodes=4, rounds=2, free_riders=1, encrypt=False))
+    result = run_contribution_bench(ContributionBenchConfig(TaskConfig(data=DataConfig(nodes=4), custody=CustodyConfig(encrypt=False), rounds=2), free_riders=1))
 
     exact = result["scorers"]["exact"]["cumulative"]
     gtg = result["scorers"]["gtg"]["cumulative"]
@@ -36,4 +37,4 @@ def test_small_rounds_make_gtg_exact_and_sum_to_the_same_gain():
 
 def test_too_many_nodes_for_exact_is_refused():
     with pytest.raises(FlNodeError, match="--nodes must be 2..12"):
-        run_contribution_bench(ContributionBenchConfig(nodes=13, encrypt=False))
+        run_contribution_bench(ContributionBenchConfig(TaskConfig(data=DataConfig(nodes=13), custody=CustodyConfig(encrypt=False))))

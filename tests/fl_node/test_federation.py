@@ -19,13 +19,18 @@ from fl_node.hfl.aggregator import Collected, Exclusion
 from fl_node.hfl.participant import RoundPlan
 from fl_node.models import flatten, model_hash, unflatten
 from fl_node.replay import audit_federation
+from fl_node.task import CustodyConfig, DataConfig, ScoringConfig, TaskConfig
 from fl_node.training import evaluate
 from incentive.chain import embedded_chain
 from incentive.fixedpoint import to_fixed
 from incentive.ledger import MemberSlashed, RoundStatus, to_bytes32
 from incentive.rewards import split_rewards
 
-SMALL = DemoConfig(nodes=4, free_riders=1, label_flippers=0, rounds=2, key_bits=1024, scorer="exact")
+SMALL = DemoConfig(
+    TaskConfig(data=DataConfig(nodes=4), custody=CustodyConfig(key_bits=1024), scoring=ScoringConfig(scorer="exact"), rounds=2),
+    free_riders=1,
+    label_flippers=0,
+)
 
 
 def build(tmp_path: Path, config: DemoConfig = SMALL) -> Federation:
@@ -103,7 +108,7 @@ def test_dropouts_are_recorded_and_earn_nothing(tmp_path):
 
 
 def test_round_below_min_participants_is_cancelled_on_chain(tmp_path):
-    federation = build(tmp_path, dataclasses.replace(SMALL, min_participants=3))
+    federation = build(tmp_path, dataclasses.replace(SMALL, task=dataclasses.replace(SMALL.task, min_participants=3)))
     ids = [n.participant_id for n in federation.nodes]
     transport = FailingTransport(federation.nodes, fail=ids[:2])
 
@@ -146,7 +151,7 @@ def test_blob_differing_from_commitment_is_excluded_and_slashed(tmp_path):
 
 
 def test_demo_federation_passes_its_audit_and_pays_honest_nodes_most(tmp_path):
-    config = DemoConfig(nodes=4, free_riders=1, label_flippers=1, rounds=3, key_bits=1024)
+    config = DemoConfig(TaskConfig(data=DataConfig(nodes=4), custody=CustodyConfig(key_bits=1024), rounds=3), 1, 1)
     federation = build(tmp_path, config)
 
     result = run_demo(federation)
@@ -235,7 +240,7 @@ class InflatingCoordinator(Coordinator):
 
 
 def test_audit_catches_a_score_the_evaluator_inflated(tmp_path):
-    federation = build(tmp_path, dataclasses.replace(SMALL, rounds=1))
+    federation = build(tmp_path, dataclasses.replace(SMALL, task=dataclasses.replace(SMALL.task, rounds=1)))
     c = federation.coordinator
     federation.coordinator = InflatingCoordinator(
         c.spec, c.ledger, c.task_id, c.aggregator_account, c.evaluator_account,

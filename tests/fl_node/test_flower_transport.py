@@ -18,6 +18,8 @@ from fl_node.demo import DemoConfig, node_key_hash, setup_federation
 from fl_node.errors import KeystoreError, MembershipRefused, PlanRejected
 from fl_node.hfl.spec import model_to_bytes
 from fl_node.replay import audit_federation, load_published
+from fl_node.task import CustodyConfig, DataConfig, TaskConfig
+from fl_node.training import TrainConfig
 from fl_node.transport.deployment import write_app_project
 from fl_node.hfl.runner import initial_params
 from fl_node.transport.flower_server import key_holder_key, ServeConfig
@@ -57,7 +59,7 @@ def test_keystore_opens_with_its_passphrase_only(tmp_path: Path, monkeypatch) ->
 @pytest.fixture(scope="module")
 def federation(tmp_path_factory):
     """An in-process federation (embedded chain, 1024-bit key) whose first node the tests drive by hand."""
-    config = DemoConfig(nodes=3, free_riders=0, label_flippers=0, rounds=1, key_bits=1024)
+    config = DemoConfig(TaskConfig(data=DataConfig(nodes=3), custody=CustodyConfig(key_bits=1024), rounds=1), 0, 0)
     return setup_federation(config, connect(), tmp_path_factory.mktemp("federation"))
 
 
@@ -145,7 +147,8 @@ def test_worker_answers_over_its_socket_and_rejects_a_wrong_authkey(federation, 
 
 def test_app_project_carries_the_run_config_and_the_components(tmp_path: Path) -> None:
     config = ServeConfig(rpc="http://127.0.0.1:8545", ledger="0x" + "ab" * 20, artifacts="/a", keys_dir="/k",
-                         aggregator_key="/k/a", evaluator_key="/k/e", rounds=5, lr=0.01, encrypt=False)
+                         aggregator_key="/k/a", evaluator_key="/k/e",
+                         task=TaskConfig(training=TrainConfig(lr=0.01), custody=CustodyConfig(encrypt=False), rounds=5))
 
     write_app_project(tmp_path, config.to_run_config())
     project = tomllib.loads((tmp_path / "pyproject.toml").read_text())
@@ -154,7 +157,7 @@ def test_app_project_carries_the_run_config_and_the_components(tmp_path: Path) -
     assert app["components"] == {"serverapp": "fl_node.transport.flower_server:server_app",
                                  "clientapp": "fl_node.transport.flower_client:client_app"}
     assert ServeConfig.from_run_config(app["config"]) == config
-    assert app["config"]["key-bits"] == 2048 and app["config"]["encrypt"] is False
+    assert app["config"]["task-custody-key-bits"] == 2048 and app["config"]["task-custody-encrypt"] is False
 
 
 # ---------------------------------------------------------------- faults with real processes
@@ -169,7 +172,8 @@ def _wait_for_rounds(consortium: LocalConsortium, rounds: int, timeout_s: float 
 
 
 def _fast_config(rounds: int) -> ConsortiumConfig:
-    return ConsortiumConfig(nodes=3, rounds=rounds, key_bits=1024, min_participants=2, straggler_grace_s=2.0, run_timeout_s=300)
+    task = TaskConfig(data=DataConfig(nodes=3), custody=CustodyConfig(key_bits=1024), rounds=rounds, min_participants=2)
+    return ConsortiumConfig(task, straggler_grace_s=2.0, run_timeout_s=300)
 
 
 @pytest.mark.slow

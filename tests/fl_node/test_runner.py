@@ -15,12 +15,17 @@ from fl_node.hfl.participant import RoundPlan
 from fl_node.hfl.runner import RunObserver, initial_params, run_federation
 from fl_node.models import flatten, model_hash
 from fl_node.seeds import INITIAL_MODEL, derive_seed
+from fl_node.task import CustodyConfig, DataConfig, ScoringConfig, TaskConfig
 from fl_node.transport.inprocess import InProcessTransport
 from incentive.audit import finalized_rounds
 from incentive.chain import embedded_chain
 from incentive.ledger import RoundStatus
 
-SMALL = DemoConfig(nodes=3, free_riders=0, label_flippers=0, rounds=2, key_bits=1024, scorer="exact", min_participants=2)
+SMALL = DemoConfig(
+    TaskConfig(data=DataConfig(nodes=3), custody=CustodyConfig(key_bits=1024), scoring=ScoringConfig(scorer="exact"), rounds=2),
+    free_riders=0,
+    label_flippers=0,
+)
 
 
 def build(tmp_path: Path, config: DemoConfig = SMALL) -> Federation:
@@ -63,7 +68,7 @@ def test_runs_the_rounds_from_the_initial_model_and_tells_observers(tmp_path):
 
     run = run_federation(federation.coordinator, InProcessTransport(federation.nodes), 2, observers=[recorder])
 
-    initial = flatten(federation.model.build(derive_seed(SMALL.seed, INITIAL_MODEL)))
+    initial = flatten(federation.model.build(derive_seed(SMALL.task.seed, INITIAL_MODEL)))
     assert model_hash(initial_params(federation.coordinator.spec)) == model_hash(initial)
     assert recorder.events == [("start", 0, model_hash(initial)), ("round", 1), ("round", 2)]
     assert [o.round_id for o in run.outcomes] == [1, 2]
