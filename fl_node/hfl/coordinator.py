@@ -251,7 +251,7 @@ class Coordinator:
                 f"min_participants={self.spec.min_participants}; round cancelled on chain ({reasons})"
             )
         utility = RoundUtility(self.spec, verified, self.key_holder, global_params, self.validation)
-        values, evaluations = score_round(self.spec, round_id, utility)
+        values, evaluations = self.score(round_id, utility)
         new_params, metrics = utility.full()
         aggregated_hash = self.store.put(model_to_bytes(new_params))
         order = [r.account for r in committed]
@@ -279,6 +279,10 @@ class Coordinator:
             bytes_up=sum(s.bytes_up for s in collected.submissions),
             seconds=time.perf_counter() - start,
         )
+
+    def score(self, round_id: int, utility: RoundUtility) -> tuple[dict[str, float], int]:
+        """The evaluator's contribution scores of a round (see :func:`score_round`)."""
+        return score_round(self.spec, round_id, utility)
 
     def finalized_rounds(self) -> list[Round]:
         """The task's rounds finalized on chain, oldest first."""

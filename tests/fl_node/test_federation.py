@@ -233,8 +233,8 @@ def test_audit_rejects_a_key_of_another_federation(audited):
 class InflatingCoordinator(Coordinator):
     """An evaluator that records a better score than its scorer gave one participant."""
 
-    def score(self, round_id, verified, global_params):
-        values, evaluations = super().score(round_id, verified, global_params)
+    def score(self, round_id, utility):
+        values, evaluations = super().score(round_id, utility)
         first = sorted(values)[0]
         return {**values, first: values[first] + 0.01}, evaluations
 
