@@ -11,6 +11,7 @@ from rich.table import Table
 from fl_node.artifacts import ArtifactStore
 from fl_node.cli.app import EXIT_CHECK_FAILED, BadInput, JsonOption, app, console, write_json
 from fl_node.cli.chain_cmd import ChainIdOption, RpcOption, open_chain
+from fl_node.cli.key_options import KeyPassphraseFileOption, key_passphrase
 from fl_node.crypto.keys import load_private_key
 from fl_node.replay import audit_federation
 from incentive.audit import AuditReport
@@ -36,6 +37,7 @@ def audit_command(
     key: Path | None = typer.Option(
         None, "--key", help="The key holder's Paillier private key: recompute aggregation and scores.", dir_okay=False
     ),
+    key_passphrase_file: Path | None = KeyPassphraseFileOption,
     task: int | None = typer.Option(None, "--task", help="Task id (default: the latest task)."),
     rpc: str | None = RpcOption,
     chain_id: int | None = ChainIdOption,
@@ -45,7 +47,7 @@ def audit_command(
     start = time.perf_counter()
     if not artifacts.is_dir():
         raise BadInput(f"artifact store {artifacts} is not a folder")
-    private_key = load_private_key(key) if key is not None else None
+    private_key = load_private_key(key, passphrase=key_passphrase(key_passphrase_file)) if key is not None else None
     ledger = LedgerClient.at(open_chain(rpc, chain_id), ledger_address)
     task_id = ledger.task_count() if task is None else task
     if not 1 <= task_id <= ledger.task_count():

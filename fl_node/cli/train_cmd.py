@@ -12,6 +12,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from fl_node.cli.app import BadInput, JsonOption, app, console, write_json
+from fl_node.cli.key_options import KeyPassphraseFileOption, key_passphrase
 
 if TYPE_CHECKING:
     from fl_node.data import Dataset
@@ -38,6 +39,7 @@ def train_command(
     mu: float = typer.Option(0.0, "--mu", help="FedProx proximal weight (0: FedAvg)."),
     key_bits: int = typer.Option(2048, "--key-bits", help="Paillier modulus size for a fresh key pair."),
     key: Path | None = typer.Option(None, "--key", help="Use this Paillier private key file instead of a fresh pair.", dir_okay=False),
+    key_passphrase_file: Path | None = KeyPassphraseFileOption,
     bits: int = typer.Option(16, "--bits", help="Quantization bits of the packed codec."),
     clip: float = typer.Option(1.0, "--clip", help="Clip bound of each weighted-delta value."),
     min_participants: int = typer.Option(1, "--min-participants", help="Submissions a round needs to complete."),
@@ -86,7 +88,7 @@ def train_command(
     keypair = None
     if encrypt:
         if key is not None:
-            private = load_private_key(key)
+            private = load_private_key(key, passphrase=key_passphrase(key_passphrase_file))
             keypair = (private.public_key, private)
         else:
             with console.status(f"generating a {key_bits}-bit Paillier key pair"):

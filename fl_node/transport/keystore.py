@@ -14,6 +14,7 @@ from pathlib import Path
 from eth_account import Account
 from eth_account.signers.local import LocalAccount
 
+from fl_node.crypto.secret_files import write_secret_file
 from fl_node.errors import KeystoreError
 from incentive.chain import load_key_file
 
@@ -21,7 +22,7 @@ PASSPHRASE_ENV = "FEDLEDGER_KEY_PASSPHRASE"
 
 
 def write_keystore(path: Path, account: LocalAccount, passphrase: str, scrypt_n: int | None = None) -> Path:
-    """Write ``account`` as an encrypted keystore readable by the owner only.
+    """Write ``account`` as an encrypted keystore readable by the owner only (mode 0600, atomic).
 
     Parameters
     ----------
@@ -38,11 +39,10 @@ def write_keystore(path: Path, account: LocalAccount, passphrase: str, scrypt_n:
     if path.exists():
         raise KeystoreError(f"{path} exists; refusing to overwrite a key")
     payload = Account.encrypt(account.key, passphrase, iterations=scrypt_n)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with os.fdopen(fd, "w") as handle:
-        json.dump(payload, handle)
-    return path
+    try:  # mode 0600, folders it creates 0700, written atomically
+        return write_secret_file(path, json.dumps(payload).encode(), overwrite=False)
+    except FileExistsError:
+        raise KeystoreError(f"{path} exists; refusing to overwrite a key") from None
 
 
 def is_keystore(path: Path) -> bool:
