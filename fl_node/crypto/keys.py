@@ -213,6 +213,8 @@ def save_keypair(
     if passphrase is None:
         passphrase = secrets.token_urlsafe(32)
         write_secret_file(_passphrase_path(private_path), passphrase.encode() + b"\n")
+    else:  # a passphrase file left from an earlier key at this path would be read first, and fail
+        _passphrase_path(private_path).unlink(missing_ok=True)
     write_secret_file(private_path, encrypt_private_key(sk, passphrase))
     public_path.write_bytes(public_key_to_bytes(pk))
     return private_path, public_path

@@ -93,6 +93,7 @@ def test_without_a_passphrase_a_random_one_is_written_beside_the_key(tmp_path, k
 
 def test_the_passphrase_comes_from_the_environment(tmp_path, keypair, monkeypatch) -> None:
     pk, sk = keypair
+    save_keypair(tmp_path / "holder.key", pk, sk)  # an earlier key at this path, with a random passphrase beside it
     monkeypatch.setenv(PASSPHRASE_ENV, "from the environment")
 
     path, _ = save_keypair(tmp_path / "holder.key", pk, sk)
