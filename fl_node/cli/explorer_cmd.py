@@ -9,6 +9,7 @@ import typer
 
 from fl_node.cli.app import BadInput, JsonOption, app, console, write_json
 from fl_node.cli.chain_cmd import ChainIdOption, open_chain
+from fl_node.cli.key_options import KeyPassphraseFileOption, key_passphrase
 from fl_node.crypto.keys import load_private_key
 from fl_node.explorer.export import export_site
 from fl_node.explorer.views import Explorer, PageError
@@ -28,6 +29,7 @@ def explorer_command(
     key: Path | None = typer.Option(
         None, "--key", help="The key holder's Paillier private key: the audit recomputes aggregation and scores.", metavar="FILE"
     ),
+    key_passphrase_file: Path | None = KeyPassphraseFileOption,
     port: int = typer.Option(DEFAULT_PORT, "--port", min=1, max=65535, help="Port on 127.0.0.1."),
     export: Path | None = typer.Option(None, "--export", help="Write the pages as a static site to this folder and exit.", metavar="DIR"),
     chain_id: int | None = ChainIdOption,
@@ -40,9 +42,8 @@ def explorer_command(
         raise BadInput("--ledger ADDR is required: the address of the FederationLedger to show")
     if artifacts is not None and not artifacts.is_dir():
         raise BadInput(f"artifact store {artifacts} is not a folder")
-    if key is not None:
-        load_private_key(key)  # a bad key file is refused now, not on the audit page
-    explorer = Explorer(open_chain(rpc, chain_id), ledger_address, artifacts, key)
+    private_key = load_private_key(key, passphrase=key_passphrase(key_passphrase_file)) if key is not None else None
+    explorer = Explorer(open_chain(rpc, chain_id), ledger_address, artifacts, private_key)
     if export is not None:
         try:
             written = export_site(explorer, export)

@@ -17,7 +17,6 @@ from typing import Any
 
 from phe import PaillierPrivateKey
 
-from fl_node.crypto.keys import load_private_key
 from fl_node.errors import FlNodeError
 from fl_node.explorer.index import LedgerIndex
 from fl_node.explorer.store import BlobState, ReadOnlyStore
@@ -61,13 +60,14 @@ class Explorer:
     address : str
         The ledger's address, as given (checked on first use).
     artifacts : Path | None (default: no store)
-    key : Path | None (default: audit without the key)
+    private_key : PaillierPrivateKey | None (default: audit without the key)
+        The key holder's key: the audit recomputes aggregation and scores of encrypted runs.
     """
 
     chain: Chain
     address: str
     artifacts: Path | None = None
-    key: Path | None = None
+    private_key: PaillierPrivateKey | None = None
     lock: threading.RLock = field(default_factory=threading.RLock)
     _ledger: LedgerClient | None = None
     _index: LedgerIndex | None = None
@@ -346,7 +346,7 @@ class Explorer:
                     problem = _store_problem([], self.artifacts)
                 else:
                     try:
-                        self._audits[task_id] = audit_federation(ledger, self.store.store, task_id, self._private_key())
+                        self._audits[task_id] = audit_federation(ledger, self.store.store, task_id, self.private_key)
                     except (FlNodeError, IncentiveError) as exc:
                         problem = f"The audit could not run: {exc}"
             return {
@@ -356,12 +356,9 @@ class Explorer:
                 "task_count": count,
                 "report": self._audits.get(task_id),
                 "problem": problem,
-                "with_key": self.key is not None,
+                "with_key": self.private_key is not None,
                 "store_available": self.store.available,
             }
-
-    def _private_key(self) -> PaillierPrivateKey | None:
-        return load_private_key(self.key) if self.key is not None else None
 
     def artifact(self, digest_hex: str) -> Path:
         """The stored file of a model blob, for download (PageError when missing or altered)."""

@@ -15,6 +15,7 @@ import torch
 from selenium import webdriver
 from selenium.webdriver.chrome.service import Service
 
+from fl_node.crypto.keys import load_private_key
 from fl_node.demo import DemoConfig, Federation, run_demo, setup_federation
 from fl_node.explorer.views import Explorer
 from fl_node.explorer.web import ExplorerServer
@@ -50,7 +51,7 @@ def served_demo(tmp_path_factory: pytest.TempPathFactory) -> ServedDemo:
     federation = setup_federation(DemoConfig(task=task), chain, out)
     result = run_demo(federation)
     assert result.audit.ok
-    explorer = Explorer(chain, federation.ledger.address, federation.store.root, federation.key_path)
+    explorer = Explorer(chain, federation.ledger.address, federation.store.root, load_private_key(federation.key_path))
     server = ExplorerServer(explorer, free_port()).start()
     screenshots = tmp_path_factory.mktemp("screenshots")
     yield ServedDemo(federation, explorer, server, out, screenshots)
