@@ -24,8 +24,9 @@ from fl_node.hfl.aggregator import Aggregator, Exclusion, collect_submissions
 from fl_node.hfl.keyholder import KeyHolder, round_error_bound
 from fl_node.hfl.participant import Participant, RoundPlan
 from fl_node.hfl.schemes import EncryptedSums, EncryptedUpdates, PlainSums, PlainUpdates
-from fl_node.models import ModelConfig, flatten, unflatten
+from fl_node.models import flatten, unflatten
 from fl_node.seeds import CENTRALIZED, INITIAL_MODEL, NODE_TRAINING, derive_seed
+from fl_node.task import DataConfig, ModelChoice, TaskConfig
 from fl_node.training import Metrics, TrainConfig, evaluate, train_centralized
 
 
@@ -143,26 +144,31 @@ def run_round(
     )
 
 
+def default_train_task() -> TaskConfig:
+    """``fedledger train``'s task: 10 nodes, Dirichlet 0.5, MLP of width 32, 20 rounds, TrainConfig() locally.
+
+    The codec's headroom is the number of nodes (``max_participants=1`` lets
+    :meth:`~fl_node.task.TaskConfig.codec_for` raise it to exactly that).
+    """
+    return TaskConfig(
+        data=DataConfig(partition="dirichlet:0.5", nodes=10),
+        model=ModelChoice(hidden=32),
+        training=TrainConfig(),
+        codec=CodecConfig(max_participants=1),
+        rounds=20,
+    )
+
+
 @dataclass(frozen=True)
 class SimulationConfig:
     """One federated training run.
 
     Attributes
     ----------
-    nodes : int (default: 10)
-    rounds : int (default: 20)
-    partition : str (default: "dirichlet:0.5")
-    model : str (default: "mlp")
-    hidden : int (default: 32)
-        MLP hidden width.
-    train : TrainConfig (default: TrainConfig())
-        Local training per round (and the baseline's per-round budget).
-    encrypt : bool (default: True)
-        Paillier packed codec; False sends float32 plaintext.
-    bits : int (default: 16)
-        Quantization bits of the codec.
-    clip : float (default: 1.0)
-        Bound on each weighted-delta value, both modes.
+    task : TaskConfig (default: :func:`default_train_task`)
+        Its data partition, model, local training (also the baseline's per-round budget),
+        codec (bits, clip: the bound on each weighted-delta value, both modes), custody
+        (``encrypt``: Paillier packed codec, or float32 plaintext) and rounds.
     round : RoundConfig (default: RoundConfig())
     split : SplitConfig (default: SplitConfig())
     check_exact : bool (default: False)
@@ -171,15 +177,7 @@ class SimulationConfig:
         (:attr:`RoundRecord.exact_deviation`, to compare with :attr:`RoundRecord.error_bound`).
     """
 
-    nodes: int = 10
-    rounds: int = 20
-    partition: str = "dirichlet:0.5"
-    model: str = "mlp"
-    hidden: int = 32
-    train: TrainConfig = field(default_factory=TrainConfig)
-    encrypt: bool = True
-    bits: int = 16
-    clip: float = 1.0
+    task: TaskConfig = field(default_factory=default_train_task)
     round: RoundConfig = field(default_factory=RoundConfig)
     split: SplitConfig = field(default_factory=SplitConfig)
     check_exact: bool = False
@@ -243,43 +241,45 @@ def run_seed(
     seed : int
         Seeds the splits, the partition, the initial weights, local training and rounding.
     keypair : (PaillierPublicKey, PaillierPrivateKey) | None
-        Required when ``config.encrypt``; the result does not depend on which key is used.
+        Required when ``config.task.custody.encrypt``; the result does not depend on which key is used.
     on_round : Callable[[RoundRecord], None] | None
         Called after each round (progress display).
     """
-    if config.rounds < 1:
-        raise FlNodeError(f"need at least one round, got {config.rounds}")
-    data = federate(dataset, config.nodes, config.partition, seed=seed, split=config.split)
-    model_config = ModelConfig(config.model, data.n_features, data.n_classes, config.hidden)
+    task = config.task
+    if task.rounds < 1:
+        raise FlNodeError(f"need at least one round, got {task.rounds}")
+    data = federate(dataset, task.data.nodes, task.data.partition, seed=seed, split=config.split)
+    model_config = task.model.build(data.n_features, data.n_classes)
     initial = flatten(model_config.build(derive_seed(seed, INITIAL_MODEL)))
     n_params = initial.shape[0]
-    if config.encrypt:
+    clip = task.codec.clip
+    if task.custody.encrypt:
         if keypair is None:
             raise FlNodeError("an encrypted run needs a Paillier key pair")
-        codec_config = CodecConfig(bits=config.bits, clip=config.clip, max_participants=config.nodes)
+        codec_config = task.codec_for(task.data.nodes)
         scheme: PlainUpdates | EncryptedUpdates = EncryptedUpdates(keypair[0], n_params, codec_config)
         key_holder = KeyHolder(EncryptedSums(keypair[1], codec_config))
     else:
-        scheme = PlainUpdates(n_params, config.clip)
+        scheme = PlainUpdates(n_params, clip)
         key_holder = KeyHolder(PlainSums())
     def participants_for(scheme: PlainUpdates | EncryptedUpdates) -> list[Participant]:
         return [
-            Participant(f"node-{k}", node, model_config.factory(), config.train, scheme, seed=derive_seed(seed, NODE_TRAINING, k))
+            Participant(f"node-{k}", node, model_config.factory(), task.training, scheme, seed=derive_seed(seed, NODE_TRAINING, k))
             for k, node in enumerate(data.nodes)
         ]
 
     aggregator = Aggregator(scheme)
     participants = participants_for(scheme)
     exact = None
-    if config.check_exact and config.encrypt:
-        plain = PlainUpdates(n_params, config.clip)
+    if config.check_exact and task.custody.encrypt:
+        plain = PlainUpdates(n_params, clip)
         exact = (participants_for(plain), Aggregator(plain), KeyHolder(PlainSums()))
     centralized = train_centralized(
-        unflatten(model_config.build(), initial), data.pooled(), config.train, config.rounds, derive_seed(seed, CENTRALIZED), data.test
+        unflatten(model_config.build(), initial), data.pooled(), task.training, task.rounds, derive_seed(seed, CENTRALIZED), data.test
     )
     records: list[RoundRecord] = []
     global_params = initial
-    for r in range(1, config.rounds + 1):
+    for r in range(1, task.rounds + 1):
         result = run_round(r, global_params, participants, aggregator, key_holder, config.round)
         deviation = float("nan")
         if exact is not None:

@@ -64,26 +64,24 @@ def train_command(
 
     from fl_node.crypto.keys import generate_keypair, load_private_key
     from fl_node.data import load_dataset
-    from fl_node.simulation import RoundConfig
-    from fl_node.simulation import SimulationConfig, run_seed
+    from fl_node.crypto.codec import CodecConfig
+    from fl_node.simulation import RoundConfig, SimulationConfig, run_seed
+    from fl_node.task import CustodyConfig, DataConfig, ModelChoice, TaskConfig
     from fl_node.training import TrainConfig
 
     torch.set_num_threads(1)
     torch.use_deterministic_algorithms(True)
 
     ds = load_dataset(None if data is not None else dataset, csv_path=data, label=label)
-    config = SimulationConfig(
-        nodes=nodes,
+    task = TaskConfig(
+        data=DataConfig(partition=partition, nodes=nodes),
+        model=ModelChoice(model, hidden),
+        training=TrainConfig(epochs=local_epochs, batch_size=batch_size, lr=lr, optimizer=optimizer, prox_mu=mu),
+        codec=CodecConfig(bits=bits, clip=clip, max_participants=1),
+        custody=CustodyConfig(encrypt=encrypt, key_bits=key_bits),
         rounds=rounds,
-        partition=partition,
-        model=model,
-        hidden=hidden,
-        train=TrainConfig(epochs=local_epochs, batch_size=batch_size, lr=lr, optimizer=optimizer, prox_mu=mu),
-        encrypt=encrypt,
-        bits=bits,
-        clip=clip,
-        round=RoundConfig(min_participants=min_participants),
     )
+    config = SimulationConfig(task, round=RoundConfig(min_participants=min_participants))
     _check_inputs(config, ds, seed_list[0])
     keypair = None
     if encrypt:
@@ -105,7 +103,8 @@ def train_command(
         def run(s: int, encrypted: bool) -> SeedResult:
             progress.update(task, description=f"seed {s} {'encrypted' if encrypted else 'plaintext'}")
             return run_seed(
-                replace(config, encrypt=encrypted, check_exact=compare_plaintext), ds, s, keypair if encrypted else None,
+                replace(config, task=replace(task, custody=replace(task.custody, encrypt=encrypted)), check_exact=compare_plaintext),
+                ds, s, keypair if encrypted else None,
                 lambda _record: progress.advance(task),
             )
 
@@ -124,15 +123,17 @@ def train_command(
 def _check_inputs(config: SimulationConfig, ds: Dataset, seed: int) -> None:
     """Fail on bad data, partition or model before spending time on keys."""
     from fl_node.data import federate
-    from fl_node.models import ModelConfig
 
-    data = federate(ds, config.nodes, config.partition, seed=seed, split=config.split)
-    ModelConfig(config.model, data.n_features, data.n_classes, config.hidden)
-    if config.rounds < 1:
-        raise BadInput(f"--rounds must be at least 1, got {config.rounds}")
+    task = config.task
+    data = federate(ds, task.data.nodes, task.data.partition, seed=seed, split=config.split)
+    task.model.build(data.n_features, data.n_classes)
+    if task.rounds < 1:
+        raise BadInput(f"--rounds must be at least 1, got {task.rounds}")
 
 
 def _payload(config: SimulationConfig, ds: Dataset, results: list[SeedResult], plain: list[SeedResult]) -> dict[str, Any]:
+    task = config.task
+
     def mean(values: list[float]) -> float:
         return float(np.mean(values))
 
@@ -147,7 +148,7 @@ def _payload(config: SimulationConfig, ds: Dataset, results: list[SeedResult], p
             "auc": mean([res.rounds[r].auc for res in results]),
             "clipped": int(sum(res.rounds[r].clipped for res in results)),
         }
-        for r in range(config.rounds)
+        for r in range(task.rounds)
     ]
     per_seed = []
     for k, res in enumerate(results):
@@ -170,22 +171,22 @@ def _payload(config: SimulationConfig, ds: Dataset, results: list[SeedResult], p
         "final_accuracy": mean([res.final_accuracy for res in results]),
         "centralized_accuracy": mean([res.centralized_accuracy for res in results]),
         "test_samples": results[0].test_samples,
-        "encrypted": config.encrypt,
+        "encrypted": task.custody.encrypt,
         "per_seed": per_seed,
         "config": {
             "dataset": ds.name,
-            "nodes": config.nodes,
-            "rounds": config.rounds,
-            "partition": config.partition,
-            "model": config.model,
+            "nodes": task.data.nodes,
+            "rounds": task.rounds,
+            "partition": task.data.partition,
+            "model": task.model.name,
             "n_params": results[0].n_params,
-            "local_epochs": config.train.epochs,
-            "lr": config.train.lr,
-            "batch_size": config.train.batch_size,
-            "optimizer": config.train.optimizer,
-            "mu": config.train.prox_mu,
-            "bits": config.bits,
-            "clip": config.clip,
+            "local_epochs": task.training.epochs,
+            "lr": task.training.lr,
+            "batch_size": task.training.batch_size,
+            "optimizer": task.training.optimizer,
+            "mu": task.training.prox_mu,
+            "bits": task.codec.bits,
+            "clip": task.codec.clip,
             "seeds": [res.seed for res in results],
         },
     }

@@ -10,10 +10,20 @@ import pytest
 from fl_node.crypto.keys import generate_keypair
 from fl_node.data import load_builtin
 from fl_node.errors import FlNodeError
-from fl_node.simulation import SimulationConfig, run_seed
+from fl_node.simulation import SimulationConfig, default_train_task, run_seed
+from fl_node.task import CustodyConfig, DataConfig, ModelChoice
 from fl_node.training import TrainConfig
 
-CONFIG = SimulationConfig(nodes=4, rounds=3, partition="dirichlet:0.5", model="logreg", train=TrainConfig(epochs=2))
+CONFIG = SimulationConfig(
+    replace(
+        default_train_task(),
+        data=DataConfig(partition="dirichlet:0.5", nodes=4),
+        model=ModelChoice("logreg", 32),
+        training=TrainConfig(epochs=2),
+        rounds=3,
+    )
+)
+PLAINTEXT = replace(CONFIG, task=replace(CONFIG.task, custody=CustodyConfig(encrypt=False)))
 
 
 @pytest.fixture(scope="module")
@@ -22,7 +32,7 @@ def cancer():
 
 
 def test_plaintext_runs_are_reproducible_and_report_every_round(cancer) -> None:
-    config = replace(CONFIG, encrypt=False)
+    config = PLAINTEXT
     seen = []
 
     a = run_seed(config, cancer, seed=3, on_round=seen.append)
@@ -38,7 +48,7 @@ def test_plaintext_runs_are_reproducible_and_report_every_round(cancer) -> None:
 
 def test_encrypted_run_tracks_the_plaintext_one_within_the_bounds(cancer) -> None:
     keypair = generate_keypair(1024)
-    plain = run_seed(replace(CONFIG, encrypt=False), cancer, seed=1)
+    plain = run_seed(PLAINTEXT, cancer, seed=1)
 
     enc = run_seed(replace(CONFIG, check_exact=True), cancer, seed=1, keypair=keypair)
 
