@@ -73,7 +73,7 @@ def train_command(
     torch.use_deterministic_algorithms(True)
 
     ds = load_dataset(None if data is not None else dataset, csv_path=data, label=label)
-    task = TaskConfig(
+    task_config = TaskConfig(
         data=DataConfig(partition=partition, nodes=nodes),
         model=ModelChoice(model, hidden),
         training=TrainConfig(epochs=local_epochs, batch_size=batch_size, lr=lr, optimizer=optimizer, prox_mu=mu),
@@ -81,7 +81,7 @@ def train_command(
         custody=CustodyConfig(encrypt=encrypt, key_bits=key_bits),
         rounds=rounds,
     )
-    config = SimulationConfig(task, round=RoundConfig(min_participants=min_participants))
+    config = SimulationConfig(task_config, round=RoundConfig(min_participants=min_participants))
     _check_inputs(config, ds, seed_list[0])
     keypair = None
     if encrypt:
@@ -103,7 +103,7 @@ def train_command(
         def run(s: int, encrypted: bool) -> SeedResult:
             progress.update(task, description=f"seed {s} {'encrypted' if encrypted else 'plaintext'}")
             return run_seed(
-                replace(config, task=replace(task, custody=replace(task.custody, encrypt=encrypted)), check_exact=compare_plaintext),
+                replace(config, task=replace(task_config, custody=replace(task_config.custody, encrypt=encrypted)), check_exact=compare_plaintext),
                 ds, s, keypair if encrypted else None,
                 lambda _record: progress.advance(task),
             )
