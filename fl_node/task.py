@@ -247,15 +247,25 @@ def to_flat(config: Any, prefix: str = "") -> dict[str, Any]:
     return flat
 
 
-def from_flat(cls: type[T], table: Mapping[str, Any], prefix: str = "") -> T:
-    """Inverse of :func:`to_flat`: missing keys keep their defaults, unknown keys are ignored, values cast to the field types."""
+def from_flat(cls: type[T], table: Mapping[str, Any], prefix: str = "", base: Any = None) -> T:
+    """Inverse of :func:`to_flat`: missing keys keep their defaults (``base``'s values, else the field
+    defaults), unknown keys are ignored, values are cast to the field types."""
     hints = typing.get_type_hints(cls)
     values: dict[str, Any] = {}
     for f in dataclasses.fields(cls):
         key = prefix + f.name.replace("_", "-")
         kind = hints[f.name]
         if dataclasses.is_dataclass(kind):
-            values[f.name] = from_flat(kind, table, key + "-")
+            inner = getattr(base, f.name) if base is not None else _field_default(f)
+            values[f.name] = from_flat(kind, table, key + "-", inner)
         elif key in table:
             values[f.name] = kind(table[key])
+        elif base is not None:
+            values[f.name] = getattr(base, f.name)
     return cls(**values)
+
+
+def _field_default(f: dataclasses.Field) -> Any:
+    if f.default_factory is not dataclasses.MISSING:
+        return f.default_factory()
+    return None if f.default is dataclasses.MISSING else f.default

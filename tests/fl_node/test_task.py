@@ -1,0 +1,75 @@
+"""The task configuration: flat run-config tables, the codec's headroom, the spec it builds, the ledger it deploys."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import pytest
+
+from fl_node.crypto.codec import CodecConfig
+from fl_node.errors import FlNodeError
+from fl_node.seeds import NODE_TRAINING, derive_seed
+from fl_node.task import (
+    CustodyConfig,
+    DataConfig,
+    RewardConfig,
+    ScoringConfig,
+    TaskConfig,
+    bootstrap_ledger,
+    build_task,
+    from_flat,
+    to_flat,
+)
+from fl_node.training import TrainConfig
+from incentive.chain import embedded_chain
+
+TASK = TaskConfig(
+    data=DataConfig(dataset="wine", partition="dirichlet:0.3", nodes=7),
+    training=TrainConfig(epochs=3, lr=0.02, optimizer="adam"),
+    codec=CodecConfig(bits=12, clip=0.5),
+    custody=CustodyConfig(encrypt=False, key_bits=1024),
+    scoring=ScoringConfig(scorer="exact", utility="accuracy"),
+    rewards=RewardConfig(reward_tokens=7, stake_wei=5 * 10**17),
+    rounds=4,
+    min_participants=3,
+    seed=11,
+)
+
+
+def test_flat_table_round_trips_and_keeps_defaults_for_missing_keys():
+    flat = to_flat(TASK)
+
+    assert flat["data-nodes"] == 7 and flat["custody-encrypt"] is False and flat["training-lr"] == 0.02
+    assert all(isinstance(v, (str, int, float, bool)) for v in flat.values())
+    assert from_flat(TaskConfig, flat) == TASK
+    assert from_flat(TaskConfig, {"rounds": "5", "unknown": 1}) == dataclasses.replace(TaskConfig(), rounds=5)
+
+
+def test_codec_headroom_covers_every_member():
+    assert TaskConfig().codec_for(5).max_participants == 16
+    assert TaskConfig().codec_for(40).max_participants == 40
+    assert TASK.codec_for(40) == CodecConfig(bits=12, clip=0.5, max_participants=40)
+
+
+def test_build_task_carries_the_config_into_the_spec():
+    spec = build_task(TASK, 13, 3, {"a": 10, "b": 20})
+
+    assert (spec.model.name, spec.model.n_features, spec.model.n_classes) == ("mlp", 13, 3)
+    assert spec.train == TASK.training and spec.encrypt is False
+    assert (spec.scorer, spec.utility, spec.seed, spec.min_participants) == ("exact", "accuracy", 11, 3)
+    assert spec.codec.max_participants == 16
+    with pytest.raises(FlNodeError, match="public key"):
+        build_task(TaskConfig(), 13, 3, {"a": 10})
+
+
+def test_bootstrap_ledger_grants_the_three_roles():
+    roles = bootstrap_ledger(embedded_chain(), TASK.rewards)
+
+    assert roles.ledger.min_stake() == 5 * 10**17
+    assert len({roles.admin.address, roles.aggregator.address, roles.evaluator.address}) == 3
+    assert TASK.rewards.reward_per_round == 7 * 10**18
+
+
+def test_seed_streams_are_distinct_per_node():
+    assert derive_seed(0, NODE_TRAINING, 0) != derive_seed(0, NODE_TRAINING, 1)
+    assert derive_seed(3, NODE_TRAINING, 2) == derive_seed(3, NODE_TRAINING, 2)
