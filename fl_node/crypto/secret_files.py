@@ -73,7 +73,7 @@ def _sync_folder(folder: Path) -> None:
         return
     try:
         os.fsync(fd)
-    except OSError:
+    except OSError:  # likewise: the file itself was synced before the rename
         pass
     finally:
         os.close(fd)
