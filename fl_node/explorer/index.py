@@ -16,7 +16,12 @@ from dataclasses import dataclass, field
 from incentive.ledger import (
     LedgerClient,
     LedgerEvent,
+    MemberApproved,
+    MemberJoined,
+    MemberLeft,
+    MembershipRequested,
     MemberSlashed,
+    MemberStatus,
     ParticipantDropped,
     ParticipantScored,
     RewardClaimed,
@@ -61,6 +66,8 @@ class LedgerIndex:
     slashes: dict[str, list[MemberSlashed]] = field(default_factory=lambda: defaultdict(list))
     claims: dict[str, list[RewardClaimed]] = field(default_factory=lambda: defaultdict(list))
     role_holders: dict[str, dict[str, None]] = field(default_factory=lambda: defaultdict(dict))
+    member_status: dict[str, MemberStatus] = field(default_factory=dict)
+    member_names: dict[str, str] = field(default_factory=dict)
 
     def refresh(self) -> int:
         """Read the blocks added since the last refresh (the whole history the first time); return the head block."""
@@ -83,6 +90,14 @@ class LedgerIndex:
     def _add(self, event: LedgerEvent) -> None:
         self.events.append(event)
         match event:
+            case MemberJoined() | MembershipRequested():
+                self.member_names[event.account] = event.name
+                joined = isinstance(event, MemberJoined)
+                self.member_status[event.account] = MemberStatus.ACTIVE if joined else MemberStatus.PENDING
+            case MemberApproved():
+                self.member_status[event.account] = MemberStatus.ACTIVE
+            case MemberLeft():
+                self.member_status[event.account] = MemberStatus.LEFT
             case RoundOpened():
                 self._round(event.round_id).opened = event
                 self.task_rounds[event.task_id].append(event.round_id)

@@ -116,11 +116,7 @@ class Explorer:
         }
 
     def _names(self, ledger: LedgerClient) -> dict[str, str]:
-        names = {}
-        for event in self._index.events:
-            name = getattr(event, "name", None)
-            if name is not None:
-                names[event.account] = name
+        names = dict(self._index.member_names)
         for role, holders in self._index.role_holders.items():
             for account in holders:
                 names.setdefault(account, ROLE_LABELS.get(role, role))
@@ -140,10 +136,9 @@ class Explorer:
             ledger, index = self.attach()
             token = ledger.token_contract
             totals = ledger.stake_totals()
-            members = ledger.members()
-            statuses = defaultdict(int)
-            for m in members:
-                statuses[m.status.name.lower()] += 1
+            statuses: dict[str, int] = defaultdict(int)
+            for status in index.member_status.values():
+                statuses[status.name.lower()] += 1
             round_states = defaultdict(int)
             for trail in index.rounds.values():
                 state = "finalized" if trail.finalized else "cancelled" if trail.cancelled else "open"
@@ -158,9 +153,7 @@ class Explorer:
                         "rounds": len(rounds),
                         "finalized": len(finalized),
                         "latest_performance": finalized[-1].performance if finalized else None,
-                        "created": self._timestamp(index.task_created[task.task_id].block_number)
-                        if task.task_id in index.task_created
-                        else task.created_at,
+                        "created": task.created_at,
                     }
                 )
             roles = [
@@ -180,7 +173,7 @@ class Explorer:
                 "totals": totals,
                 "held_by_members": totals.staked - totals.returned - totals.slashed,
                 "member_states": dict(statuses),
-                "member_count": len(members),
+                "member_count": len(index.member_status),
                 "round_states": dict(round_states),
                 "round_count": ledger.round_count(),
                 "event_count": len(index.events),
