@@ -14,7 +14,11 @@ from rich.table import Table
 from fl_node.cli.app import EXIT_CHECK_FAILED, BadInput, JsonOption, app, console, write_json
 from fl_node.cli.audit_cmd import print_audit
 from fl_node.cli.chain_cmd import ChainIdOption, RpcOption, open_chain
+from fl_node.cli.explorer_cmd import check_port, explorer_command_line, serve
+from fl_node.crypto.keys import load_private_key
 from fl_node.demo import DemoConfig, DemoResult, DemoRound, run_demo, setup_federation
+from fl_node.explorer.views import Explorer
+from fl_node.explorer.web import DEFAULT_PORT
 from fl_node.plots import plot_accuracy, plot_contributions
 from fl_node.task import CustodyConfig, DataConfig, ModelChoice, ScoringConfig, TaskConfig
 from fl_node.training import TrainConfig
@@ -44,6 +48,8 @@ def demo_command(
     chain_id: int | None = ChainIdOption,
     out: Path = typer.Option(Path("out/demo"), "--out", help="Folder for the artifact store, the key holder's key and plots.", file_okay=False),
     json_path: Path | None = JsonOption,
+    explorer: bool = typer.Option(False, "--explorer", help="At the end, serve the ledger explorer until Ctrl-C."),
+    explorer_port: int = typer.Option(DEFAULT_PORT, "--explorer-port", min=1, max=65535, help="Port of --explorer on 127.0.0.1."),
 ) -> None:
     """Run a federation of hospitals on the ledger: encrypted rounds, contribution scores, rewards, audit."""
     start = time.perf_counter()
@@ -51,6 +57,8 @@ def demo_command(
         raise BadInput(f"unknown scorer {scorer!r}; choose one of {', '.join(SCORERS)}")
     if rounds < 1:
         raise BadInput(f"--rounds must be at least 1, got {rounds}")
+    if explorer:
+        check_port(explorer_port, "--explorer-port")
     torch.set_num_threads(1)
     task = TaskConfig(
         data=DataConfig(dataset, partition, nodes),
@@ -107,6 +115,13 @@ def demo_command(
     )
     write_json(json_path, payload)
     console.print(f"ledger {federation.ledger.address}; artifacts {out / 'artifacts'}; plots in {out}")
+    if rpc is not None:
+        console.print("explore it: " + explorer_command_line(federation.ledger.address, rpc, out / "artifacts", federation.key_path), soft_wrap=True)
+    elif not explorer:
+        console.print("explore it: the embedded chain ends with this command; `fedledger demo --explorer` serves the explorer at the end")
+    if explorer:
+        key = load_private_key(federation.key_path) if federation.key_path is not None else None
+        serve(Explorer(chain, federation.ledger.address, out / "artifacts", key), explorer_port, None, {"rpc": rpc})
     if not result.audit.ok:
         raise typer.Exit(EXIT_CHECK_FAILED)
 

@@ -55,15 +55,34 @@ def explorer_command(
     serve(explorer, port, json_path, {"rpc": rpc})
 
 
-def serve(explorer: Explorer, port: int, json_path: Path | None, facts: dict[str, object]) -> None:
-    """Serve ``explorer`` on 127.0.0.1:``port`` until Ctrl-C (a port in use is bad input)."""
+def check_port(port: int, option: str = "--port") -> None:
+    """Refuse a port on 127.0.0.1 that another process listens on."""
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
         probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             probe.bind((HOST, port))
         except OSError:
-            raise BadInput(f"port {port} on {HOST} is in use: pick another with --port") from None
+            raise BadInput(f"port {port} on {HOST} is in use: pick another with {option}") from None
+
+
+def explorer_command_line(ledger: str, rpc: str, artifacts: Path, key: Path | None) -> str:
+    """The ``fedledger explorer`` command that opens a ledger recorded on the node at ``rpc``."""
+    return f"fedledger explorer --rpc {rpc} --ledger {ledger} --artifacts {artifacts}" + (f" --key {key}" if key else "")
+
+
+def serve(explorer: Explorer, port: int, json_path: Path | None, facts: dict[str, object]) -> None:
+    """Build the event index, then serve ``explorer`` on 127.0.0.1:``port`` until Ctrl-C (a port in use is bad input)."""
+    check_port(port)
+    with console.status(f"indexing the events of {explorer.address}"):
+        try:
+            explorer.attach()
+        except PageError:
+            pass  # every page will say what is wrong; the server still starts
     server = ExplorerServer(explorer, port)
     write_json(json_path, {"url": server.url, "ledger": explorer.address, **facts})
     console.print(f"explorer of ledger {explorer.address} on [bold]{server.url}[/bold] (read-only); Ctrl-C stops it")
-    server.run()
+    try:
+        server.run()
+    except KeyboardInterrupt:  # uvicorn re-raises the Ctrl-C it handled once it has shut down
+        pass
+    console.print("explorer stopped")
