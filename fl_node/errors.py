@@ -41,6 +41,15 @@ class CodecError(CryptoError):
     """Values or encrypted updates that the packed codec cannot take (wrong range, mismatched parameters, overflow risk)."""
 
 
+class ThresholdDecryptionError(CryptoError):
+    """A threshold decryption cannot finish: fewer than ``t`` valid partial decryptions; names the custodians missing or rejected."""
+
+    def __init__(self, message: str, missing: tuple[int, ...] = (), rejected: tuple[int, ...] = ()) -> None:
+        super().__init__(message)
+        self.missing = missing
+        self.rejected = rejected
+
+
 class VFLError(FlNodeError):
     """Vertical federated learning: bad party data, a failed alignment or a broken protocol exchange."""
 

@@ -444,7 +444,7 @@ class PackedCodec:
         )
 
     def _check_compatible(self, update: EncryptedUpdate) -> None:
-        _check_update(update, self.fingerprint, self.config, self.layout)
+        check_update(update, self.fingerprint, self.config, self.layout)
 
     def _encrypt_plaintexts(self, plaintexts: list[int]) -> list[int]:
         with self._encrypt_lock:
@@ -490,7 +490,7 @@ class PackedCodec:
                 remaining -= len(fresh)
 
 
-def _check_update(update: EncryptedUpdate, fingerprint: bytes, config: CodecConfig, layout: SlotLayout) -> None:
+def check_update(update: EncryptedUpdate, fingerprint: bytes, config: CodecConfig, layout: SlotLayout) -> None:
     if update.key_fingerprint != fingerprint:
         raise CodecError("encrypted update was made under another key")
     theirs = (update.bits, update.clip, update.slot_bits, update.slots, update.degree)
@@ -503,6 +503,25 @@ def _check_update(update: EncryptedUpdate, fingerprint: bytes, config: CodecConf
         )
     if len(update.ciphertexts) != layout.ciphertexts_for(update.length) or update.count < 1:
         raise CodecError(f"encrypted update holds {len(update.ciphertexts)} ciphertexts for {update.length} values")
+
+
+def decode_plaintexts(update: EncryptedUpdate, plaintexts: Sequence[int], config: CodecConfig, layout: SlotLayout) -> np.ndarray:
+    """Exact integer slot sums Σ q_i from the decrypted plaintexts of ``update`` (however they were decrypted).
+
+    Raises
+    ------
+    CodecError
+        A plaintext that does not fit the layout or a slot sum above ``count``·2Q (not made by this codec).
+    """
+    used_in_last = update.length - (len(plaintexts) - 1) * layout.slots
+    row_bits = layout.slots * layout.slot_bits
+    if any(m >> row_bits for m in plaintexts) or plaintexts[-1] >> (used_in_last * layout.slot_bits):
+        raise CodecError("a decrypted plaintext has bits outside its slots: the ciphertext was not made by this codec")
+    sums = unpack(plaintexts, layout, update.length)
+    limit = update.count * 2 * config.qmax
+    if int(sums.max()) > limit:
+        raise CodecError(f"a slot sum exceeds {update.count}·2Q: the ciphertext was not made by this codec or overflowed")
+    return sums - update.count * config.qmax
 
 
 class PackedDecryptor:
@@ -537,19 +556,11 @@ class PackedDecryptor:
         CodecError
             Another key or codec, or a plaintext that does not fit the layout (not made by this codec).
         """
-        _check_update(update, self.fingerprint, self.config, self.layout)
+        check_update(update, self.fingerprint, self.config, self.layout)
         if update.count > self.layout.capacity:
             raise CodecError(f"update claims a sum of {update.count} updates, above the slot capacity {self.layout.capacity}")
         plaintexts = self._pool.map_chunks(paillier.decrypt, self._spec, list(update.ciphertexts))
-        used_in_last = update.length - (len(plaintexts) - 1) * self.layout.slots
-        row_bits = self.layout.slots * self.layout.slot_bits
-        if any(m >> row_bits for m in plaintexts) or plaintexts[-1] >> (used_in_last * self.layout.slot_bits):
-            raise CodecError("a decrypted plaintext has bits outside its slots: the ciphertext was not made by this codec")
-        sums = unpack(plaintexts, self.layout, update.length)
-        limit = update.count * 2 * self.config.qmax
-        if int(sums.max()) > limit:
-            raise CodecError(f"a slot sum exceeds {update.count}·2Q: the ciphertext was not made by this codec or overflowed")
-        return sums - update.count * self.config.qmax
+        return decode_plaintexts(update, plaintexts, self.config, self.layout)
 
     def decrypt_sum(self, update: EncryptedUpdate) -> np.ndarray:
         """Float64 sum of the ``count`` dequantized vectors (error bound: module docstring)."""
