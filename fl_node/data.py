@@ -102,7 +102,15 @@ def load_builtin(name: str) -> Dataset:
     )
 
 
-def load_csv(path: Path | str, label: str) -> Dataset:
+def load_csv(
+    path: Path | str,
+    label: str,
+    *,
+    id_columns: Sequence[str] = (),
+    drop: Sequence[str] = (),
+    labels: Sequence[str] | None = None,
+    features: Sequence[str] | None = None,
+) -> Dataset:
     """Load a CSV file with a header row: numeric feature columns and one label column.
 
     Parameters
@@ -110,14 +118,23 @@ def load_csv(path: Path | str, label: str) -> Dataset:
     path : Path | str
         The file.
     label : str
-        Name of the label column; its values may be numbers or strings (each distinct value
-        is one class, numbered in sorted order).
+        Name of the label column; its values may be numbers or strings.
+    id_columns, drop : Sequence[str] (default: none)
+        Columns that are not features (record identifiers, free text, anything left out); they
+        are never read as numbers. Each must exist in the header.
+    labels : Sequence[str] | None (default: None)
+        The published label list: class ``k`` is ``labels[k]``, so every node numbers the classes
+        alike. A value matches an entry as the same string or, when both are numbers, the same
+        number (``1`` and ``1.0``). Without it, each distinct value is one class, in sorted order.
+    features : Sequence[str] | None (default: None)
+        The feature columns the task's spec names, in order; the file's must be exactly these.
 
     Raises
     ------
     DataError
-        Missing file, no header, no such label column, a missing or non-numeric feature
-        value, a row with the wrong number of fields, or fewer than two classes.
+        Missing file, no header, no such label, identifier or dropped column, feature columns
+        that differ from ``features`` (naming them), a missing or non-numeric feature value, a
+        row with the wrong number of fields, a label outside ``labels``, or fewer than two classes.
     """
     path = Path(path)
     try:
@@ -131,15 +148,18 @@ def load_csv(path: Path | str, label: str) -> Dataset:
     header = [cell.strip() for cell in rows[0]]
     if label not in header:
         raise DataError(f"{path}: no label column {label!r} (columns: {', '.join(header)})")
-    if len(header) < 2:
-        raise DataError(f"{path}: no feature columns besides the label {label!r}")
+    excluded = _excluded_columns(path, header, label, id_columns, drop)
     label_at = header.index(label)
-    feature_at = [i for i in range(len(header)) if i != label_at]
+    feature_at = [i for i in range(len(header)) if i != label_at and header[i] not in excluded]
+    if not feature_at:
+        raise DataError(f"{path}: no feature columns besides the label {label!r} and the excluded columns")
+    if features is not None:
+        check_feature_columns(path, [header[i] for i in feature_at], features)
     body = rows[1:]
     if not body:
         raise DataError(f"{path}: header only, no data rows")
     X = np.empty((len(body), len(feature_at)), dtype=np.float64)
-    labels: list[str] = []
+    raw_labels: list[str] = []
     for r, row in enumerate(body):
         line = r + 2
         if len(row) != len(header):
@@ -147,7 +167,7 @@ def load_csv(path: Path | str, label: str) -> Dataset:
         raw_label = row[label_at].strip()
         if not raw_label:
             raise DataError(f"{path}: line {line} has no value in label column {label!r}")
-        labels.append(raw_label)
+        raw_labels.append(raw_label)
         for c, i in enumerate(feature_at):
             cell = row[i].strip()
             if not cell:
@@ -159,12 +179,65 @@ def load_csv(path: Path | str, label: str) -> Dataset:
             if not math.isfinite(value):
                 raise DataError(f"{path}: line {line} column {header[i]!r} is not finite: {cell!r}")
             X[r, c] = value
-    class_names = _sorted_labels(set(labels))
-    if len(class_names) < 2:
-        raise DataError(f"{path}: label column {label!r} holds a single class {class_names[0]!r}; need at least two")
-    index = {name: k for k, name in enumerate(class_names)}
-    y = np.array([index[v] for v in labels], dtype=np.int64)
+    if labels is None:
+        class_names = _sorted_labels(set(raw_labels))
+        if len(class_names) < 2:
+            raise DataError(f"{path}: label column {label!r} holds a single class {class_names[0]!r}; need at least two")
+        index = {name: k for k, name in enumerate(class_names)}
+        y = np.array([index[v] for v in raw_labels], dtype=np.int64)
+    else:
+        class_names = tuple(str(v) for v in labels)
+        y = map_labels(path, raw_labels, class_names)
     return Dataset(path.name, X, y, tuple(header[i] for i in feature_at), class_names)
+
+
+def _excluded_columns(path: Path, header: Sequence[str], label: str, id_columns: Sequence[str], drop: Sequence[str]) -> set[str]:
+    """The identifier and dropped columns, each checked against the header and the label."""
+    excluded = set()
+    for flag, names in (("--id-column", id_columns), ("--drop", drop)):
+        for name in names:
+            if name not in header:
+                raise DataError(f"{path}: {flag} {name!r} is not a column (columns: {', '.join(header)})")
+            if name == label:
+                raise DataError(f"{path}: {flag} {name!r} is the label column")
+            excluded.add(name)
+    return excluded
+
+
+def check_feature_columns(source: Path | str, columns: Sequence[str], expected: Sequence[str]) -> None:
+    """Raise DataError naming the difference unless ``columns`` are exactly ``expected``, in order."""
+    if list(columns) == list(expected):
+        return
+    missing = [c for c in expected if c not in columns]
+    extra = [c for c in columns if c not in expected]
+    parts = []
+    if missing:
+        parts.append(f"missing {', '.join(missing)}")
+    if extra:
+        parts.append(f"unexpected {', '.join(extra)} (drop them with --drop or --id-column)")
+    if not parts:
+        parts.append(f"in another order: {', '.join(columns)} instead of {', '.join(expected)}")
+    raise DataError(f"{source}: feature columns do not match the task's spec: {'; '.join(parts)}")
+
+
+def _label_key(value: str) -> str:
+    """Numbers compare by value (``1`` = ``1.0``), other labels as written."""
+    try:
+        number = float(value)
+    except ValueError:
+        return value
+    return repr(number) if math.isfinite(number) else value
+
+
+def map_labels(source: Path | str, values: Sequence[str], label_list: Sequence[str]) -> np.ndarray:
+    """Class indices of ``values`` in the published ``label_list``; DataError naming values outside it."""
+    if len(label_list) < 2 or len({_label_key(v) for v in label_list}) != len(label_list):
+        raise DataError(f"the label list must hold at least two distinct classes, got {list(label_list)}")
+    index = {_label_key(name): k for k, name in enumerate(label_list)}
+    unknown = sorted({v for v in values if _label_key(v) not in index})
+    if unknown:
+        raise DataError(f"{source}: labels {', '.join(repr(v) for v in unknown[:5])} are not in the task's label list {list(label_list)}")
+    return np.array([index[_label_key(v)] for v in values], dtype=np.int64)
 
 
 def _sorted_labels(values: set[str]) -> tuple[str, ...]:
@@ -175,12 +248,20 @@ def _sorted_labels(values: set[str]) -> tuple[str, ...]:
         return tuple(sorted(values))
 
 
-def load_dataset(name: str | None = None, csv_path: Path | str | None = None, label: str | None = None) -> Dataset:
-    """Load a bundled dataset by ``name``, or a CSV file when ``csv_path`` is given (``label`` required)."""
+def load_dataset(
+    name: str | None = None,
+    csv_path: Path | str | None = None,
+    label: str | None = None,
+    id_columns: Sequence[str] = (),
+    drop: Sequence[str] = (),
+) -> Dataset:
+    """Load a bundled dataset by ``name``, or a CSV file when ``csv_path`` is given (``label`` required; see :func:`load_csv`)."""
     if csv_path is not None:
         if not label:
             raise DataError("a CSV file needs --label COLUMN naming its label column")
-        return load_csv(csv_path, label)
+        return load_csv(csv_path, label, id_columns=id_columns, drop=drop)
+    if id_columns or drop:
+        raise DataError("--id-column and --drop apply to a CSV file given with --data")
     if name is None:
         raise DataError("give a dataset name or a CSV file")
     return load_builtin(name)
@@ -229,6 +310,69 @@ class FeatureStats:
     def standardize(self, X: np.ndarray) -> np.ndarray:
         """``(X - mean) / std`` as float32."""
         return ((np.asarray(X, dtype=np.float64) - self.mean) / self.std).astype(np.float32)
+
+    def to_json(self) -> dict:
+        """What a node sends for federated standardization: its count and per-feature sums, no rows."""
+        return {"count": self.count, "sum": [float(v) for v in self.total], "sum_sq": [float(v) for v in self.total_sq]}
+
+    @classmethod
+    def from_json(cls, payload: dict, n_features: int | None = None) -> FeatureStats:
+        """Parse :meth:`to_json` output; DataError on a malformed or inconsistent payload."""
+        try:
+            count = int(payload["count"])
+            total = np.asarray(payload["sum"], dtype=np.float64)
+            total_sq = np.asarray(payload["sum_sq"], dtype=np.float64)
+        except (KeyError, TypeError, ValueError) as exc:
+            raise DataError(f"malformed feature statistics ({exc.__class__.__name__}: {exc})") from None
+        if count < 1 or total.ndim != 1 or total.shape != total_sq.shape or not (np.all(np.isfinite(total)) and np.all(np.isfinite(total_sq))):
+            raise DataError("malformed feature statistics: need count >= 1 and finite sums of one length")
+        if n_features is not None and total.shape[0] != n_features:
+            raise DataError(f"feature statistics over {total.shape[0]} features, the task has {n_features}")
+        if np.any(total_sq < 0):
+            raise DataError("malformed feature statistics: a negative sum of squares")
+        return cls(count, total, total_sq)
+
+
+@dataclass(frozen=True)
+class Standardization:
+    """The published per-feature mean and standard deviation every party standardizes with.
+
+    Part of a task's spec (so its hash binds them); made from the nodes' summed
+    :class:`FeatureStats` by :func:`federated_standardization`.
+    """
+
+    mean: tuple[float, ...]
+    std: tuple[float, ...]
+
+    @classmethod
+    def from_stats(cls, stats: FeatureStats) -> Standardization:
+        return cls(tuple(float(v) for v in stats.mean), tuple(float(v) for v in stats.std))
+
+    def apply(self, X: np.ndarray) -> np.ndarray:
+        """``(X - mean) / std`` as float32; DataError when the feature counts differ."""
+        X = np.asarray(X, dtype=np.float64)
+        if X.ndim != 2 or X.shape[1] != len(self.mean):
+            raise DataError(f"data with {X.shape[-1]} features, the task's standardization has {len(self.mean)}")
+        return ((X - np.asarray(self.mean)) / np.asarray(self.std)).astype(np.float32)
+
+    def to_json(self) -> dict:
+        return {"mean": list(self.mean), "std": list(self.std)}
+
+    @classmethod
+    def from_json(cls, payload: dict) -> Standardization:
+        try:
+            mean = tuple(float(v) for v in payload["mean"])
+            std = tuple(float(v) for v in payload["std"])
+        except (KeyError, TypeError, ValueError) as exc:
+            raise DataError(f"malformed standardization ({exc.__class__.__name__}: {exc})") from None
+        if len(mean) != len(std) or not all(math.isfinite(v) for v in mean) or not all(math.isfinite(v) and v > 0 for v in std):
+            raise DataError("malformed standardization: mean and std of one length, finite, std > 0")
+        return cls(mean, std)
+
+
+def federated_standardization(parts: Sequence[FeatureStats]) -> Standardization:
+    """The mean and deviation of the pooled data, from each node's count, sum and sum of squares alone."""
+    return Standardization.from_stats(FeatureStats.combine(parts))
 
 
 class Partitioner(Protocol):

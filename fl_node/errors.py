@@ -128,3 +128,11 @@ class KeystoreError(ConsortiumError):
 
 class PlanRejected(ConsortiumError):
     """A node refused a round plan that does not match the ledger (task spec or global-model hash)."""
+
+
+class CertificateError(ConsortiumError):
+    """A consortium certificate, its key or an authentication key is missing, malformed or does not fit."""
+
+
+class NetnsError(ConsortiumError):
+    """Linux network namespaces cannot be created here (not root, no ``ip``) or a namespace command failed."""
