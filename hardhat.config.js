@@ -10,7 +10,7 @@ export default {
     // Keep in step with SETTINGS in incentive/solidity.py (the Python compile the tests deploy).
     settings: {
       evmVersion: "cancun",
-      optimizer: { enabled: true, runs: 200 },
+      optimizer: { enabled: true, runs: 20000 },
     },
   },
   paths: {

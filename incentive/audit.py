@@ -13,7 +13,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
 from incentive.ledger import LedgerClient, RewardClaimed, Round, RoundStatus, to_bytes32
-from incentive.rewards import split_rewards
+from incentive.rewards import RewardPolicy
 
 
 @dataclass(frozen=True)
@@ -83,13 +83,13 @@ def check_commitments(rounds: Iterable[Round], has_blob: Callable[[bytes], bool]
     return check("commitments", failures, f"{examined} commitments matched stored blobs")
 
 
-def check_reward_arithmetic(rounds: Iterable[Round]) -> AuditCheck:
-    """Each round's rewards and dust are the proportional split of its budget by its recorded scores."""
+def check_reward_arithmetic(rounds: Iterable[Round], policy: RewardPolicy) -> AuditCheck:
+    """Each round's rewards and dust are ``policy``'s split of its budget by its recorded scores."""
     failures: list[str] = []
     examined = 0
     for r in rounds:
         examined += 1
-        split = split_rewards(r.budget, [p.score for p in r.participants], [p.dropped for p in r.participants])
+        split = policy.split(r.budget, [p.score for p in r.participants], [p.dropped for p in r.participants])
         recorded = tuple(p.reward for p in r.participants)
         if recorded != split.rewards:
             failures.append(f"round {r.round_id}: rewards {list(recorded)} differ from the split {list(split.rewards)}")
@@ -98,7 +98,9 @@ def check_reward_arithmetic(rounds: Iterable[Round]) -> AuditCheck:
                 f"round {r.round_id}: rewarded {r.rewarded} + dust {r.dust} does not make the budget {r.budget} "
                 f"(expected dust {split.dust})"
             )
-    return check("reward arithmetic", failures, f"{examined} rounds: rewards + dust = budget, split by score")
+    return check(
+        "reward arithmetic", failures, f"{examined} rounds: rewards + dust = budget, split by {policy.contract_name}"
+    )
 
 
 def check_member_totals(ledger: LedgerClient, rounds: Sequence[Round]) -> AuditCheck:
@@ -137,13 +139,22 @@ def check_token_balances(ledger: LedgerClient) -> AuditCheck:
     return check("token balances", failures, f"{len(members)} members: balance = claimed rewards")
 
 
-def ledger_checks(ledger: LedgerClient, has_blob: Callable[[bytes], bool], task_id: int | None = None) -> list[AuditCheck]:
-    """The checks that need only the ledger and the artifact store's blob lookup."""
+def ledger_checks(
+    ledger: LedgerClient,
+    has_blob: Callable[[bytes], bool],
+    task_id: int | None = None,
+    policy: RewardPolicy | None = None,
+) -> list[AuditCheck]:
+    """The checks that need only the ledger and the artifact store's blob lookup.
+
+    ``policy`` is the reward policy the rewards are checked against (default: the mirror of the
+    policy the ledger names; a ledger that names a policy with no mirror raises ``LedgerNotFound``).
+    """
     rounds = finalized_rounds(ledger, task_id)
     every_round = finalized_rounds(ledger)
     return [
         check_commitments(rounds, has_blob),
-        check_reward_arithmetic(rounds),
+        check_reward_arithmetic(rounds, policy or ledger.reward_policy),
         check_member_totals(ledger, every_round),
         check_token_balances(ledger),
     ]

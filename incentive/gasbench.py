@@ -12,7 +12,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from incentive.chain import Chain, embedded_chain
+from incentive.errors import IncentiveError
 from incentive.ledger import LedgerClient, RoundOpened, TaskCreated, keccak
+from incentive.rewards import PROPORTIONAL, RewardPolicy
 
 DEFAULT_SIZES = (10, 50, 100)
 
@@ -31,12 +33,15 @@ class GasFigures:
         Median gas of one commitment.
     join_gas : int
         Median gas of one join with a stake.
+    reward_policy : str
+        The reward policy the ledger split the rounds by (checked against its mirror).
     """
 
     per_participant_gas: int
     finalize_gas: dict[str, int]
     commit_gas: int
     join_gas: int
+    reward_policy: str
 
     def as_json(self) -> dict[str, object]:
         """The figures with exactly the keys of the JSON report."""
@@ -45,6 +50,7 @@ class GasFigures:
             "finalize_gas": dict(self.finalize_gas),
             "commit_gas": self.commit_gas,
             "join_gas": self.join_gas,
+            "reward_policy": self.reward_policy,
         }
 
 
@@ -65,6 +71,7 @@ def run_gas_bench(
     sizes: tuple[int, ...] = DEFAULT_SIZES,
     chain: Chain | None = None,
     progress: Callable[[str, int, int], None] | None = None,
+    policy: RewardPolicy = PROPORTIONAL,
 ) -> GasFigures:
     """Deploy a ledger, join ``max(sizes)`` members, and finalize one round per size.
 
@@ -76,6 +83,14 @@ def run_gas_bench(
         Where to measure.
     progress : Callable[[str, int, int], None] | None (default: silent)
         Called as ``progress(phase, done, total)``.
+    policy : RewardPolicy (default: :data:`~incentive.rewards.PROPORTIONAL`)
+        The reward policy the ledger must be composed with; every measured round's rewards are
+        checked against its mirror.
+
+    Raises
+    ------
+    IncentiveError
+        The ledger pays by another policy, or a round's rewards differ from the mirror's split.
     """
     sizes = tuple(sorted(set(sizes)))
     if len(sizes) < 2:
@@ -84,6 +99,8 @@ def run_gas_bench(
     chain = chain or embedded_chain()
     admin, aggregator, evaluator = (chain.new_account() for _ in range(3))
     ledger = LedgerClient.deploy(chain, admin, aggregator=aggregator.address, evaluator=evaluator.address)
+    if ledger.reward_policy.contract_name != policy.contract_name:
+        raise IncentiveError(f"the ledger pays by {ledger.reward_policy.contract_name}, not {policy.contract_name}")
     stake = ledger.min_stake()
     members = []
     join_gas = []
@@ -104,6 +121,9 @@ def run_gas_bench(
             commit_gas.append(ledger.commit(member, round_id, keccak(text=f"update-{size}-{i}")).gas_used)
         receipt = ledger.finalize(evaluator, round_id, keccak(text=f"aggregate-{size}"), 900_000, bench_scores(size))
         finalize_gas[str(size)] = receipt.gas_used
+        recorded = tuple(p.reward for p in ledger.participants(round_id))
+        if recorded != ledger.expected_split(round_id, policy).rewards:
+            raise IncentiveError(f"round {round_id}: rewards {recorded} differ from {policy.contract_name}'s split")
         report("finalize", len(finalize_gas), len(sizes))
     small, large = sizes[0], sizes[-1]
     marginal = (finalize_gas[str(large)] - finalize_gas[str(small)]) / (large - small)
@@ -112,4 +132,5 @@ def run_gas_bench(
         finalize_gas=finalize_gas,
         commit_gas=int(statistics.median(commit_gas)),
         join_gas=int(statistics.median(join_gas)),
+        reward_policy=policy.contract_name,
     )

@@ -389,5 +389,5 @@ def test_the_embedded_log_reader_agrees_with_eth_get_logs(env):
     fast = env.chain.get_logs(env.ledger.address, start, end)
     reference = env.chain.w3.eth.get_logs({"address": env.ledger.address, "fromBlock": start, "toBlock": end})
 
-    assert [env.ledger._decode_log(log) for log in fast] == [env.ledger._decode_log(log) for log in reference]
+    assert [env.ledger.event_decoder.decode_log(log) for log in fast] == [env.ledger.event_decoder.decode_log(log) for log in reference]
     assert len(fast) == len(env.ledger.events()) == 19  # 4 at deployment, 6 joins, task, round, 3 + 3 + 1

@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import json
 import shutil
-from dataclasses import replace
+from dataclasses import fields, replace
 
 import pytest
 import solcx
 
 from incentive import solidity
 from incentive.errors import CompileError
+from incentive.ledger import LedgerEvent
+from incentive.ledger.records import snake_case
+from incentive.rewards import PROPORTIONAL, policy_named
 from incentive.solidity import Toolchain, collect_sources, compile_contracts, compiler_version, ledger_artifacts
 
 PAIR = {
@@ -135,3 +138,21 @@ def test_missing_sources_and_compile_errors_are_named(toolchain):
         compile_contracts(("Absent.sol",), toolchain)
     with pytest.raises(CompileError, match="Solidity compilation failed"):
         compile_contracts(("Broken.sol",), toolchain)
+
+
+def test_event_dataclasses_are_the_abi_events():
+    """Each ledger event is declared once, as a dataclass whose fields are the ABI's arguments."""
+    abi = ledger_artifacts()["FederationLedger"].abi
+    declared = {e["name"]: [snake_case(i["name"]) for i in e["inputs"]] for e in abi if e["type"] == "event"}
+    registered = {
+        name: [f.name for f in fields(cls) if f.name not in ("block_number", "tx_hash", "log_index")]
+        for name, cls in LedgerEvent.registry.items()
+    }
+    assert registered == declared
+
+
+def test_the_ledger_names_its_reward_policy_and_the_mirror_exists():
+    """The ledger's composed policy module reports a name that the Python mirror answers to."""
+    abi = ledger_artifacts()["FederationLedger"].abi
+    assert any(e.get("name") == "rewardPolicy" for e in abi)
+    assert policy_named("ProportionalRewardPolicy") is PROPORTIONAL

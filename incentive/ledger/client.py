@@ -2,9 +2,10 @@
 
 One :class:`LedgerClient` is bound to one deployed ledger on one :class:`~incentive.chain.Chain`.
 Every state-changing method takes the signer (an eth-account ``LocalAccount``) first, signs
-locally and returns a :class:`Receipt` with the decoded ledger events. Every read returns frozen
-dataclasses. A rejected call raises :class:`~incentive.errors.LedgerRevert` naming the
-contract's custom error and its arguments, e.g. ``NotMember(account=0x...)``, on every backend.
+locally and returns a :class:`~incentive.ledger.events.Receipt` with the decoded ledger events.
+Every read returns frozen dataclasses (:mod:`incentive.ledger.records`). A rejected call raises
+:class:`~incentive.errors.LedgerRevert` naming the contract's custom error and its arguments,
+e.g. ``NotMember(account=0x...)``, on every backend (:mod:`incentive.ledger.reverts`).
 
 A round, as the federation drives it::
 
@@ -26,440 +27,44 @@ Scores and performance are ledger fixed point (``incentive.fixedpoint.to_fixed``
 
 from __future__ import annotations
 
-import ast
-import re
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, fields
-from enum import IntEnum
+from collections.abc import Sequence
 from functools import cached_property
-from typing import Any, TypeVar
+from typing import Any
 
-from eth_abi import decode as abi_decode
 from eth_account.signers.local import LocalAccount
-from eth_utils import keccak
-from hexbytes import HexBytes
 from web3 import Web3
-from web3._utils.events import get_event_data
 from web3.types import TxReceipt
 
 from incentive.chain import Chain
-from incentive.errors import LedgerNotFound, LedgerRevert, LedgerTransactionError
-from incentive.rewards import RewardSplit, dropped_bitmap, split_rewards
+from incentive.errors import LedgerNotFound
+from incentive.ledger.events import EventDecoder, LedgerEvent, Receipt
+from incentive.ledger.records import (
+    AGGREGATOR_ROLE,
+    EVALUATOR_ROLE,
+    MINTER_ROLE,
+    Member,
+    MemberStatus,
+    ParticipantRecord,
+    Round,
+    RoundStatus,
+    StakeTotals,
+    Task,
+    to_bytes32,
+    to_hex,
+)
+from incentive.ledger.reverts import RevertDecoder
+from incentive.ledger.transactions import (
+    CANCEL_GAS_BASE,
+    CANCEL_GAS_PER_PARTICIPANT,
+    FINALIZE_GAS_BASE,
+    FINALIZE_GAS_PER_PARTICIPANT,
+    GAS,
+    LOG_CHUNK_BLOCKS,
+    deploy_contract,
+    send_checked,
+)
+from incentive.rewards import RewardPolicy, RewardSplit, dropped_bitmap, policy_named
 from incentive.solidity import ContractArtifact, ledger_artifacts
-
-DEFAULT_ADMIN_ROLE = b"\x00" * 32
-AGGREGATOR_ROLE = keccak(text="AGGREGATOR_ROLE")
-EVALUATOR_ROLE = keccak(text="EVALUATOR_ROLE")
-MINTER_ROLE = keccak(text="MINTER_ROLE")
-ROLE_NAMES = {
-    DEFAULT_ADMIN_ROLE: "DEFAULT_ADMIN_ROLE",
-    AGGREGATOR_ROLE: "AGGREGATOR_ROLE",
-    EVALUATOR_ROLE: "EVALUATOR_ROLE",
-    MINTER_ROLE: "MINTER_ROLE",
-}
-
-#: Fixed gas limits of the ledger's transactions on development chains (measured with margin).
-GAS = {
-    "join": 300_000,
-    "requestMembership": 250_000,
-    "approveMember": 80_000,
-    "leave": 120_000,
-    "slash": 120_000,
-    "withdrawSlashed": 100_000,
-    "setMinStake": 60_000,
-    "grantRole": 120_000,
-    "revokeRole": 80_000,
-    "createTask": 200_000,
-    "openRound": 220_000,
-    "commit": 250_000,
-    "claim": 150_000,
-}
-FINALIZE_GAS_BASE = 300_000
-FINALIZE_GAS_PER_PARTICIPANT = 40_000
-CANCEL_GAS_BASE = 120_000
-CANCEL_GAS_PER_PARTICIPANT = 20_000
-#: Block span of one ``eth_getLogs`` request when reading the event history.
-LOG_CHUNK_BLOCKS = 2_000
-
-
-# ====================================================================== records
-
-
-class MemberStatus(IntEnum):
-    """Life cycle of a member (mirrors ``FederationLedger.MemberStatus``)."""
-
-    NONE = 0
-    PENDING = 1
-    ACTIVE = 2
-    LEFT = 3
-
-
-class RoundStatus(IntEnum):
-    """Life cycle of a round (mirrors ``FederationLedger.RoundStatus``)."""
-
-    NONE = 0
-    OPEN = 1
-    FINALIZED = 2
-    CANCELLED = 3
-
-
-@dataclass(frozen=True)
-class Member:
-    """A member as the ledger records it (stake in wei; score fixed point; rewards in token units)."""
-
-    address: str
-    status: MemberStatus
-    stake: int
-    joined_at: int
-    name: str
-    node_key_hash: str
-    cumulative_score: int
-    pending_reward: int
-    claimed_reward: int
-    open_commitments: int
-
-    @property
-    def total_reward(self) -> int:
-        """Every reward ever credited: pending plus claimed."""
-        return self.pending_reward + self.claimed_reward
-
-
-@dataclass(frozen=True)
-class Task:
-    """A federation task."""
-
-    task_id: int
-    model_spec_hash: str
-    validation_spec_hash: str
-    reward_per_round: int
-    required_participants: int
-    created_at: int
-
-
-@dataclass(frozen=True)
-class ParticipantRecord:
-    """One participant of one round: its commitment, and once finalized its score and reward."""
-
-    round_id: int
-    index: int
-    account: str
-    commitment: str
-    score: int
-    reward: int
-    dropped: bool
-
-
-@dataclass(frozen=True)
-class Round:
-    """A round as an auditor reads it; ``rewarded + dust == budget`` once finalized."""
-
-    round_id: int
-    task_id: int
-    status: RoundStatus
-    opened_at: int
-    deadline: int
-    global_model_hash: str
-    aggregated_model_hash: str
-    performance: int
-    budget: int
-    rewarded: int
-    dust: int
-    positive_score_sum: int
-    participant_count: int
-    dropped_count: int
-    participants: tuple[ParticipantRecord, ...]
-
-
-@dataclass(frozen=True)
-class StakeTotals:
-    """Stake accounting: ``staked == returned + slashed + held by members``."""
-
-    staked: int
-    returned: int
-    slashed: int
-    slashed_held: int
-
-
-# ====================================================================== events
-
-
-@dataclass(frozen=True, kw_only=True)
-class LedgerEvent:
-    """Where an event was emitted. Subclasses carry the event's arguments (snake_case)."""
-
-    block_number: int
-    tx_hash: str
-    log_index: int
-
-
-@dataclass(frozen=True, kw_only=True)
-class MemberJoined(LedgerEvent):
-    account: str
-    stake: int
-    node_key_hash: str
-    name: str
-
-
-@dataclass(frozen=True, kw_only=True)
-class MembershipRequested(LedgerEvent):
-    account: str
-    node_key_hash: str
-    name: str
-
-
-@dataclass(frozen=True, kw_only=True)
-class MemberApproved(LedgerEvent):
-    account: str
-    approver: str
-
-
-@dataclass(frozen=True, kw_only=True)
-class MemberLeft(LedgerEvent):
-    account: str
-    stake_returned: int
-
-
-@dataclass(frozen=True, kw_only=True)
-class MemberSlashed(LedgerEvent):
-    account: str
-    slasher: str
-    amount: int
-    remaining_stake: int
-    evidence_hash: str
-
-
-@dataclass(frozen=True, kw_only=True)
-class SlashedFundsWithdrawn(LedgerEvent):
-    to: str
-    amount: int
-
-
-@dataclass(frozen=True, kw_only=True)
-class MinStakeChanged(LedgerEvent):
-    previous_min_stake: int
-    new_min_stake: int
-
-
-@dataclass(frozen=True, kw_only=True)
-class TaskCreated(LedgerEvent):
-    task_id: int
-    model_spec_hash: str
-    validation_spec_hash: str
-    reward_per_round: int
-    required_participants: int
-
-
-@dataclass(frozen=True, kw_only=True)
-class RoundOpened(LedgerEvent):
-    round_id: int
-    task_id: int
-    global_model_hash: str
-    deadline: int
-    budget: int
-
-
-@dataclass(frozen=True, kw_only=True)
-class UpdateCommitted(LedgerEvent):
-    round_id: int
-    member: str
-    index: int
-    update_hash: str
-
-
-@dataclass(frozen=True, kw_only=True)
-class ParticipantScored(LedgerEvent):
-    round_id: int
-    member: str
-    score: int
-    reward: int
-
-
-@dataclass(frozen=True, kw_only=True)
-class ParticipantDropped(LedgerEvent):
-    round_id: int
-    member: str
-    score: int
-
-
-@dataclass(frozen=True, kw_only=True)
-class RoundFinalized(LedgerEvent):
-    round_id: int
-    task_id: int
-    aggregated_model_hash: str
-    performance: int
-    participants: int
-    dropped: int
-    rewarded: int
-    dust: int
-
-
-@dataclass(frozen=True, kw_only=True)
-class RoundCancelled(LedgerEvent):
-    round_id: int
-    task_id: int
-    by: str
-
-
-@dataclass(frozen=True, kw_only=True)
-class RewardClaimed(LedgerEvent):
-    member: str
-    amount: int
-
-
-@dataclass(frozen=True, kw_only=True)
-class RoleGranted(LedgerEvent):
-    role: str
-    account: str
-    sender: str
-
-
-@dataclass(frozen=True, kw_only=True)
-class RoleRevoked(LedgerEvent):
-    role: str
-    account: str
-    sender: str
-
-
-@dataclass(frozen=True, kw_only=True)
-class RoleAdminChanged(LedgerEvent):
-    role: str
-    previous_admin_role: str
-    new_admin_role: str
-
-
-EVENT_TYPES: dict[str, type[LedgerEvent]] = {
-    cls.__name__: cls
-    for cls in (
-        MemberJoined,
-        MembershipRequested,
-        MemberApproved,
-        MemberLeft,
-        MemberSlashed,
-        SlashedFundsWithdrawn,
-        MinStakeChanged,
-        TaskCreated,
-        RoundOpened,
-        UpdateCommitted,
-        ParticipantScored,
-        ParticipantDropped,
-        RoundFinalized,
-        RoundCancelled,
-        RewardClaimed,
-        RoleGranted,
-        RoleRevoked,
-        RoleAdminChanged,
-    )
-}
-
-E = TypeVar("E", bound=LedgerEvent)
-
-
-@dataclass(frozen=True)
-class Receipt:
-    """A mined ledger transaction and the ledger events it emitted."""
-
-    tx_hash: str
-    block_number: int
-    gas_used: int
-    events: tuple[LedgerEvent, ...]
-
-    def event(self, kind: type[E]) -> E:
-        """The first event of type ``kind`` (raises ``LookupError`` when there is none)."""
-        for ev in self.events:
-            if isinstance(ev, kind):
-                return ev
-        raise LookupError(f"transaction {self.tx_hash} emitted no {kind.__name__}")
-
-    def events_of(self, kind: type[E]) -> list[E]:
-        """Every event of type ``kind``, in log order."""
-        return [ev for ev in self.events if isinstance(ev, kind)]
-
-
-# ====================================================================== helpers
-
-
-def node_key_hash(account: LocalAccount) -> bytes:
-    """keccak256 of the account's uncompressed secp256k1 public key: the ledger's node-key metadata."""
-    return keccak(account._key_obj.public_key.to_bytes())
-
-
-def to_bytes32(value: bytes | str) -> bytes:
-    """A 32-byte value from ``bytes`` or ``0x`` hex (a hash, an evidence digest)."""
-    raw = HexBytes(value)
-    if len(raw) != 32:
-        raise ValueError(f"expected 32 bytes, got {len(raw)}: {value!r}")
-    return bytes(raw)
-
-
-def _hex(value: bytes) -> str:
-    return "0x" + bytes(value).hex()
-
-
-def _snake(name: str) -> str:
-    return re.sub(r"(?<!^)(?=[A-Z])", "_", name).lower()
-
-
-def _plain(value: Any) -> Any:
-    if isinstance(value, (bytes, bytearray)):
-        return _hex(value)
-    return value
-
-
-class _ErrorDecoder:
-    """Revert data (selector + ABI-encoded arguments) -> :class:`LedgerRevert`."""
-
-    def __init__(self, abis: Iterable[list[dict[str, Any]]]):
-        self._by_selector: dict[bytes, tuple[str, list[str], list[str]]] = {}
-        builtin = [
-            {"type": "error", "name": "Error", "inputs": [{"name": "message", "type": "string"}]},
-            {"type": "error", "name": "Panic", "inputs": [{"name": "code", "type": "uint256"}]},
-        ]
-        for abi in [builtin, *abis]:
-            for entry in abi:
-                if entry.get("type") != "error":
-                    continue
-                types = [inp["type"] for inp in entry["inputs"]]
-                names = [inp["name"] or f"arg{i}" for i, inp in enumerate(entry["inputs"])]
-                selector = keccak(text=f"{entry['name']}({','.join(types)})")[:4]
-                self._by_selector[selector] = (entry["name"], types, names)
-
-    def decode(self, data: bytes) -> LedgerRevert:
-        entry = self._by_selector.get(bytes(data[:4]))
-        if entry is None:
-            return LedgerRevert("UnknownRevert", {"data": _hex(data)})
-        name, types, names = entry
-        try:
-            values = abi_decode(types, bytes(data[4:]))
-        except Exception:
-            return LedgerRevert(name, {"data": _hex(data)})
-        named = {n: (Web3.to_checksum_address(v) if t == "address" else _plain(v)) for n, t, v in zip(names, types, values)}
-        return LedgerRevert(name, named)
-
-    def from_exception(self, exc: BaseException) -> LedgerRevert | None:
-        """The revert carried by a web3 exception (``ContractLogicError.data``, or a node's error
-        response) or by an eth-tester ``TransactionFailed``; ``None`` for anything else."""
-        data = getattr(exc, "data", None)
-        if data is None:  # Hardhat node rejects at send: Web3RPCError with the revert in rpc_response
-            error = (getattr(exc, "rpc_response", None) or {}).get("error")
-            data = error.get("data") if isinstance(error, dict) else None
-        if isinstance(data, dict):
-            data = data.get("data")
-        if isinstance(data, str) and data.startswith("0x") and len(data) >= 10:
-            return self.decode(bytes.fromhex(data[2:]))
-        message = str(exc.args[0]) if exc.args else ""
-        if not message.startswith("execution reverted"):
-            return None
-        reason = message.partition(": ")[2]
-        if reason.startswith(("b'", 'b"')):
-            try:
-                raw = ast.literal_eval(reason)
-            except (ValueError, SyntaxError):
-                return None
-            return self.decode(raw) if len(raw) >= 4 else LedgerRevert("Revert", {})
-        return LedgerRevert("Error", {"message": reason}) if reason else LedgerRevert("Revert", {})
-
-
-# ====================================================================== client
 
 
 class LedgerClient:
@@ -483,12 +88,8 @@ class LedgerClient:
         ledger_abi = self.artifacts["FederationLedger"].abi
         token_abi = self.artifacts["RewardToken"].abi
         self.contract = self.w3.eth.contract(address=self.address, abi=ledger_abi)
-        self._errors = _ErrorDecoder([ledger_abi, token_abi])
-        self._events = {
-            keccak(text=f"{e['name']}({','.join(i['type'] for i in e['inputs'])})"): e
-            for e in ledger_abi
-            if e.get("type") == "event"
-        }
+        self._errors = RevertDecoder([ledger_abi, token_abi])
+        self.event_decoder = EventDecoder(self.w3, self.address, ledger_abi)
 
     # -------------------------------------------------------------- construction
 
@@ -699,6 +300,21 @@ class LedgerClient:
         return self.contract.functions.rewardToken().call()
 
     @cached_property
+    def reward_policy(self) -> RewardPolicy:
+        """The Python mirror of the reward policy the ledger is composed with (by its ``rewardPolicy()`` name).
+
+        Raises
+        ------
+        LedgerNotFound
+            The ledger names a policy that has no mirror here.
+        """
+        name = self.contract.functions.rewardPolicy().call()
+        try:
+            return policy_named(name)
+        except KeyError:
+            raise LedgerNotFound(f"the ledger at {self.address} pays by {name!r}, a policy with no mirror here") from None
+
+    @cached_property
     def deployment_block(self) -> int:
         """Block in which the ledger was deployed."""
         return self.contract.functions.deploymentBlock().call()
@@ -725,7 +341,7 @@ class LedgerClient:
             stake=info[1],
             joined_at=info[2],
             name=info[3],
-            node_key_hash=_hex(info[4]),
+            node_key_hash=to_hex(info[4]),
             cumulative_score=info[5],
             pending_reward=info[6],
             claimed_reward=info[7],
@@ -749,8 +365,8 @@ class LedgerClient:
         t = self._call("getTask", task_id)
         return Task(
             task_id=task_id,
-            model_spec_hash=_hex(t[0]),
-            validation_spec_hash=_hex(t[1]),
+            model_spec_hash=to_hex(t[0]),
+            validation_spec_hash=to_hex(t[1]),
             reward_per_round=t[2],
             required_participants=t[3],
             created_at=t[4],
@@ -773,8 +389,8 @@ class LedgerClient:
             status=RoundStatus(r[1]),
             opened_at=r[2],
             deadline=r[3],
-            global_model_hash=_hex(r[4]),
-            aggregated_model_hash=_hex(r[5]),
+            global_model_hash=to_hex(r[4]),
+            aggregated_model_hash=to_hex(r[5]),
             performance=r[6],
             budget=r[7],
             rewarded=r[8],
@@ -801,10 +417,11 @@ class LedgerClient:
         """One member's commitment, score and reward in one round."""
         return self._participant(round_id, self._call("scoreOf", round_id, Web3.to_checksum_address(account)))
 
-    def expected_split(self, round_id: int) -> RewardSplit:
-        """The reward split :mod:`incentive.rewards` computes from the round's recorded scores."""
+    def expected_split(self, round_id: int, policy: RewardPolicy | None = None) -> RewardSplit:
+        """The reward split ``policy`` (default: the ledger's own) computes from the round's recorded scores."""
         r = self.round(round_id)
-        return split_rewards(r.budget, [p.score for p in r.participants], [p.dropped for p in r.participants])
+        policy = policy or self.reward_policy
+        return policy.split(r.budget, [p.score for p in r.participants], [p.dropped for p in r.participants])
 
     def stake_totals(self) -> StakeTotals:
         """Stake accounting totals."""
@@ -824,19 +441,11 @@ class LedgerClient:
         start = self.deployment_block if from_block is None else from_block
         end = self.w3.eth.block_number if to_block is None else to_block
         logs = self.chain.get_logs(self.address, start, end, chunk_blocks=LOG_CHUNK_BLOCKS)
-        return [ev for ev in map(self._decode_log, logs) if ev is not None]
+        return [ev for ev in map(self.event_decoder.decode_log, logs) if ev is not None]
 
     def decode_receipt(self, receipt: TxReceipt) -> Receipt:
         """A web3 receipt as a :class:`Receipt` with this ledger's decoded events."""
-        events = tuple(
-            ev for ev in (self._decode_log(log) for log in receipt["logs"] if log["address"] == self.address) if ev
-        )
-        return Receipt(
-            tx_hash=_hex(receipt["transactionHash"]),
-            block_number=receipt["blockNumber"],
-            gas_used=receipt["gasUsed"],
-            events=events,
-        )
+        return self.event_decoder.decode_receipt(receipt)
 
     # -------------------------------------------------------------- internals
 
@@ -854,32 +463,10 @@ class LedgerClient:
             round_id=round_id,
             account=p[0],
             index=p[1],
-            commitment=_hex(p[2]),
+            commitment=to_hex(p[2]),
             score=p[3],
             reward=p[4],
             dropped=p[5],
-        )
-
-    def _decode_log(self, log: Any) -> LedgerEvent | None:
-        topics = log["topics"]
-        abi = self._events.get(bytes(topics[0])) if topics else None
-        if abi is None:
-            return None
-        data = get_event_data(self.w3.codec, abi, log)
-        cls = EVENT_TYPES.get(abi["name"])
-        if cls is None:
-            return None
-        values = {_snake(k): _plain(v) for k, v in data["args"].items()}
-        if "role" in values:
-            for key in ("role", "previous_admin_role", "new_admin_role"):
-                if key in values:
-                    values[key] = ROLE_NAMES.get(to_bytes32(values[key]), values[key])
-        known = {f.name for f in fields(cls)}
-        return cls(
-            block_number=data["blockNumber"],
-            tx_hash=_hex(data["transactionHash"]),
-            log_index=data["logIndex"],
-            **{k: v for k, v in values.items() if k in known},
         )
 
     def transact(
@@ -899,7 +486,7 @@ class LedgerClient:
         """
         data = contract.encode_abi(fn_name, args=list(args))
         tx = {"to": contract.address, "data": data, "value": value}
-        receipt = _send_checked(self.chain, sender, tx, gas or GAS.get(fn_name), self._errors, fn_name)
+        receipt = send_checked(self.chain, sender, tx, gas or GAS.get(fn_name), self._errors, fn_name)
         return self.decode_receipt(receipt)
 
     def _send(self, sender: LocalAccount, fn_name: str, args: list[Any], *, value: int = 0, gas: int | None = None) -> Receipt:
@@ -909,41 +496,3 @@ class LedgerClient:
     def token_contract(self) -> Any:
         """The reward token as a web3 contract."""
         return self.w3.eth.contract(address=self.token, abi=self.artifacts["RewardToken"].abi)
-
-
-def _send_checked(
-    chain: Chain, sender: LocalAccount, tx: dict[str, Any], gas: int | None, errors: _ErrorDecoder, what: str
-) -> TxReceipt:
-    """Send; turn a revert (at estimation or in the mined receipt) into :class:`LedgerRevert`."""
-    try:
-        receipt = chain.send(sender, tx, gas=gas)
-    except Exception as exc:
-        revert = errors.from_exception(exc)
-        if revert is None:
-            raise
-        raise revert from None
-    if receipt["status"] == 1:
-        return receipt
-    # Replay the failed transaction as a call on the state of its block to learn why.
-    call = {"from": sender.address, "value": tx.get("value", 0), "data": tx["data"], "gas": receipt["gasUsed"] * 2}
-    if tx.get("to"):
-        call["to"] = tx["to"]
-    try:
-        chain.w3.eth.call(call, block_identifier=receipt["blockNumber"])
-    except Exception as exc:
-        revert = errors.from_exception(exc)
-        if revert is not None:
-            raise revert from None
-    raise LedgerTransactionError(
-        f"{what} failed in transaction {_hex(receipt['transactionHash'])} "
-        f"(gas used {receipt['gasUsed']}; out of gas?) without a decodable revert"
-    )
-
-
-def deploy_contract(chain: Chain, deployer: LocalAccount, artifact: ContractArtifact, args: Sequence[Any]) -> str:
-    """Deploy ``artifact`` with constructor ``args``, signed by ``deployer``; return its address."""
-    factory = chain.w3.eth.contract(abi=artifact.abi, bytecode=artifact.bytecode)
-    data = factory.constructor(*args).data_in_transaction
-    errors = _ErrorDecoder([artifact.abi])
-    receipt = _send_checked(chain, deployer, {"data": data}, None, errors, f"deploying {artifact.name}")
-    return receipt["contractAddress"]
