@@ -52,9 +52,10 @@ def test_bench_gas_writes_exactly_the_documented_keys(tmp_path):
     run_cli("bench", "gas", "--json", str(out))
 
     figures = json.loads(out.read_text())
-    assert set(figures) == {"per_participant_gas", "finalize_gas", "commit_gas", "join_gas"}
+    assert set(figures) == {"per_participant_gas", "finalize_gas", "commit_gas", "join_gas", "reward_policy"}
+    assert figures["reward_policy"] == "ProportionalRewardPolicy"
     assert set(figures["finalize_gas"]) == {"10", "50", "100"}
-    assert figures["per_participant_gas"] <= 15_000  # the stretch target
+    assert figures["per_participant_gas"] <= 14_435  # no more than the single contract it replaced
     assert figures["finalize_gas"]["100"] < 30_000_000  # one transaction, well inside a block
     marginal = (figures["finalize_gas"]["100"] - figures["finalize_gas"]["50"]) / 50
     assert abs(marginal - figures["per_participant_gas"]) < 500
