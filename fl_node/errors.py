@@ -50,6 +50,10 @@ class ThresholdDecryptionError(CryptoError):
         self.rejected = rejected
 
 
+class CustodianUnavailable(CryptoError):
+    """A key custodian did not answer a partial-decryption request (offline, timed out or refused)."""
+
+
 class VFLError(FlNodeError):
     """Vertical federated learning: bad party data, a failed alignment or a broken protocol exchange."""
 

@@ -55,7 +55,7 @@ import numpy as np
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.scrypt import Scrypt
-from phe import PaillierPublicKey
+from phe import PaillierPrivateKey, PaillierPublicKey
 
 from fl_node.crypto.codec import CodecConfig, EncryptedUpdate, SlotLayout, check_update, decode_plaintexts
 from fl_node.crypto.keys import generate_keypair, key_fingerprint
@@ -70,6 +70,7 @@ __all__ = [
     "PartialDecryption",
     "ThresholdDecryption",
     "deal_shares",
+    "split_private_key",
     "partial_decrypt",
     "verify_partial",
     "combine",
@@ -228,7 +229,7 @@ def ciphertext_digest(ciphertexts: Sequence[int], degree: int) -> bytes:
 
 
 def deal_shares(custodians: int, threshold: int, bits: int = 2048, *, max_degree: int = 1) -> list[KeyShare]:
-    """Trusted dealer: generate a key, split ``D`` (≡ 0 mod φ(n), ≡ 1 mod n^max) into N shares, forget the key.
+    """Trusted dealer: generate a key and split it with :func:`split_private_key`.
 
     Parameters
     ----------
@@ -240,16 +241,24 @@ def deal_shares(custodians: int, threshold: int, bits: int = 2048, *, max_degree
         Modulus size.
     max_degree : int (default: 1)
         Largest Damgård–Jurik degree the shares decrypt.
+    """
+    _check_counts(custodians, threshold)
+    _, private = generate_keypair(bits)
+    return split_private_key(private, custodians, threshold, max_degree=max_degree)
+
+
+def split_private_key(private: PaillierPrivateKey, custodians: int, threshold: int, *, max_degree: int = 1) -> list[KeyShare]:
+    """Trusted dealer: split ``D`` (≡ 0 mod φ(n), ≡ 1 mod n^max) of ``private`` into N shares.
+
+    The caller must then drop ``private`` (the shares never contain p, q, φ or D).
 
     Returns
     -------
     list[KeyShare]
-        Shares for custodians 1..N; p, q, φ and D exist only inside this call.
+        Shares for custodians 1..N.
     """
     _check_counts(custodians, threshold)
-    _, private = generate_keypair(bits)
     n, phi = private.public_key.n, (private.p - 1) * (private.q - 1)
-    del private
     n_max = n**max_degree
     order = n_max * phi  # the polynomial lives mod n^max·φ (Shoup's Z_{nm}); every order divides it
     secret = phi * int(gmpy2.invert(phi, n_max)) % order
@@ -325,8 +334,14 @@ def verify_partial(public: ThresholdPublicKey, ciphertexts: Sequence[int], parti
     return None
 
 
-def combine(public: ThresholdPublicKey, ciphertexts: Sequence[int], partials: Iterable[PartialDecryption], degree: int = 1) -> ThresholdDecryption:
+def combine(
+    public: ThresholdPublicKey, ciphertexts: Sequence[int], partials: Iterable[PartialDecryption], degree: int = 1, *, verified: bool = False
+) -> ThresholdDecryption:
     """Verify every partial decryption, then combine t valid ones into the plaintexts.
+
+    ``verified=True`` skips the proofs of answers the caller has already checked with
+    :func:`verify_partial` (the combination itself still rejects a value that is not a
+    power of 1+n).
 
     Raises
     ------
@@ -341,7 +356,7 @@ def combine(public: ThresholdPublicKey, ciphertexts: Sequence[int], partials: It
             continue
         if partial.index in valid:
             continue
-        reason = verify_partial(public, ciphertexts, partial)
+        reason = None if verified else verify_partial(public, ciphertexts, partial)
         if reason is None:
             valid[partial.index] = partial
         else:
@@ -558,7 +573,7 @@ class ThresholdCombiner:
         self.config = config
         self.layout = SlotLayout.for_key(config, public.n)
 
-    def decrypt_ints(self, update: EncryptedUpdate, partials: Iterable[PartialDecryption]) -> ThresholdSums:
+    def decrypt_ints(self, update: EncryptedUpdate, partials: Iterable[PartialDecryption], *, verified: bool = False) -> ThresholdSums:
         """Verify the partial decryptions, combine t valid ones, decode Σ q_i (as :meth:`PackedDecryptor.decrypt_ints`).
 
         Raises
@@ -571,6 +586,6 @@ class ThresholdCombiner:
         check_update(update, self.public.fingerprint, self.config, self.layout)
         if update.count > self.layout.capacity:
             raise CodecError(f"update claims a sum of {update.count} updates, above the slot capacity {self.layout.capacity}")
-        result = combine(self.public, update.ciphertexts, partials, update.degree)
+        result = combine(self.public, update.ciphertexts, partials, update.degree, verified=verified)
         sums = decode_plaintexts(update, result.plaintexts, self.config, self.layout)
         return ThresholdSums(sums, result.used, result.rejected)

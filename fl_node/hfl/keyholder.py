@@ -1,13 +1,27 @@
-"""The key holder: holds the decoder (the private key), decrypts sums only and applies weighted FedAvg.
+"""The key holder: decrypts sums only and applies weighted FedAvg.
+
+Two custodies behind one interface (:meth:`KeyHolder.decrypt`, :meth:`KeyHolder.new_global`):
+:class:`KeyHolder` holds the decoder (the whole private key); :class:`ThresholdKeyHolder` holds
+no key at all and asks t of N key custodians for partial decryptions
+(:mod:`fl_node.crypto.threshold`), so that any t answering custodians suffice.
 """
 
 from __future__ import annotations
 
+import logging
+from collections.abc import Mapping, Sequence
+from typing import Protocol
+
 import numpy as np
 
-from fl_node.errors import FlNodeError
+from fl_node.crypto.codec import CodecConfig, EncryptedUpdate
+from fl_node.crypto.threshold import PartialDecryption, ThresholdCombiner, ThresholdPublicKey, verify_partial
+from fl_node.errors import CustodianUnavailable, FlNodeError, ThresholdDecryptionError
 from fl_node.hfl.aggregator import SummedUpdate
 from fl_node.hfl.schemes import PublicScheme, SumDecoder
+
+
+log = logging.getLogger(__name__)
 
 
 class KeyHolder:
@@ -32,6 +46,85 @@ class KeyHolder:
             raise FlNodeError("cannot average a sum with no weight")
         step = self.decrypt(summed) / summed.weight
         return (np.asarray(global_params, dtype=np.float64) + step).astype(np.float32)
+
+
+class CustodianEndpoint(Protocol):
+    """A key custodian as the threshold key holder sees it (in process, or a client of a remote one)."""
+
+    index: int
+
+    def partial_decrypt(self, update: EncryptedUpdate) -> PartialDecryption: ...
+
+
+class ThresholdKeyHolder(KeyHolder):
+    """Decrypts sums with t of N custodians' partial decryptions; holds only public values.
+
+    Custodians are asked in order until t have answered; a custodian that raises
+    :class:`CustodianUnavailable` counts as missing, one whose answer fails its proof is
+    rejected (logged, and kept in :attr:`rejected`) and the next one is asked.
+
+    Parameters
+    ----------
+    public : ThresholdPublicKey
+    config : CodecConfig
+        The round's codec config.
+    custodians : Sequence[CustodianEndpoint]
+    names : Mapping[int, str] | None (default: None)
+        Custodian index → name used in errors (default ``custodian-<index>``).
+    """
+
+    def __init__(self, public: ThresholdPublicKey, config: CodecConfig, custodians: Sequence[CustodianEndpoint], names: Mapping[int, str] | None = None) -> None:
+        self.combiner = ThresholdCombiner(public, config)
+        self.custodians = list(custodians)
+        self.names = dict(names or {})
+        self.rejected: dict[int, str] = {}
+
+    def decrypt(self, summed: SummedUpdate) -> np.ndarray:
+        """``sum(w_k * delta_k)`` over the summed participants, float64, from t custodians' answers.
+
+        Raises
+        ------
+        ThresholdDecryptionError
+            Fewer than t custodians answered correctly; the message names the missing and rejected ones.
+        """
+        update = summed.payload
+        public = self.combiner.public
+        valid: list[PartialDecryption] = []
+        missing: list[int] = []
+        rejected: dict[int, str] = {}
+        for custodian in self.custodians:
+            if len(valid) >= public.threshold:
+                break
+            try:
+                answer = custodian.partial_decrypt(update)
+            except CustodianUnavailable as exc:
+                log.warning("custodian %s did not answer: %s", self._name(custodian.index), exc)
+                missing.append(custodian.index)
+                continue
+            if answer.index != custodian.index:
+                rejected[custodian.index] = f"answered as custodian {answer.index}"
+            elif (reason := verify_partial(public, update.ciphertexts, answer)) is not None:
+                rejected[custodian.index] = reason
+            else:
+                valid.append(answer)
+        self._record(rejected)
+        if len(valid) < public.threshold:
+            raise ThresholdDecryptionError(
+                f"{len(valid)} of the {public.threshold} custodians needed answered correctly; "
+                f"missing: {', '.join(self._name(i) for i in missing) or 'none'}; "
+                f"rejected: {', '.join(f'{self._name(i)} ({why})' for i, why in sorted(rejected.items())) or 'none'}",
+                missing=tuple(missing), rejected=tuple(sorted(rejected)),
+            )
+        sums = self.combiner.decrypt_ints(update, valid, verified=True).sums
+        return sums.astype(np.float64) / self.combiner.config.scale
+
+    def _record(self, rejected: Mapping[int, str]) -> None:
+        for index, why in rejected.items():
+            log.warning("custodian %s sent a wrong partial decryption: %s", self._name(index), why)
+            self.rejected[index] = why
+
+    def _name(self, index: int) -> str:
+        return self.names.get(index, f"custodian-{index}")
 
 
 def round_error_bound(scheme: PublicScheme, summed: SummedUpdate) -> float:

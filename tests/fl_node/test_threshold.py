@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import itertools
 import json
 import math
@@ -11,11 +12,15 @@ import gmpy2
 import numpy as np
 import pytest
 
+from phe import PaillierPrivateKey
+
 from fl_node.crypto import paillier
-from fl_node.crypto.codec import CodecConfig, PackedCodec
+from fl_node.crypto.codec import CodecConfig, EncryptedUpdate, PackedCodec
+from fl_node.crypto.keys import generate_keypair
 from fl_node.crypto.threshold import (
     Custodian,
     KeyShare,
+    PartialDecryption,
     ThresholdCombiner,
     ThresholdPublicKey,
     combine,
@@ -27,10 +32,14 @@ from fl_node.crypto.threshold import (
     partial_from_json,
     partial_to_json,
     save_share,
+    split_private_key,
 )
 from fl_node.crypto.threshold_bench import ThresholdBenchConfig, run_threshold_bench
 from fl_node.crypto.threshold_keygen import DistributedKeygenConfig, generate_distributed, share_path
-from fl_node.errors import KeyFormatError, ThresholdDecryptionError
+from fl_node.errors import CustodianUnavailable, KeyFormatError, ThresholdDecryptionError
+from fl_node.hfl.aggregator import SummedUpdate
+from fl_node.hfl.keyholder import KeyHolder, ThresholdKeyHolder
+from fl_node.hfl.schemes import EncryptedSums, EncryptedUpdates
 
 BITS = 512
 
@@ -242,3 +251,85 @@ def test_bench_reports_threshold_and_single_key_figures(two_of_three: list[KeySh
     assert result["keygen_s"] is None and result["key_bits"] == two_of_three[0].public.n.bit_length()
     for key in ("decrypt_s_per_ciphertext", "single_key_decrypt_s_per_ciphertext", "partial_s_per_ciphertext", "combine_s_per_ciphertext"):
         assert result[key] > 0
+
+
+class _Offline:
+    def __init__(self, index: int) -> None:
+        self.index = index
+
+    def partial_decrypt(self, update: EncryptedUpdate) -> PartialDecryption:
+        raise CustodianUnavailable(f"custodian {self.index} is offline")
+
+
+class _Cheat:
+    """Answers with its real share but shifts every value by a power of 1+n (a plausible wrong answer)."""
+
+    def __init__(self, custodian: Custodian) -> None:
+        self.index = custodian.index
+        self.custodian = custodian
+
+    def partial_decrypt(self, update: EncryptedUpdate) -> PartialDecryption:
+        honest = self.custodian.partial_decrypt(update)
+        n = self.custodian.public.n
+        return dataclasses.replace(honest, values=tuple(v * (1 + 3 * n) % n**2 for v in honest.values))
+
+
+@pytest.fixture(scope="module")
+def split_key() -> tuple[PaillierPrivateKey, list[KeyShare]]:
+    _, private = generate_keypair(BITS)
+    return private, split_private_key(private, 3, 2)
+
+
+@pytest.fixture(scope="module")
+def summed(split_key) -> tuple[SummedUpdate, CodecConfig]:
+    private, _ = split_key
+    config = CodecConfig(max_participants=4)
+    scheme = EncryptedUpdates(private.public_key, 250, config)
+    rng = np.random.default_rng(3)
+    blobs = [scheme.parse(scheme.encode(rng.uniform(-0.5, 0.5, 250), rng)) for _ in range(3)]
+    return SummedUpdate(scheme.add(blobs), ("node-0", "node-1", "node-2"), 3.0), config
+
+
+def test_threshold_custody_gives_the_same_global_model_as_one_key_holder(split_key, summed) -> None:
+    private, shares = split_key
+    update, config = summed
+    global_params = np.linspace(-1, 1, 250, dtype=np.float32)
+    custodians = [Custodian(share, config) for share in shares]
+
+    single = KeyHolder(EncryptedSums(private, config)).new_global(global_params, update)
+    threshold = ThresholdKeyHolder(shares[0].public, config, custodians).new_global(global_params, update)
+
+    assert hashlib.sha256(threshold.tobytes()).digest() == hashlib.sha256(single.tobytes()).digest()
+    _assert_holds_no_private_key(ThresholdKeyHolder(shares[0].public, config, []), private.public_key.n)
+
+
+def test_threshold_key_holder_survives_dropouts_and_names_who_is_missing(split_key, summed) -> None:
+    private, shares = split_key
+    update, config = summed
+    expected = KeyHolder(EncryptedSums(private, config)).decrypt(update)
+    custodians = [Custodian(share, config) for share in shares]
+    names = {1: "node-0", 2: "node-1", 3: "node-2"}
+
+    one_down = ThresholdKeyHolder(shares[0].public, config, [_Offline(1), custodians[1], custodians[2]], names)
+    np.testing.assert_array_equal(one_down.decrypt(update), expected)
+
+    two_down = ThresholdKeyHolder(shares[0].public, config, [_Offline(1), custodians[1], _Offline(3)], names)
+    with pytest.raises(ThresholdDecryptionError, match="missing: node-0, node-2") as caught:
+        two_down.decrypt(update)
+    assert caught.value.missing == (1, 3)
+
+
+def test_threshold_key_holder_rejects_and_names_a_cheating_custodian(split_key, summed) -> None:
+    private, shares = split_key
+    update, config = summed
+    expected = KeyHolder(EncryptedSums(private, config)).decrypt(update)
+    custodians = [Custodian(share, config) for share in shares]
+
+    holder = ThresholdKeyHolder(shares[0].public, config, [_Cheat(custodians[0]), custodians[1], custodians[2]])
+    np.testing.assert_array_equal(holder.decrypt(update), expected)
+    assert list(holder.rejected) == [1]
+
+    stuck = ThresholdKeyHolder(shares[0].public, config, [_Cheat(custodians[0]), _Offline(2), custodians[2]])
+    with pytest.raises(ThresholdDecryptionError, match=r"missing: custodian-2; rejected: custodian-1 \(proof") as caught:
+        stuck.decrypt(update)
+    assert caught.value.rejected == (1,)
