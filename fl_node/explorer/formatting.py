@@ -16,23 +16,17 @@ TOKEN_DECIMALS = 18
 
 
 def _decimal(value: int, decimals: int, places: int) -> str:
-    """``value / 10**decimals`` with thousands separators, at most ``places`` decimals, trailing zeros kept to two."""
-    exact = Decimal(value).scaleb(-decimals)
-    text = f"{exact:,.{places}f}"
-    if "." in text:
-        whole, frac = text.split(".")
-        frac = frac.rstrip("0").ljust(2, "0")
-        text = f"{whole}.{frac}"
-    return text
+    """``value / 10**decimals`` with thousands separators and exactly ``places`` decimals (so columns align)."""
+    return f"{Decimal(value).scaleb(-decimals):,.{places}f}"
 
 
 def tokens(units: int, symbol: str = "FRW") -> str:
-    """Reward-token units (18 decimals) as ``"38.181812 FRW"`` (six decimals at most)."""
+    """Reward-token units (18 decimals) as ``"38.181812 FRW"`` (six decimals)."""
     return f"{_decimal(units, TOKEN_DECIMALS, 6)} {symbol}"
 
 
 def eth(wei: int) -> str:
-    """Wei as ``"0.75 ETH"`` (six decimals at most)."""
+    """Wei as ``"0.750000 ETH"`` (six decimals)."""
     return f"{_decimal(wei, 18, 6)} ETH"
 
 
