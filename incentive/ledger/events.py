@@ -8,15 +8,15 @@ the dataclasses and the compiled ABI name the same events with the same fields.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, fields
 from typing import Any, ClassVar, TypeVar
 
 from eth_utils import keccak
 from web3 import Web3
-from web3._utils.events import get_event_data
 from web3.types import TxReceipt
 
-from incentive.ledger.records import ROLE_NAMES, to_hex, plain, snake_case, to_bytes32
+from incentive.ledger.records import ROLE_NAMES, plain, snake_case, to_hex
 
 @dataclass(frozen=True, kw_only=True)
 class LedgerEvent:
@@ -193,6 +193,52 @@ class Receipt:
 
 # ====================================================================== helpers
 
+_ROLE_FIELDS = ("role", "previous_admin_role", "new_admin_role")
+
+
+class _EventLayout:
+    """One event's arguments as eth-abi decodes them: topics (indexed) and data, names and types.
+
+    Decoding with eth-abi directly costs about a tenth of web3's generic ``get_event_data``,
+    which dominated reading a long history (tens of thousands of events). Every indexed
+    argument of the ledger's events is a static type, so each topic is its ABI-encoded value.
+    """
+
+    def __init__(self, abi: dict[str, Any], codec: Any) -> None:
+        self.cls = LedgerEvent.registry[abi["name"]]
+        self.codec = codec
+        known = {f.name for f in fields(self.cls)}
+        inputs = [(snake_case(i["name"]), i["type"], i["indexed"]) for i in abi["inputs"]]
+        self.indexed = [(name, kind) for name, kind, indexed in inputs if indexed]
+        self.data_names = [name for name, _, indexed in inputs if not indexed]
+        self.data_types = [kind for _, kind, indexed in inputs if not indexed]
+        self.kinds = {name: kind for name, kind, _ in inputs if name in known}
+
+    def decode(self, log: Any) -> LedgerEvent:
+        values: dict[str, Any] = {}
+        for (name, kind), topic in zip(self.indexed, log["topics"][1:]):
+            values[name] = self.codec.decode([kind], bytes(topic))[0]
+        if self.data_types:
+            values.update(zip(self.data_names, self.codec.decode(self.data_types, bytes(log["data"]))))
+        args = {}
+        for name, kind in self.kinds.items():
+            value = values[name]
+            if kind == "address":
+                value = _checksum(value)
+            elif name in _ROLE_FIELDS:
+                value = ROLE_NAMES.get(bytes(value), to_hex(value))
+            else:
+                value = plain(value)
+            args[name] = value
+        return self.cls(
+            block_number=log["blockNumber"], tx_hash=to_hex(log["transactionHash"]), log_index=log["logIndex"], **args
+        )
+
+
+@functools.lru_cache(maxsize=4096)
+def _checksum(address: str) -> str:
+    return Web3.to_checksum_address(address)
+
 
 class EventDecoder:
     """Decodes the logs one contract emitted into :class:`LedgerEvent` dataclasses.
@@ -210,30 +256,16 @@ class EventDecoder:
         self.w3 = w3
         self.address = address
         self._by_topic = {
-            keccak(text=f"{e['name']}({','.join(i['type'] for i in e['inputs'])})"): e
+            keccak(text=f"{e['name']}({','.join(i['type'] for i in e['inputs'])})"): _EventLayout(e, w3.codec)
             for e in abi
-            if e.get("type") == "event"
+            if e.get("type") == "event" and e["name"] in LedgerEvent.registry
         }
 
     def decode_log(self, log: Any) -> LedgerEvent | None:
         """One log as its dataclass, or ``None`` for a log this decoder does not know."""
         topics = log["topics"]
-        abi = self._by_topic.get(bytes(topics[0])) if topics else None
-        cls = LedgerEvent.registry.get(abi["name"]) if abi is not None else None
-        if cls is None:
-            return None
-        data = get_event_data(self.w3.codec, abi, log)
-        values = {snake_case(k): plain(v) for k, v in data["args"].items()}
-        for key in ("role", "previous_admin_role", "new_admin_role"):
-            if key in values:
-                values[key] = ROLE_NAMES.get(to_bytes32(values[key]), values[key])
-        known = {f.name for f in fields(cls)}
-        return cls(
-            block_number=data["blockNumber"],
-            tx_hash=to_hex(data["transactionHash"]),
-            log_index=data["logIndex"],
-            **{k: v for k, v in values.items() if k in known},
-        )
+        layout = self._by_topic.get(bytes(topics[0])) if topics else None
+        return layout.decode(log) if layout is not None else None
 
     def decode_receipt(self, receipt: TxReceipt) -> Receipt:
         """A web3 receipt as a :class:`Receipt` with this contract's decoded events."""
