@@ -12,11 +12,13 @@ interface IFederationLedger {
     // ---------------------------------------------------------------- types
 
     /// @notice Life cycle of a member.
+    /// @dev `Leaving`: asked to leave; the stake stays slashable until the unbonding period ends.
     enum MemberStatus {
         None,
         Pending,
         Active,
-        Left
+        Left,
+        Leaving
     }
 
     /// @notice Life cycle of a round.
@@ -47,6 +49,8 @@ interface IFederationLedger {
         uint256 pendingReward;
         uint256 claimedReward;
         uint256 openCommitments;
+        uint256 unlockAt;
+        bool stakeExempt;
     }
 
     /// @notice A round as an auditor reads it (participants come from `getParticipants`).
@@ -97,6 +101,23 @@ interface IFederationLedger {
     /// @param account The member admitted.
     /// @param approver The admin who admitted it.
     event MemberApproved(address indexed account, address indexed approver);
+
+    /// @notice `account` added `amount` wei to its stake.
+    /// @param account The member.
+    /// @param amount Wei added.
+    /// @param stake Its stake afterwards.
+    event StakeToppedUp(address indexed account, uint256 amount, uint256 stake);
+
+    /// @notice `account` asked to leave; its stake returns after `unlockAt` and stays slashable until then.
+    /// @param account The member.
+    /// @param stake Its stake when it asked.
+    /// @param unlockAt Unix time from which `withdrawStake` returns the stake.
+    event LeaveRequested(address indexed account, uint256 stake, uint256 unlockAt);
+
+    /// @notice The unbonding period changed.
+    /// @param previousPeriod Seconds before.
+    /// @param newPeriod Seconds after.
+    event UnbondingPeriodChanged(uint256 previousPeriod, uint256 newPeriod);
 
     /// @notice `account` left; `stakeReturned` wei were sent back to it.
     /// @param account The former member.
@@ -191,7 +212,8 @@ interface IFederationLedger {
     /// @param roundId The round.
     /// @param taskId Its task.
     /// @param by The aggregator or admin who cancelled it.
-    event RoundCancelled(uint256 indexed roundId, uint256 indexed taskId, address indexed by);
+    /// @param reason Why, in words (e.g. which participants were missing).
+    event RoundCancelled(uint256 indexed roundId, uint256 indexed taskId, address indexed by, string reason);
 
     /// @notice `member` claimed `amount` reward tokens.
     /// @param member The claimant.
@@ -323,6 +345,23 @@ interface IFederationLedger {
     /// @param roundId The round.
     /// @param participants Committed participants.
     error DroppedIndexOutOfRange(uint256 roundId, uint256 participants);
+    /// @notice `account`'s stake is below the minimum: it may not commit until it tops up.
+    /// @param account The member.
+    /// @param stake Its stake.
+    /// @param minStake The minimum.
+    error StakeBelowMinimum(address account, uint256 stake, uint256 minStake);
+    /// @notice `account`'s stake is still bonded: it returns from `unlockAt` on.
+    /// @param account The member.
+    /// @param unlockAt Unix time from which the stake can be withdrawn.
+    /// @param timestamp The current block time.
+    error StakeStillBonded(address account, uint256 unlockAt, uint256 timestamp);
+    /// @notice The unbonding period may not exceed MAX_UNBONDING_PERIOD.
+    /// @param period Seconds given.
+    /// @param maxPeriod The limit.
+    error UnbondingPeriodTooLong(uint256 period, uint256 maxPeriod);
+    /// @notice A cancellation reason must be 1 to 256 bytes long.
+    /// @param length The reason's length in bytes.
+    error InvalidReason(uint256 length);
     /// @notice `account` has no reward to claim.
     /// @param account The caller.
     error NothingToClaim(address account);
@@ -348,8 +387,19 @@ interface IFederationLedger {
     /// @param account The pending member.
     function approveMember(address account) external;
 
-    /// @notice Leave the consortium and take back the whole remaining stake.
-    function leave() external;
+    /// @notice Add the ETH sent to your stake (e.g. after a slash, or after the minimum rose).
+    function topUp() external payable;
+
+    /// @notice Ask to leave: you stop taking part at once; your stake returns through
+    ///         `withdrawStake` once the unbonding period has passed, and stays slashable until then.
+    function requestLeave() external;
+
+    /// @notice After the unbonding period, take back what is left of your stake and leave.
+    function withdrawStake() external;
+
+    /// @notice Change the unbonding period (admin).
+    /// @param newPeriod Seconds between `requestLeave` and `withdrawStake`.
+    function setUnbondingPeriod(uint256 newPeriod) external;
 
     /// @notice Slash `amount` wei of `account`'s stake, citing evidence (admin or evaluator).
     /// @param account The member to slash.
@@ -409,9 +459,10 @@ interface IFederationLedger {
         uint256[] calldata dropped
     ) external;
 
-    /// @notice Cancel an open round (aggregator or admin).
+    /// @notice Cancel an open round (aggregator or admin), saying why.
     /// @param roundId The round.
-    function cancelRound(uint256 roundId) external;
+    /// @param reason Why, in words (1 to 256 bytes).
+    function cancelRound(uint256 roundId, string calldata reason) external;
 
     /// @notice Claim every reward credited to you so far.
     /// @return amount The amount minted to the caller.

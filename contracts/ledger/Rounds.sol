@@ -18,6 +18,8 @@ abstract contract Rounds is Membership, RewardPolicy {
     int256 public constant MAX_ABS_SCORE = type(int64).max;
     /// @notice Most participants one round accepts (bounds the finalize transaction).
     uint256 public constant MAX_PARTICIPANTS = 512;
+    /// @notice Longest reason a cancelled round records, in bytes.
+    uint256 public constant MAX_REASON_BYTES = 256;
 
     uint8 private constant FLAG_COMMITTED = 1;
     uint8 private constant FLAG_DROPPED = 2;
@@ -129,6 +131,7 @@ abstract contract Rounds is Membership, RewardPolicy {
     function commit(uint256 roundId, bytes32 updateHash) external {
         Member storage m = _members[msg.sender];
         if (m.status != MemberStatus.Active) revert NotMember(msg.sender);
+        if (!m.stakeExempt && m.stake < minStake) revert StakeBelowMinimum(msg.sender, m.stake, minStake);
         Round storage r = _openRoundOrRevert(roundId);
         if (block.timestamp > r.deadline) revert CommitAfterDeadline(roundId, r.deadline, block.timestamp);
         if (updateHash == bytes32(0)) revert EmptyHash();
@@ -173,12 +176,15 @@ abstract contract Rounds is Membership, RewardPolicy {
     }
 
     /// @inheritdoc IFederationLedger
-    /// @dev Callable by an aggregator or the admin. Nothing is scored or paid, and the
-    ///      participants' stakes are no longer locked by the round.
-    function cancelRound(uint256 roundId) external {
+    /// @dev Callable by an aggregator or the admin (the evaluator finalizes, it does not cancel).
+    ///      Nothing is scored or paid; the commitments stay on record (`getParticipants`) with
+    ///      the round marked cancelled and no longer lock the participants' stakes.
+    function cancelRound(uint256 roundId, string calldata reason) external {
         if (!hasRole(AGGREGATOR_ROLE, msg.sender) && !hasRole(DEFAULT_ADMIN_ROLE, msg.sender)) {
             revert NotRoundManager(msg.sender);
         }
+        uint256 length = bytes(reason).length;
+        if (length == 0 || length > MAX_REASON_BYTES) revert InvalidReason(length);
         Round storage r = _openRoundOrRevert(roundId);
         Participation[] storage records = r.participants;
         uint256 n = records.length;
@@ -186,7 +192,7 @@ abstract contract Rounds is Membership, RewardPolicy {
             _members[records[i].account].openCommitments -= 1;
         }
         r.status = RoundStatus.Cancelled;
-        emit RoundCancelled(roundId, r.taskId, msg.sender);
+        emit RoundCancelled(roundId, r.taskId, msg.sender, reason);
     }
 
     /// @inheritdoc IFederationLedger

@@ -4,8 +4,8 @@ pragma solidity 0.8.28;
 import {FederationLedger} from "../FederationLedger.sol";
 
 /// @title ReentrantMember
-/// @notice Test-only attacker: a member contract whose receive() re-enters `leave()` while the
-///         ledger is sending it its stake. Used to show the ledger rejects re-entrancy.
+/// @notice Test-only attacker: a member contract whose receive() re-enters `withdrawStake()` while
+///         the ledger is sending it its stake. Used to show the ledger rejects re-entrancy.
 contract ReentrantMember {
     /// @notice The ledger under attack.
     FederationLedger public immutable ledger;
@@ -35,18 +35,23 @@ contract ReentrantMember {
         ledger.commit(roundId, updateHash);
     }
 
-    /// @notice Leave the ledger; receive() re-enters while the stake arrives.
-    /// @param propagate_ Whether receive() lets the re-entry failure revert the whole leave.
-    function attack(bool propagate_) external {
-        propagate = propagate_;
-        ledger.leave();
+    /// @notice Ask to leave the ledger (the stake unbonds).
+    function requestLeave() external {
+        ledger.requestLeave();
     }
 
-    /// @notice Re-enter `leave()` once while receiving the stake.
+    /// @notice Withdraw the unbonded stake; receive() re-enters while the stake arrives.
+    /// @param propagate_ Whether receive() lets the re-entry failure revert the whole withdrawal.
+    function attack(bool propagate_) external {
+        propagate = propagate_;
+        ledger.withdrawStake();
+    }
+
+    /// @notice Re-enter `withdrawStake()` once while receiving the stake.
     receive() external payable {
         if (reentryAttempts != 0) return;
         reentryAttempts = 1;
-        try ledger.leave() {
+        try ledger.withdrawStake() {
             reentryError = bytes4(0);
         } catch (bytes memory reason) {
             reentryError = bytes4(reason);

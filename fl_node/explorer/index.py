@@ -14,6 +14,7 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 
 from incentive.ledger import (
+    LeaveRequested,
     LedgerClient,
     LedgerEvent,
     MemberApproved,
@@ -96,6 +97,8 @@ class LedgerIndex:
                 self.member_status[event.account] = MemberStatus.ACTIVE if joined else MemberStatus.PENDING
             case MemberApproved():
                 self.member_status[event.account] = MemberStatus.ACTIVE
+            case LeaveRequested():
+                self.member_status[event.account] = MemberStatus.LEAVING
             case MemberLeft():
                 self.member_status[event.account] = MemberStatus.LEFT
             case RoundOpened():

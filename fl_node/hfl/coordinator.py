@@ -244,12 +244,12 @@ class Coordinator:
         )
         dropped = self._dropouts(collected, verified, commitments)
         if len(verified.updates) < self.spec.min_participants:
-            self.ledger.cancel_round(self.aggregator_account, round_id)
-            reasons = "; ".join(f"{d.participant_id}: {d.reason}" for d in dropped)
-            raise RoundAborted(
-                f"round {round_id}: {len(verified.updates)} usable submissions, fewer than "
-                f"min_participants={self.spec.min_participants}; round cancelled on chain ({reasons})"
+            reason = (
+                f"{len(verified.updates)} usable submissions, fewer than min_participants={self.spec.min_participants}"
             )
+            self.ledger.cancel_round(self.aggregator_account, round_id, reason[:256])
+            reasons = "; ".join(f"{d.participant_id}: {d.reason}" for d in dropped)
+            raise RoundAborted(f"round {round_id}: {reason}; round cancelled on chain ({reasons})")
         utility = RoundUtility(self.spec, verified, self.key_holder, global_params, self.validation)
         values, evaluations = self.score(round_id, utility)
         new_params, metrics = utility.full()
@@ -299,7 +299,7 @@ class Coordinator:
         for r in self.ledger.rounds():
             if r.task_id == self.task_id and r.status == RoundStatus.OPEN:
                 log.warning("cancelling round %d, left open by an earlier run", r.round_id)
-                self.ledger.cancel_round(self.aggregator_account, r.round_id)
+                self.ledger.cancel_round(self.aggregator_account, r.round_id, "left open by an earlier run")
                 cancelled.append(r.round_id)
         return cancelled
 

@@ -34,7 +34,7 @@ from fl_node.transport.keystore import load_account
 from fl_node.transport.processes import free_port, log_to_file, start_process
 from fl_node.transport.worker import WORKER_SOCKET, NodeWorker
 from incentive.chain import connect
-from incentive.ledger import LedgerClient, MemberSlashed, MemberStatus, RoundStatus, node_key_hash, to_bytes32
+from incentive.ledger import LedgerClient, MemberStatus, RoundStatus, node_key_hash, to_bytes32
 
 log = logging.getLogger(__name__)
 
@@ -62,10 +62,10 @@ def node_seed(address: str) -> int:
 
 
 def require_active_member(ledger: LedgerClient, address: str) -> None:
-    """Raise MembershipRefused unless ``address`` is an active member with at least the minimum stake.
+    """Raise MembershipRefused unless ``address`` may commit: the ledger's own rule, checked up front.
 
-    A member admitted by the admin without stake holds less than the minimum too; only a member
-    whose stake was slashed below it is refused.
+    An active member commits with at least the minimum stake, or without one when the admin
+    admitted it without a stake (``stake_exempt``); a member that asked to leave commits no more.
     """
     member = ledger.member(address)
     if member.status == MemberStatus.NONE:
@@ -74,16 +74,14 @@ def require_active_member(ledger: LedgerClient, address: str) -> None:
         raise MembershipRefused(f"{address} asked to join but the ledger's admin has not admitted it yet")
     if member.status == MemberStatus.LEFT:
         raise MembershipRefused(f"{address} left the consortium; join again with a new stake")
+    if member.status == MemberStatus.LEAVING:
+        raise MembershipRefused(f"{address} asked to leave the consortium; its stake is unbonding")
     minimum = ledger.min_stake()
-    if member.stake < minimum and _was_slashed(ledger, address):
+    if member.stake < minimum and not member.stake_exempt:
         raise MembershipRefused(
-            f"{address} was slashed: stake {member.stake} wei is below the ledger's minimum {minimum} wei"
+            f"{address}'s stake {member.stake} wei is below the ledger's minimum {minimum} wei "
+            "(slashed, or the minimum rose): top it up before taking part"
         )
-
-
-def _was_slashed(ledger: LedgerClient, address: str) -> bool:
-    # a member admitted without stake also holds less than the minimum: only slashing disqualifies
-    return any(isinstance(e, MemberSlashed) and e.account == address for e in ledger.events())
 
 
 def ensure_member(ledger: LedgerClient, account: LocalAccount, name: str, node_key_hash: bytes, stake_wei: int) -> bool:

@@ -10,6 +10,7 @@ from eth_utils import keccak
 from incentive.ledger.client import LedgerClient
 from incentive.ledger.events import (
     EventDecoder,
+    LeaveRequested,
     LedgerEvent,
     MemberApproved,
     MemberJoined,
@@ -28,7 +29,9 @@ from incentive.ledger.events import (
     RoundFinalized,
     RoundOpened,
     SlashedFundsWithdrawn,
+    StakeToppedUp,
     TaskCreated,
+    UnbondingPeriodChanged,
     UpdateCommitted,
 )
 from incentive.ledger.records import (
@@ -73,6 +76,7 @@ __all__ = [
     "FINALIZE_GAS_PER_PARTICIPANT",
     "GAS",
     "LOG_CHUNK_BLOCKS",
+    "LeaveRequested",
     "LedgerClient",
     "LedgerEvent",
     "MINTER_ROLE",
@@ -100,9 +104,11 @@ __all__ = [
     "RoundOpened",
     "RoundStatus",
     "SlashedFundsWithdrawn",
+    "StakeToppedUp",
     "StakeTotals",
     "Task",
     "TaskCreated",
+    "UnbondingPeriodChanged",
     "UpdateCommitted",
     "deploy_contract",
     "keccak",

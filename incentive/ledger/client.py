@@ -177,8 +177,24 @@ class LedgerClient:
         return self._send(admin, "approveMember", [Web3.to_checksum_address(account)])
 
     def leave(self, member: LocalAccount) -> Receipt:
-        """Leave the consortium and withdraw the whole remaining stake."""
-        return self._send(member, "leave", [])
+        """Leave the consortium: :meth:`request_leave` (the stake returns by :meth:`withdraw_stake`)."""
+        return self.request_leave(member)
+
+    def request_leave(self, member: LocalAccount) -> Receipt:
+        """Stop taking part; the stake stays slashable until the unbonding period has passed."""
+        return self._send(member, "requestLeave", [])
+
+    def withdraw_stake(self, member: LocalAccount) -> Receipt:
+        """After the unbonding period, take back what is left of the stake and leave."""
+        return self._send(member, "withdrawStake", [])
+
+    def top_up(self, member: LocalAccount, amount_wei: int) -> Receipt:
+        """Add ``amount_wei`` to the member's stake (e.g. back above the minimum after a slash)."""
+        return self._send(member, "topUp", [], value=amount_wei)
+
+    def set_unbonding_period(self, admin: LocalAccount, seconds: int) -> Receipt:
+        """Change the seconds between a request to leave and the stake's return (admin)."""
+        return self._send(admin, "setUnbondingPeriod", [seconds])
 
     def slash(self, slasher: LocalAccount, account: str, amount_wei: int, evidence_hash: bytes | str) -> Receipt:
         """Slash ``amount_wei`` of ``account``'s stake (admin or evaluator), citing evidence."""
@@ -282,11 +298,14 @@ class LedgerClient:
         gas = FINALIZE_GAS_BASE + FINALIZE_GAS_PER_PARTICIPANT * max(len(scores), len(participants))
         return self._send(evaluator, "finalizeRound", args, gas=gas)
 
-    def cancel_round(self, manager: LocalAccount, round_id: int) -> Receipt:
-        """Cancel an open round (aggregator or admin); its commitments stop locking stakes."""
+    def cancel_round(self, manager: LocalAccount, round_id: int, reason: str = "cancelled by its manager") -> Receipt:
+        """Cancel an open round (aggregator or admin), recording ``reason`` (1 to 256 bytes).
+
+        Its commitments stay on record and stop locking stakes.
+        """
         count = len(self.participant_addresses(round_id))
         gas = CANCEL_GAS_BASE + CANCEL_GAS_PER_PARTICIPANT * count
-        return self._send(manager, "cancelRound", [round_id], gas=gas)
+        return self._send(manager, "cancelRound", [round_id, reason], gas=gas)
 
     def claim(self, member: LocalAccount) -> Receipt:
         """Claim every pending reward, minted to the member as RewardToken."""
@@ -323,6 +342,10 @@ class LedgerClient:
         """Reward-token balance of ``account``."""
         return self.token_contract.functions.balanceOf(Web3.to_checksum_address(account)).call()
 
+    def unbonding_period(self) -> int:
+        """Seconds between a request to leave and the earliest return of the stake."""
+        return self.contract.functions.unbondingPeriod().call()
+
     def min_stake(self) -> int:
         """Least stake (wei) with which an account joins without approval."""
         return self.contract.functions.minStake().call()
@@ -346,6 +369,8 @@ class LedgerClient:
             pending_reward=info[6],
             claimed_reward=info[7],
             open_commitments=info[8],
+            unlock_at=info[9],
+            stake_exempt=info[10],
         )
 
     def member_addresses(self) -> list[str]:

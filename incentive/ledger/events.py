@@ -55,6 +55,26 @@ class MemberApproved(LedgerEvent):
 
 
 @dataclass(frozen=True, kw_only=True)
+class StakeToppedUp(LedgerEvent):
+    account: str
+    amount: int
+    stake: int
+
+
+@dataclass(frozen=True, kw_only=True)
+class LeaveRequested(LedgerEvent):
+    account: str
+    stake: int
+    unlock_at: int
+
+
+@dataclass(frozen=True, kw_only=True)
+class UnbondingPeriodChanged(LedgerEvent):
+    previous_period: int
+    new_period: int
+
+
+@dataclass(frozen=True, kw_only=True)
 class MemberLeft(LedgerEvent):
     account: str
     stake_returned: int
@@ -139,6 +159,7 @@ class RoundCancelled(LedgerEvent):
     round_id: int
     task_id: int
     by: str
+    reason: str
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -30,6 +30,7 @@ class MemberStatus(IntEnum):
     PENDING = 1
     ACTIVE = 2
     LEFT = 3
+    LEAVING = 4
 
 
 class RoundStatus(IntEnum):
@@ -55,6 +56,8 @@ class Member:
     pending_reward: int
     claimed_reward: int
     open_commitments: int
+    unlock_at: int = 0
+    stake_exempt: bool = False
 
     @property
     def total_reward(self) -> int:

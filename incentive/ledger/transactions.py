@@ -19,7 +19,10 @@ GAS = {
     "join": 300_000,
     "requestMembership": 250_000,
     "approveMember": 80_000,
-    "leave": 120_000,
+    "requestLeave": 80_000,
+    "withdrawStake": 120_000,
+    "topUp": 80_000,
+    "setUnbondingPeriod": 60_000,
     "slash": 120_000,
     "withdrawSlashed": 100_000,
     "setMinStake": 60_000,
@@ -32,7 +35,7 @@ GAS = {
 }
 FINALIZE_GAS_BASE = 300_000
 FINALIZE_GAS_PER_PARTICIPANT = 40_000
-CANCEL_GAS_BASE = 120_000
+CANCEL_GAS_BASE = 150_000
 CANCEL_GAS_PER_PARTICIPANT = 20_000
 #: Block span of one ``eth_getLogs`` request when reading the event history.
 LOG_CHUNK_BLOCKS = 2_000

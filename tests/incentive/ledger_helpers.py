@@ -67,6 +67,13 @@ def deploy_env(chain: Chain) -> LedgerEnv:
     return env
 
 
+def leave_now(env: LedgerEnv, member: LocalAccount):
+    """Ask to leave, let the unbonding period pass, withdraw the stake; the withdrawal's receipt."""
+    env.ledger.request_leave(member)
+    env.chain.increase_time(env.ledger.unbonding_period())
+    return env.ledger.withdraw_stake(member)
+
+
 def revert_message(excinfo) -> tuple[str, tuple]:
     """``(error_name, args)`` of a raised LedgerRevert."""
     return excinfo.value.error_name, excinfo.value.args

@@ -6,7 +6,7 @@ Runs on the embedded chain and on anvil (the ``chain`` fixture).
 from __future__ import annotations
 
 import pytest
-from ledger_helpers import MIN_STAKE, revert_message as revert, update_hash
+from ledger_helpers import MIN_STAKE, leave_now, revert_message as revert, update_hash
 from web3 import Web3
 
 from incentive.errors import LedgerRevert
@@ -98,16 +98,19 @@ def test_only_the_admin_approves_and_only_pending_members(env):
     assert revert(not_pending) == ("NotPending", (env.members[0].address,))
 
 
-def test_leave_returns_the_stake(env):
+def test_leave_returns_the_stake_after_unbonding(env):
     member = env.members[0]
+    request = env.ledger.request_leave(member)
+    env.chain.increase_time(env.ledger.unbonding_period())
     before = env.chain.balance(member.address)
 
-    receipt = env.ledger.leave(member)
+    receipt = env.ledger.withdraw_stake(member)
 
     left = receipt.event(MemberLeft)
     assert (left.account, left.stake_returned) == (member.address, MIN_STAKE)
     tx = env.chain.w3.eth.get_transaction_receipt(receipt.tx_hash)
     assert env.chain.balance(member.address) == before + MIN_STAKE - tx["gasUsed"] * tx["effectiveGasPrice"]
+    assert request.events_of(MemberLeft) == []
     assert env.ledger.member(member.address).status is MemberStatus.LEFT
     assert env.ledger.member(member.address).stake == 0
     assert env.ledger.stake_totals().returned == MIN_STAKE
@@ -123,12 +126,12 @@ def test_leaving_while_committed_in_an_open_round_is_rejected(env):
 
     assert revert(excinfo) == ("CommittedInOpenRound", (member.address, 1))
     env.ledger.cancel_round(env.aggregator, round_id)
-    assert env.ledger.leave(member).event(MemberLeft).stake_returned == MIN_STAKE
+    assert leave_now(env, member).event(MemberLeft).stake_returned == MIN_STAKE
 
 
 def test_a_member_who_left_cannot_commit_or_leave_again_but_may_rejoin(env):
     member = env.members[1]
-    env.ledger.leave(member)
+    leave_now(env, member)
     round_id = env.open_round()
 
     with pytest.raises(LedgerRevert) as commit_error:
@@ -200,7 +203,7 @@ def test_admin_withdraws_slashed_funds_and_never_more(env):
 
 def test_stake_accounting_balances(env):
     env.ledger.slash(env.evaluator, env.members[0].address, 7, EVIDENCE)
-    env.ledger.leave(env.members[1])
+    leave_now(env, env.members[1])
     env.ledger.slash(env.admin, env.members[2].address, MIN_STAKE // 3, EVIDENCE)
     env.ledger.withdraw_slashed(env.admin, env.admin.address, 5)
 
@@ -217,10 +220,12 @@ def _attacker(env):
     address = deploy_contract(env.chain, env.outsider, artifact, [env.ledger.address])
     attacker = env.chain.w3.eth.contract(address=address, abi=artifact.abi)
     env.ledger.transact(env.outsider, attacker, "join", ["Attacker", keccak(text="evil")], value=MIN_STAKE, gas=400_000)
+    env.ledger.transact(env.outsider, attacker, "requestLeave", [], gas=200_000)
+    env.chain.increase_time(env.ledger.unbonding_period())
     return attacker
 
 
-def test_reentrant_leave_is_rejected_and_pays_once(env):
+def test_reentrant_withdrawal_is_rejected_and_pays_once(env):
     attacker = _attacker(env)
     ledger_balance = env.chain.balance(env.ledger.address)
 
@@ -234,7 +239,7 @@ def test_reentrant_leave_is_rejected_and_pays_once(env):
     assert env.ledger.member(attacker.address).status is MemberStatus.LEFT
 
 
-def test_a_failed_stake_transfer_reverts_the_leave(env):
+def test_a_failed_stake_transfer_reverts_the_withdrawal(env):
     attacker = _attacker(env)
 
     with pytest.raises(LedgerRevert) as excinfo:
@@ -242,4 +247,4 @@ def test_a_failed_stake_transfer_reverts_the_leave(env):
 
     assert revert(excinfo) == ("StakeTransferFailed", (attacker.address, MIN_STAKE))
     member = env.ledger.member(attacker.address)
-    assert member.status is MemberStatus.ACTIVE and member.stake == MIN_STAKE
+    assert member.status is MemberStatus.LEAVING and member.stake == MIN_STAKE

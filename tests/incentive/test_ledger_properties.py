@@ -10,7 +10,7 @@ from __future__ import annotations
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from ledger_helpers import MIN_STAKE, deploy_env, update_hash
+from ledger_helpers import MIN_STAKE, deploy_env, leave_now, update_hash
 
 from incentive.ledger import RoundFinalized, TaskCreated, keccak
 from incentive.rewards import MAX_ABS_SCORE, MAX_BUDGET, split_rewards
@@ -95,7 +95,7 @@ def test_stakes_in_equal_stakes_out_plus_slashed_plus_held(rounds_env, steps):
             stakes[member.address] -= amount
             slashed_held += amount
         elif action == "leave" and member is free and stakes[free.address]:
-            env.ledger.leave(free)
+            leave_now(env, free)
             returned += stakes[free.address]
             stakes[free.address] = 0
         elif action == "withdraw" and amount <= slashed_held:

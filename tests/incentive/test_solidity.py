@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 import shutil
 from dataclasses import fields, replace
 
@@ -156,3 +157,17 @@ def test_the_ledger_names_its_reward_policy_and_the_mirror_exists():
     abi = ledger_artifacts()["FederationLedger"].abi
     assert any(e.get("name") == "rewardPolicy" for e in abi)
     assert policy_named("ProportionalRewardPolicy") is PROPORTIONAL
+
+
+def test_every_event_and_error_of_the_ledger_carries_natspec():
+    """Each ``event`` and ``error`` declared in the ledger's sources has a /// comment right above it."""
+    contracts = Path(solidity.REPO_ROOT) / "contracts"
+    missing = []
+    sources = [s for s in sorted(contracts.rglob("*.sol")) if s.relative_to(contracts).parts[0] not in {"test", "invariant"}]
+    assert len(sources) >= 6
+    for source in sources:
+        lines = source.read_text().splitlines()
+        for number, line in enumerate(lines):
+            if line.strip().startswith(("event ", "error ")) and not lines[number - 1].strip().startswith("///"):
+                missing.append(f"{source.relative_to(contracts)}:{number + 1}: {line.strip()}")
+    assert missing == []
