@@ -27,15 +27,15 @@ def bench_explorer(
     with console.status("explorer benchmark") as status:
         figures = run_explorer_bench(config, progress=lambda message: status.update(message))
     write_json(json_path, figures)
-    table = Table(title="explorer: first render of each page (s), served over HTTP on 127.0.0.1")
-    table.add_column("ledger")
+    table = Table(title="explorer: index and first render of each page (s), over HTTP on 127.0.0.1")
+    table.add_column("ledger", no_wrap=True)
     table.add_column("blocks", justify="right")
     table.add_column("events", justify="right")
     table.add_column("index", justify="right")
     pages = list(figures["demo"]["render_s"])
     for page in pages:
         table.add_column(page, justify="right")
-    for name, label in (("demo", f"demo ({demo_nodes} nodes × {demo_rounds} rounds)"), ("large", f"{rounds} rounds × {participants}")):
+    for name, label in (("demo", f"demo: {demo_nodes} nodes, {demo_rounds} rounds"), ("large", f"{rounds} rounds × {participants}")):
         f = figures[name]
         table.add_row(label, str(f["blocks"]), str(f["events"]), f"{f['index_s']:.2f}", *(f"{f['render_s'][p]:.3f}" for p in pages))
     console.print(table)
