@@ -28,7 +28,9 @@ from fl_node.hfl.spec import validation_to_bytes
 from fl_node.models import ModelConfig, unflatten
 from fl_node.replay import audit_federation
 from fl_node.seeds import CENTRALIZED, NODE_TRAINING, derive_seed
-from fl_node.task import TaskConfig, bootstrap_ledger, build_task, new_key_holder_key
+from fl_node.crypto.keys import public_key_to_bytes
+from fl_node.hfl.keyholder import ThresholdCustody
+from fl_node.task import KeyHolderKey, TaskConfig, bootstrap_ledger, build_task, new_key_holder_key, threshold_custody
 from fl_node.training import Metrics, evaluate, train_centralized
 from fl_node.transport.inprocess import InProcessTransport
 from incentive.audit import AuditCheck, AuditReport
@@ -84,20 +86,29 @@ class Federation:
     store: ArtifactStore
     key_path: Path | None
     admin: LocalAccount
+    custody: ThresholdCustody | None = None
 
 
-def setup_federation(config: DemoConfig, chain: Chain, out_dir: Path) -> Federation:
+def setup_federation(config: DemoConfig, chain: Chain, out_dir: Path, key_shares: Path | None = None) -> Federation:
     """Deploy the ledger, join the nodes, publish the spec and validation split, create the task.
 
     The key holder's private key is written to ``out_dir/keys/keyholder-<fingerprint>.key``
     (public key beside it); the artifact store is ``out_dir/artifacts`` (content-addressed, so
-    several federations can share it).
+    several federations can share it). With threshold custody there is no private key: the
+    custodians' shares come from ``key_shares`` or a trusted-dealer split sealed under
+    ``out_dir/keys/shares`` (:func:`fl_node.task.threshold_custody`); custodian i is node i.
     """
     task = config.task
     behaviours = config.behaviours()
     data = federate(load_dataset(task.data.dataset), task.data.nodes, task.data.partition, seed=task.seed)
     store = ArtifactStore(out_dir / "artifacts")
-    key = new_key_holder_key(task.custody, out_dir / "keys")
+    custody = None
+    if task.custody.threshold_custody:
+        names = {i: hospital_name(i - 1) for i in range(1, min(task.custody.custodians, task.data.nodes) + 1)}
+        custody = threshold_custody(task.custody, out_dir / "keys", key_shares, names=names)
+        key = KeyHolderKey(None, public_key_to_bytes(custody.public_key), None)
+    else:
+        key = new_key_holder_key(task.custody, out_dir / "keys")
     roles = bootstrap_ledger(chain, task.rewards)
     ledger = roles.ledger
     stake = task.rewards.stake_wei
@@ -135,10 +146,10 @@ def setup_federation(config: DemoConfig, chain: Chain, out_dir: Path) -> Federat
         for k, (account, behaviour) in enumerate(zip(accounts, behaviours))
     ]
     coordinator = Coordinator(
-        spec, ledger, task_id, roles.aggregator, roles.evaluator, key.private_key, data.validation, store,
+        spec, ledger, task_id, roles.aggregator, roles.evaluator, custody or key.private_key, data.validation, store,
         slash_wei=task.rewards.slash_wei,
     )
-    return Federation(config, chain, ledger, task_id, data, model, coordinator, nodes, store, key.path, roles.admin)
+    return Federation(config, chain, ledger, task_id, data, model, coordinator, nodes, store, key.path, roles.admin, custody)
 
 
 @dataclass(frozen=True)
@@ -201,6 +212,6 @@ def run_demo(
             federation.ledger.claim(node.account)
     private_key = load_private_key(federation.key_path) if federation.key_path is not None else None
     report = audit_federation(
-        federation.ledger, federation.store, federation.task_id, private_key, on_check=on_check
+        federation.ledger, federation.store, federation.task_id, federation.custody or private_key, on_check=on_check
     )
     return DemoResult(federation, observer.rounds, centralized[-1].accuracy, report, time.perf_counter() - start)

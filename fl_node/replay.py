@@ -20,6 +20,7 @@ from phe import PaillierPrivateKey
 from fl_node.artifacts import ArtifactStore
 from fl_node.errors import ArtifactError, FlNodeError, KeyMismatch
 from fl_node.hfl.coordinator import RoundUtility, score_round
+from fl_node.hfl.keyholder import ThresholdCustody
 from fl_node.hfl.spec import FederationSpec, model_from_bytes, validation_from_bytes
 from fl_node.data import ArraySplit
 from fl_node.hfl.aggregator import Aggregator
@@ -107,7 +108,7 @@ def _verified_round(r: Round, store: ArtifactStore, spec: FederationSpec, aggreg
 
 
 def check_with_key(
-    rounds: Sequence[Round], store: ArtifactStore, published: Published, private_key: PaillierPrivateKey | None
+    rounds: Sequence[Round], store: ArtifactStore, published: Published, private_key: PaillierPrivateKey | ThresholdCustody | None
 ) -> list[AuditCheck]:
     """Rebuild each aggregated model from the blobs and recompute every score; needs the key for encrypted runs."""
     spec = published.spec
@@ -145,7 +146,7 @@ def audit_federation(
     ledger: LedgerClient,
     store: ArtifactStore,
     task_id: int,
-    private_key: PaillierPrivateKey | None = None,
+    private_key: PaillierPrivateKey | ThresholdCustody | None = None,
     on_check: Callable[[AuditCheck], None] | None = None,
 ) -> AuditReport:
     """Every audit check of one task: ledger checks, the published spec, models, performance, and with the key, aggregation and scores.

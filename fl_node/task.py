@@ -23,7 +23,9 @@ from phe import PaillierPrivateKey, PaillierPublicKey
 
 from fl_node.crypto.codec import CodecConfig
 from fl_node.crypto.keys import generate_keypair, key_fingerprint, public_key_to_bytes, save_keypair
+from fl_node.crypto.threshold import SHARE_SUFFIX, load_share, save_share, share_path, split_private_key
 from fl_node.errors import FlNodeError
+from fl_node.hfl.keyholder import ThresholdCustody
 from fl_node.hfl.spec import FederationSpec
 from fl_node.models import ModelConfig
 from fl_node.training import TrainConfig
@@ -74,10 +76,39 @@ class CustodyConfig:
     ----------
     encrypt : bool (default: True)
     key_bits : int (default: 2048)
+    custodians : int (default: 0)
+        N key custodians for threshold custody; 0: one key holder holds the whole key.
+    threshold : int (default: 0)
+        t custodians needed to decrypt (threshold custody only).
     """
 
     encrypt: bool = True
     key_bits: int = 2048
+    custodians: int = 0
+    threshold: int = 0
+
+    def __post_init__(self) -> None:
+        if self.custodians or self.threshold:
+            if not self.encrypt:
+                raise FlNodeError("threshold key custody needs encrypted updates")
+            if self.custodians < 2 or not 1 <= self.threshold <= self.custodians:
+                raise FlNodeError(f"threshold custody needs 2+ custodians and 1 <= t <= N, got {self.threshold}-of-{self.custodians}")
+
+    @property
+    def threshold_custody(self) -> bool:
+        """True when t of N custodians hold shares instead of one key holder holding the key."""
+        return self.custodians > 0
+
+    @classmethod
+    def parse(cls, key_custody: str, encrypt: bool = True, key_bits: int = 2048) -> CustodyConfig:
+        """From ``"single"`` or ``"threshold:T-of-N"`` (the ``--key-custody`` flag)."""
+        if key_custody == "single":
+            return cls(encrypt, key_bits)
+        kind, _, counts = key_custody.partition(":")
+        t, _, n = counts.partition("-of-")
+        if kind != "threshold" or not (t.isdigit() and n.isdigit()):
+            raise FlNodeError(f"key custody must be 'single' or 'threshold:T-of-N', got {key_custody!r}")
+        return cls(encrypt, key_bits, int(n), int(t))
 
 
 @dataclass(frozen=True)
@@ -187,6 +218,10 @@ def build_task(
     )
 
 
+SHARE_PASSPHRASE = "fedledger-demo"
+"""Passphrase of the demo's share files (a consortium node uses its own, like its keystore's)."""
+
+
 @dataclass(frozen=True)
 class KeyHolderKey:
     """A new key holder's key pair, written to its key file (empty for plaintext tasks)."""
@@ -199,6 +234,32 @@ class KeyHolderKey:
 def key_holder_path(keys_dir: Path, public_key: PaillierPublicKey) -> Path:
     """Where the key holder's private key of ``public_key`` lives: ``keyholder-<fingerprint>.key``."""
     return Path(keys_dir) / f"keyholder-{key_fingerprint(public_key).hex()[:12]}.key"
+
+
+def threshold_custody(custody: CustodyConfig, keys_dir: Path, key_shares: Path | None = None, passphrase: str = SHARE_PASSPHRASE, names: Mapping[int, str] | None = None) -> ThresholdCustody:
+    """The custodians' shares: read from ``key_shares``, else a fresh key split by a trusted dealer.
+
+    A dealt key is generated, split into ``custody.custodians`` shares sealed under
+    ``keys_dir/shares`` and dropped; pre-generated shares (``fedledger custody keygen``,
+    distributed) must match ``custody``'s t-of-N.
+    """
+    if key_shares is not None:
+        paths = sorted(Path(key_shares).glob(f"custodian-*{SHARE_SUFFIX}"))
+        if not paths:
+            raise FlNodeError(f"no share files (custodian-*{SHARE_SUFFIX}) in {key_shares}")
+        shares = tuple(sorted((load_share(path, passphrase) for path in paths), key=lambda s: s.index))
+        public = shares[0].public
+        if (public.threshold, public.custodians) != (custody.threshold, custody.custodians):
+            raise FlNodeError(f"shares in {key_shares} are {public.threshold}-of-{public.custodians}, the task asks for {custody.threshold}-of-{custody.custodians}")
+        if any(share.public != public for share in shares) or len({s.index for s in shares}) != len(shares):
+            raise FlNodeError(f"share files in {key_shares} belong to different keys or repeat a custodian")
+    else:
+        _, private_key = generate_keypair(custody.key_bits)
+        shares = tuple(split_private_key(private_key, custody.custodians, custody.threshold))
+        del private_key
+        for share in shares:
+            save_share(share_path(Path(keys_dir) / "shares", share.index), share, passphrase)
+    return ThresholdCustody(shares, dict(names or {}))
 
 
 def new_key_holder_key(custody: CustodyConfig, keys_dir: Path) -> KeyHolderKey:

@@ -44,6 +44,8 @@ def demo_command(
     local_epochs: int = typer.Option(2, "--local-epochs", help="Local epochs per round."),
     lr: float = typer.Option(0.05, "--lr", help="Local learning rate."),
     encrypt: bool = typer.Option(True, "--encrypt/--no-encrypt", help="Paillier-encrypt updates (default)."),
+    key_custody: str = typer.Option("single", "--key-custody", help="single (one key holder) or threshold:T-of-N (T of N custodians decrypt)."),
+    key_shares: Path | None = typer.Option(None, "--key-shares", file_okay=False, help="Pre-generated custodian share files (fedledger custody keygen) for threshold custody."),
     rpc: str | None = RpcOption,
     chain_id: int | None = ChainIdOption,
     out: Path = typer.Option(Path("out/demo"), "--out", help="Folder for the artifact store, the key holder's key and plots.", file_okay=False),
@@ -59,12 +61,17 @@ def demo_command(
         raise BadInput(f"--rounds must be at least 1, got {rounds}")
     if explorer:
         check_port(explorer_port, "--explorer-port")
+    custody = CustodyConfig.parse(key_custody, encrypt, key_bits)
+    if key_shares is not None and not custody.threshold_custody:
+        raise BadInput("--key-shares needs --key-custody threshold:T-of-N")
+    if key_shares is not None and not key_shares.is_dir():
+        raise BadInput(f"--key-shares {key_shares} is not a directory")
     torch.set_num_threads(1)
     task = TaskConfig(
         data=DataConfig(dataset, partition, nodes),
         model=ModelChoice(model),
         training=TrainConfig(epochs=local_epochs, lr=lr, batch_size=16),
-        custody=CustodyConfig(encrypt, key_bits),
+        custody=custody,
         scoring=ScoringConfig(scorer, utility),
         rounds=rounds,
         seed=seed,
@@ -73,7 +80,7 @@ def demo_command(
     config.behaviours()
     chain = open_chain(rpc, chain_id)
     with console.status("deploying the ledger, joining the nodes, publishing the task"):
-        federation = setup_federation(config, chain, out)
+        federation = setup_federation(config, chain, out, key_shares)
     console.print(
         f"ledger [bold]{federation.ledger.address}[/bold] on chain {chain.chain_id} "
         f"({rpc or 'embedded py-evm'}), task {federation.task_id}, {nodes} nodes joined"

@@ -80,6 +80,7 @@ __all__ = [
     "save_share",
     "load_share",
     "load_public",
+    "share_path",
     "SHARE_SUFFIX",
 ]
 
@@ -496,6 +497,11 @@ def load_share(path: str | os.PathLike[str], passphrase: str) -> KeyShare:
     except (KeyError, TypeError, ValueError) as exc:
         raise KeyFormatError(f"share file {path} is malformed: {exc}") from exc
     return KeyShare(int(document["index"]), int.from_bytes(raw, "big"), public)
+
+
+def share_path(directory: str | os.PathLike[str], index: int) -> Path:
+    """Where custodian ``index``'s share file lives in a key-shares directory."""
+    return Path(directory) / f"custodian-{index}{SHARE_SUFFIX}"
 
 
 def load_public(path: str | os.PathLike[str]) -> ThresholdPublicKey:

@@ -55,6 +55,7 @@ from fl_node.crypto.threshold import (
     partial_from_json,
     partial_to_json,
     save_share,
+    share_path,
 )
 from fl_node.errors import KeyFormatError
 
@@ -99,11 +100,6 @@ class DistributedKeygenConfig:
             raise KeyFormatError(f"threshold must be in 1..{self.custodians}, got {self.threshold}")
         if self.bits < 256 or self.bits % 2:
             raise KeyFormatError(f"key size must be an even number of bits >= 256, got {self.bits}")
-
-
-def share_path(directory: str | Path, index: int) -> Path:
-    """Where custodian ``index``'s share file lives in a key-shares directory."""
-    return Path(directory) / f"custodian-{index}{SHARE_SUFFIX}"
 
 
 def generate_distributed(config: DistributedKeygenConfig, directory: str | Path, passphrase: str) -> ThresholdPublicKey:

@@ -36,7 +36,7 @@ from fl_node.artifacts import ArtifactStore
 from fl_node.data import ArraySplit
 from fl_node.errors import RoundAborted
 from fl_node.hfl.aggregator import Aggregator, Collected, Exclusion, VerifiedRound
-from fl_node.hfl.keyholder import KeyHolder
+from fl_node.hfl.keyholder import KeyHolder, ThresholdCustody
 from fl_node.hfl.participant import RoundPlan, Submission
 from fl_node.hfl.spec import FederationSpec, model_from_bytes, model_to_bytes
 from fl_node.models import unflatten
@@ -195,7 +195,7 @@ class Coordinator:
         task_id: int,
         aggregator_account: LocalAccount,
         evaluator_account: LocalAccount,
-        private_key: PaillierPrivateKey | None,
+        private_key: PaillierPrivateKey | ThresholdCustody | None,
         validation: ArraySplit,
         store: ArtifactStore,
         slash_wei: int = 10**17,

@@ -10,12 +10,14 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import Protocol
 
 import numpy as np
+from phe import PaillierPublicKey
 
 from fl_node.crypto.codec import CodecConfig, EncryptedUpdate
-from fl_node.crypto.threshold import PartialDecryption, ThresholdCombiner, ThresholdPublicKey, verify_partial
+from fl_node.crypto.threshold import Custodian, KeyShare, PartialDecryption, ThresholdCombiner, ThresholdPublicKey, verify_partial
 from fl_node.errors import CustodianUnavailable, FlNodeError, ThresholdDecryptionError
 from fl_node.hfl.aggregator import SummedUpdate
 from fl_node.hfl.schemes import PublicScheme, SumDecoder
@@ -125,6 +127,50 @@ class ThresholdKeyHolder(KeyHolder):
 
     def _name(self, index: int) -> str:
         return self.names.get(index, f"custodian-{index}")
+
+
+@dataclass(frozen=True)
+class ThresholdCustody:
+    """A federation's threshold key material in place of a private key: custodians in this process.
+
+    Each custodian holds one share (:class:`fl_node.crypto.threshold.Custodian`), as a node
+    would beside its worker; ``offline`` custodians do not answer (dropouts).
+
+    Attributes
+    ----------
+    shares : tuple[KeyShare, ...]
+    names : Mapping[int, str]
+        Custodian index → name in errors.
+    offline : frozenset[int] (default: none)
+    """
+
+    shares: tuple[KeyShare, ...]
+    names: Mapping[int, str] = field(default_factory=dict)
+    offline: frozenset[int] = frozenset()
+
+    @property
+    def public(self) -> ThresholdPublicKey:
+        return self.shares[0].public
+
+    @property
+    def public_key(self) -> PaillierPublicKey:
+        """The Paillier public key participants encrypt under."""
+        return self.public.public_key
+
+    def key_holder(self, config: CodecConfig) -> ThresholdKeyHolder:
+        """A :class:`ThresholdKeyHolder` asking these custodians, for the round codec ``config``."""
+        custodians: list[CustodianEndpoint] = [
+            _Unavailable(share.index) if share.index in self.offline else Custodian(share, config) for share in self.shares
+        ]
+        return ThresholdKeyHolder(self.public, config, custodians, self.names)
+
+
+@dataclass(frozen=True)
+class _Unavailable:
+    index: int
+
+    def partial_decrypt(self, update: EncryptedUpdate) -> PartialDecryption:
+        raise CustodianUnavailable(f"custodian {self.index} is offline")
 
 
 def round_error_bound(scheme: PublicScheme, summed: SummedUpdate) -> float:

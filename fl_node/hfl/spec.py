@@ -14,7 +14,7 @@ from fl_node.crypto.codec import CodecConfig
 from fl_node.crypto.keys import public_key_from_bytes
 from fl_node.data import ArraySplit
 from fl_node.errors import FlNodeError
-from fl_node.hfl.keyholder import KeyHolder
+from fl_node.hfl.keyholder import KeyHolder, ThresholdCustody
 from fl_node.hfl.schemes import EncryptedSums, EncryptedUpdates, PlainSums, PlainUpdates
 from fl_node.models import ModelConfig, n_parameters
 from fl_node.training import TrainConfig
@@ -80,10 +80,17 @@ class FederationSpec:
             return EncryptedUpdates(self.paillier_public_key(), self.n_params, self.codec)
         return PlainUpdates(self.n_params, self.codec.clip)
 
-    def key_holder(self, private_key: PaillierPrivateKey | None) -> KeyHolder:
-        """The key holder of this federation: decrypts sums with ``private_key`` (None for plaintext runs)."""
+    def key_holder(self, private_key: PaillierPrivateKey | ThresholdCustody | None) -> KeyHolder:
+        """The key holder of this federation: decrypts sums with ``private_key`` (None for plaintext runs).
+
+        A :class:`ThresholdCustody` in place of the private key gives a threshold key holder.
+        """
         if self.encrypt and private_key is None:
             raise FlNodeError("an encrypted federation needs the key holder's private key")
+        if isinstance(private_key, ThresholdCustody):
+            if not self.encrypt:
+                raise FlNodeError("a plaintext federation has no key custodians")
+            return private_key.key_holder(self.codec)
         return KeyHolder(EncryptedSums(private_key, self.codec) if self.encrypt else PlainSums())
 
     def to_bytes(self) -> bytes:
