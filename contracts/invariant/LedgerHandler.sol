@@ -65,6 +65,12 @@ contract LedgerHandler {
     mapping(address account => int256) public ghostScore;
     /// @notice Calls by accounts without the required role that succeeded or changed state.
     uint256 public unauthorizedChanges;
+    /// @notice Per account: the earliest withdrawStake its last requestLeave allows.
+    mapping(address account => uint256) public ghostUnlockAt;
+    /// @notice Successful calls that the ledger's incentive rules should have refused: a commit
+    ///         by a non-active member or one below the minimum stake (unless exempt), a
+    ///         withdrawStake before the unbonding period ended.
+    uint256 public ruleBreaks;
     /// @notice Successful calls per entry point name, for the run's summary.
     mapping(string name => uint256) public successes;
 
@@ -79,6 +85,8 @@ contract LedgerHandler {
         ledger.grantRole(aggregatorRole, aggregator);
         VM.prank(admin);
         ledger.grantRole(evaluatorRole, evaluator);
+        VM.prank(admin);
+        ledger.setUnbondingPeriod(2 hours);
         VM.prank(admin);
         _tasks.push(ledger.createTask(keccak256("model-a"), keccak256("val-a"), 1 ether, 1));
         VM.prank(admin);
@@ -143,17 +151,60 @@ contract LedgerHandler {
         _checkUnchanged(authorized, before);
     }
 
-    /// @notice Leave with the whole stake.
+    /// @notice Top the stake up (any amount up to MAX_DEPOSIT, zero included).
     /// @param actorSeed Picks the account.
-    function leave(uint256 actorSeed) external {
+    /// @param amountSeed Picks the amount.
+    function topUp(uint256 actorSeed, uint256 amountSeed) external {
+        address a = _anyone(actorSeed);
+        uint256 amount = _bound(amountSeed, 0, MAX_DEPOSIT);
+        VM.deal(a, a.balance + amount);
+        VM.prank(a);
+        try ledger.topUp{value: amount}() {
+            ghostPaidIn += amount;
+            ghostPaidBy[a] += amount;
+            ghostStake[a] += int256(amount);
+            ++successes["topUp"];
+        } catch {}
+    }
+
+    /// @notice Ask to leave: the unbonding period starts.
+    /// @param actorSeed Picks the account.
+    function requestLeave(uint256 actorSeed) external {
+        address a = _anyone(actorSeed);
+        uint256 unlockAt = block.timestamp + ledger.unbondingPeriod();
+        VM.prank(a);
+        try ledger.requestLeave() {
+            ghostUnlockAt[a] = unlockAt;
+            ++successes["requestLeave"];
+        } catch {}
+    }
+
+    /// @notice Take the stake back after the unbonding period.
+    /// @param actorSeed Picks the account.
+    function withdrawStake(uint256 actorSeed) external {
         address a = _anyone(actorSeed);
         uint256 stake = ledger.getMember(a).stake;
         VM.prank(a);
-        try ledger.leave() {
+        try ledger.withdrawStake() {
+            if (block.timestamp < ghostUnlockAt[a]) ++ruleBreaks;
             ghostReturned += stake;
             ghostStake[a] -= int256(stake);
-            ++successes["leave"];
+            ++successes["withdrawStake"];
         } catch {}
+    }
+
+    /// @notice Change the unbonding period (mostly as the admin), up to four hours.
+    /// @param callerSeed Picks the caller.
+    /// @param periodSeed Picks the period.
+    function setUnbondingPeriod(uint256 callerSeed, uint256 periodSeed) external {
+        address caller = _caller(callerSeed, admin);
+        bool authorized = caller == admin;
+        bytes32 before = _fingerprintUnless(authorized);
+        VM.prank(caller);
+        try ledger.setUnbondingPeriod(_bound(periodSeed, 0, 4 hours)) {
+            _succeeded(authorized, "setUnbondingPeriod");
+        } catch {}
+        _checkUnchanged(authorized, before);
     }
 
     /// @notice Slash up to the stake + 1 wei (mostly as the evaluator).
@@ -240,8 +291,12 @@ contract LedgerHandler {
     }
 
     function _commitAs(address a, uint256 roundId) private {
+        IFederationLedger.MemberInfo memory m = ledger.getMember(a);
+        bool allowed = m.status == IFederationLedger.MemberStatus.Active
+            && (m.stakeExempt || m.stake >= ledger.minStake());
         VM.prank(a);
         try ledger.commit(roundId, keccak256(abi.encode(a, roundId))) {
+            if (!allowed) ++ruleBreaks;
             ++successes["commit"];
         } catch {}
     }
@@ -281,13 +336,15 @@ contract LedgerHandler {
     /// @param callerSeed Picks the caller.
     /// @param roundSeed Picks the round.
     function cancelRound(uint256 callerSeed, uint256 roundSeed) external {
+        // One call in eight with an empty reason (refused).
+        string memory reason = roundSeed % 8 == 1 ? "" : "deadline passed without enough updates";
         // Anyone: a cancel by a role would end most rounds before anyone commits.
         address caller = _anyone(callerSeed);
         bool authorized = caller == aggregator || caller == admin;
         uint256 roundId = _roundId(roundSeed);
         bytes32 before = _fingerprintUnless(authorized);
         VM.prank(caller);
-        try ledger.cancelRound(roundId) {
+        try ledger.cancelRound(roundId, reason) {
             _succeeded(authorized, "cancelRound");
         } catch {}
         _checkUnchanged(authorized, before);

@@ -150,9 +150,11 @@ contract LedgerInvariants {
         }
     }
 
-    /// @notice No call by an account without the required role succeeded or changed state.
+    /// @notice No call by an account without the required role succeeded or changed state, and
+    ///         no commit or withdrawal the incentive rules forbid succeeded.
     function _checkNonRoleCallsChangeNothing() private view {
         _eq("unauthorized calls that changed state", handler.unauthorizedChanges(), 0);
+        _eq("commits or withdrawals the incentive rules forbid", handler.ruleBreaks(), 0);
     }
 
     function _indexOf(address[] memory accounts, address account) private pure returns (uint256 i) {
