@@ -15,6 +15,7 @@ chain in between.
 from __future__ import annotations
 
 import csv
+import json
 import logging
 import secrets
 import statistics
@@ -51,7 +52,9 @@ from fl_node.transport.deployment import (
 from fl_node.transport.flower_server import ServeConfig, Status, key_holder_key
 from fl_node.transport.inprocess import InProcessTransport
 from fl_node.transport.keystore import PASSPHRASE_ENV, write_keystore
+from fl_node.transport.admission import AdmissionChange, MemberKeys
 from fl_node.transport.processes import LOOPBACK, ManagedProcess, ProcessGroup, free_port, start_process
+from fl_node.transport.tls import AuthKeyPaths, CertPaths, write_auth_keypair, write_consortium_certs
 from incentive.audit import finalized_rounds
 from incentive.chain import AnvilNode, Chain, connect, start_anvil, write_key_file
 from incentive.fixedpoint import from_fixed
@@ -74,11 +77,15 @@ class ConsortiumConfig:
     straggler_grace_s : float (default: 10.0)
         How long a round waits for stragglers once ``min_participants`` replies are in.
     run_timeout_s : float (default: 600.0)
+    tls : bool (default: True)
+        A consortium CA and SuperLink certificate, TLS on every Flower channel, and SuperNode
+        authentication admitting exactly the active members' keys; False: plaintext on loopback.
     """
 
     task: TaskConfig = field(default_factory=lambda: TaskConfig(data=DataConfig(nodes=3), rounds=3))
     straggler_grace_s: float = 10.0
     run_timeout_s: float = 600.0
+    tls: bool = True
 
     def demo_config(self) -> DemoConfig:
         """The in-process federation with the same task (all honest)."""
@@ -106,6 +113,8 @@ class NodeHandle:
     keystore: Path
     data: Path
     seed: int
+    auth_key: Path
+    netns: str | None = None
     process: ManagedProcess | None = None
 
 
@@ -126,6 +135,10 @@ class LocalConsortium:
     data: FederatedData | None = None
     passphrase: str = field(default_factory=lambda: secrets.token_hex(16))
     serve: ServeConfig | None = None
+    hub_address: str = LOOPBACK
+    node_netns: list[str] = field(default_factory=list)
+    certs: CertPaths | None = None
+    admission: MemberKeys | None = None
 
     def __post_init__(self) -> None:
         self.work_dir = self.work_dir.resolve()
@@ -156,8 +169,8 @@ class LocalConsortium:
 
     def start_chain(self) -> Chain:
         """Start anvil on a fixed loopback port with the state file (loaded when it exists)."""
-        self.anvil_port = self.anvil_port or free_port()
-        self.anvil = start_anvil(port=self.anvil_port, state=self.state_file)
+        self.anvil_port = self.anvil_port or free_port(self.hub_address)
+        self.anvil = start_anvil(port=self.anvil_port, state=self.state_file, host=self.hub_address)
         self.chain = connect(self.anvil.url)
         return self.chain
 
@@ -179,8 +192,14 @@ class LocalConsortium:
             keystore = write_keystore(keys / f"node-{k}.json", account, self.passphrase, scrypt_n=LOCAL_SCRYPT_N)
             self.chain.fund(account.address, c.rewards.stake_wei + 10**19)
             csv_path = write_split_csv(data_dir / f"node-{k}.csv", self.data.nodes[k])
-            self.nodes.append(NodeHandle(k, hospital_name(k), account.address, keystore, csv_path, derive_seed(c.seed, NODE_TRAINING, k)))
-        self.superlink_port = self.superlink_port or free_port()
+            auth_key = write_auth_keypair(self.node_dir(k) / "auth-key").private
+            netns = self.node_netns[k] if self.node_netns else None
+            self.nodes.append(
+                NodeHandle(k, hospital_name(k), account.address, keystore, csv_path, derive_seed(c.seed, NODE_TRAINING, k), auth_key, netns)
+            )
+        self.superlink_port = self.superlink_port or free_port(self.hub_address)
+        if self.config.tls:
+            self.certs = write_consortium_certs(self.work_dir / "certs", [self.hub_address])
         self.serve = ServeConfig(
             rpc=self.anvil.url,
             ledger=self.ledger.address,
@@ -196,8 +215,23 @@ class LocalConsortium:
             straggler_grace_s=self.config.straggler_grace_s,
         )
         write_app_project(self.work_dir / "app", self.serve.to_run_config())
-        write_connection(self.flwr_home, f"{LOOPBACK}:{self.superlink_port}")
+        write_connection(self.flwr_home, self.superlink_address, root_cert=self.certs.ca_cert if self.certs else None)
+        if self.certs is not None:
+            self.admission = MemberKeys(self.ledger, self.env)
         return self.ledger
+
+    @property
+    def superlink_address(self) -> str:
+        return f"{self.hub_address}:{self.superlink_port}"
+
+    def node_dir(self, index: int) -> Path:
+        return self.work_dir / "nodes" / f"node-{index}"
+
+    def admit(self) -> AdmissionChange | None:
+        """Register the nodes' authentication keys of active members on the SuperLink, withdraw the others."""
+        if self.admission is None:
+            return None
+        return self.admission.refresh([AuthKeyPaths.beside(node.auth_key).public for node in self.nodes])
 
     # ------------------------------------------------------------ Flower processes
 
@@ -209,6 +243,9 @@ class LocalConsortium:
             self.work_dir / "superlink" / "state.db",
             self.work_dir / "logs" / "superlink.log",
             self.env,
+            host=self.hub_address,
+            certs=self.certs,
+            auth=self.certs is not None,
         )
         return self.superlink
 
@@ -222,10 +259,13 @@ class LocalConsortium:
     def node_command(self, node: NodeHandle) -> list[str]:
         """The operator's command for ``node`` (``fedledger node join …``)."""
         assert self.anvil is not None and self.ledger is not None
-        return [
+        security = ["--root-cert", str(self.certs.ca_cert)] if self.certs else ["--insecure"]
+        command = [
             sys.executable, "-c", "from fl_node.cli import main; main()",
             "node", "join",
-            "--superlink", f"{LOOPBACK}:{self.superlink_port}",
+            "--superlink", self.superlink_address,
+            *security,
+            "--auth-key", str(node.auth_key),
             "--rpc", self.anvil.url,
             "--ledger", self.ledger.address,
             "--key", str(node.keystore),
@@ -234,8 +274,9 @@ class LocalConsortium:
             "--name", node.name,
             "--stake-eth", repr(self.config.task.rewards.stake_wei / 10**18),
             "--seed", str(node.seed),
-            "--work-dir", str(self.work_dir / "nodes" / f"node-{node.index}"),
+            "--work-dir", str(self.node_dir(node.index)),
         ]
+        return ["ip", "netns", "exec", node.netns, *command] if node.netns else command
 
     def start_node(self, node: NodeHandle) -> ManagedProcess:
         """Start ``fedledger node join`` for ``node`` (its own process group: node, SuperNode, ClientApps)."""
@@ -261,7 +302,19 @@ class LocalConsortium:
         return submit_run(self.work_dir / "app", self.env, overrides)
 
     def wait(self, run_id: int, timeout_s: float | None = None, on_poll: Callable[[], None] | None = None) -> RunEnd:
-        return wait_run(run_id, self.env, timeout_s or self.config.run_timeout_s, on_poll=on_poll)
+        """Wait for the run; meanwhile admit the members' keys (every poll until all are in, then once a round)."""
+        seen = [-1]
+
+        def poll() -> None:
+            if self.admission is not None:
+                done = int(self.status.data.get("rounds_completed", 0))
+                if len(self.admission.registered) < len(self.nodes) or done != seen[0]:
+                    seen[0] = done
+                    self.admit()
+            if on_poll is not None:
+                on_poll()
+
+        return wait_run(run_id, self.env, timeout_s or self.config.run_timeout_s, on_poll=poll)
 
     def task_id(self) -> int:
         return int(self.status.data.get("task", 0))
@@ -282,6 +335,23 @@ class LocalConsortium:
 
 
 # ====================================================================== the whole run
+
+
+@dataclass(frozen=True)
+class HostPlan:
+    """Where the parties run when they are separate network hosts (see :mod:`fl_node.transport.netns`)."""
+
+    hub_address: str
+    node_netns: tuple[str, ...]
+    node_addresses: tuple[str, ...]
+
+    def to_json(self) -> str:
+        return json.dumps({"hub": self.hub_address, "netns": list(self.node_netns), "addresses": list(self.node_addresses)})
+
+    @classmethod
+    def from_json(cls, text: str) -> HostPlan:
+        data = json.loads(text)
+        return cls(str(data["hub"]), tuple(data["netns"]), tuple(data["addresses"]))
 
 
 @dataclass(frozen=True)
@@ -313,6 +383,8 @@ class ConsortiumResult:
     run_seconds: float
     elapsed_s: float
     in_process: InProcessComparison | None
+    tls: bool = False
+    hosts: list[dict[str, str]] = field(default_factory=list)
 
     def to_json(self) -> dict[str, Any]:
         payload: dict[str, Any] = {
@@ -333,6 +405,10 @@ class ConsortiumResult:
             "rounds": self.rounds,
             "flower_run_seconds": self.run_seconds,
             "elapsed_s": self.elapsed_s,
+            "tls": self.tls,
+            "auth": self.tls,
+            "hosts": self.hosts,
+            "overhead_s_per_round": None,
         }
         if self.in_process is not None:
             flower = statistics.fmean(self.round_seconds) if self.round_seconds else float("nan")
@@ -344,6 +420,7 @@ class ConsortiumResult:
                 "same_final_model": self.in_process.final_model_hash == self.final_model_hash,
                 "overhead_per_round_s": flower - local,
             }
+            payload["overhead_s_per_round"] = flower - local
         return payload
 
 
@@ -362,8 +439,12 @@ def run_consortium_local(
     compare: bool = True,
     on_stage: Callable[[str], None] | None = None,
     on_poll: Callable[[Status], None] | None = None,
+    hosts: HostPlan | None = None,
 ) -> ConsortiumResult:
     """Start everything, run the federation over Flower, audit, compare in process, stop everything.
+
+    With ``hosts`` (run from inside the hub's network namespace) the chain and the SuperLink
+    listen on the hub's address and each node runs in its own namespace; else all on loopback.
 
     Raises
     ------
@@ -374,6 +455,9 @@ def run_consortium_local(
     stage = on_stage or (lambda _: None)
     start = time.perf_counter()
     with LocalConsortium(config, work_dir) as consortium:
+        if hosts is not None:
+            consortium.hub_address = hosts.hub_address
+            consortium.node_netns = list(hosts.node_netns)
         stage("starting anvil and deploying the ledger")
         consortium.start_chain()
         ledger = consortium.deploy()
@@ -415,6 +499,9 @@ def run_consortium_local(
             comparison = run_in_process(config, consortium.chain, work_dir / "in-process")
         processes = consortium.processes_started
         rpc = consortium.anvil.url
+        host_list = [{"role": "chain+superlink", "address": consortium.hub_address}] + [
+            {"role": f"node {node.name}", "address": hosts.node_addresses[node.index] if hosts else LOOPBACK} for node in consortium.nodes
+        ]
     return ConsortiumResult(
         config=config,
         ledger=ledger.address,
@@ -432,4 +519,6 @@ def run_consortium_local(
         run_seconds=end.seconds,
         elapsed_s=time.perf_counter() - start,
         in_process=comparison,
+        tls=config.tls,
+        hosts=host_list,
     )

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import typer
@@ -26,14 +29,31 @@ def local_command(
         True, "--compare/--no-compare", help="Also run the same federation in process (per-round overhead, same final model)."
     ),
     work_dir: Path = typer.Option(Path("out/consortium"), "--work-dir", help="Chain state, keys, data, logs, artifacts.", file_okay=False),
+    hosts: str = typer.Option(
+        "loopback", "--hosts", help="loopback: every party on 127.0.0.1; netns: the chain and SuperLink in one network namespace, each node in its own (root only)."
+    ),
+    insecure: bool = typer.Option(False, "--insecure", help="Plaintext Flower and no node authentication (loopback only)."),
     json_path: Path | None = JsonOption,
 ) -> None:
-    """Start anvil, deploy the ledger, start a SuperLink and N nodes on loopback, federate, audit, stop everything."""
-    from fl_node.consortium import ConsortiumConfig, run_consortium_local
+    """Start anvil, deploy the ledger, start a SuperLink and N nodes, federate over TLS with node authentication, audit, stop everything."""
+    from fl_node.consortium import ConsortiumConfig, HostPlan, run_consortium_local
     from fl_node.task import CustodyConfig, DataConfig, TaskConfig
+    from fl_node.transport.netns import netns_available
 
     if nodes < 2 or rounds < 1 or not 1 <= min_participants <= nodes:
         raise BadInput(f"need --nodes >= 2, --rounds >= 1 and 1 <= --min-participants <= --nodes (got {nodes}, {rounds}, {min_participants})")
+    if hosts not in ("loopback", "netns"):
+        raise BadInput(f"--hosts must be loopback or netns, got {hosts!r}")
+    if hosts == "netns" and insecure:
+        raise BadInput("--insecure is refused with --hosts netns: plaintext only on 127.0.0.0/8")
+    plan_text = os.environ.get(HOST_PLAN_ENV)
+    if hosts == "netns" and plan_text is None:
+        reason = netns_available()
+        if reason:
+            raise BadInput(reason)
+        if work_dir.exists() and any(work_dir.iterdir()):
+            raise BadInput(f"{work_dir} is not empty: give a new --work-dir (it holds the chain state of a consortium)")
+        raise typer.Exit(_run_in_namespaces(nodes))
     if work_dir.exists() and any(work_dir.iterdir()):
         raise BadInput(f"{work_dir} is not empty: give a new --work-dir (it holds the chain state of a consortium)")
     task = TaskConfig(
@@ -43,14 +63,15 @@ def local_command(
         min_participants=min_participants,
         seed=seed,
     )
-    config = ConsortiumConfig(task)
+    config = ConsortiumConfig(task, tls=not insecure)
+    plan = HostPlan.from_json(plan_text) if hosts == "netns" and plan_text else None
     with console.status("starting") as spinner:
 
         def on_poll(status) -> None:
             done = status.data.get("rounds_completed", 0)
             spinner.update(f"running the federation over Flower: {done}/{rounds} rounds finalized on chain")
 
-        result = run_consortium_local(config, work_dir, compare=compare, on_stage=spinner.update, on_poll=on_poll)
+        result = run_consortium_local(config, work_dir, compare=compare, on_stage=spinner.update, on_poll=on_poll, hosts=plan)
     payload = result.to_json()
     table = Table(title=f"ledger {result.ledger} · task {result.task_id} · {result.rounds_completed} rounds over Flower")
     for column in ("node", "address", "score", "reward (tokens)"):
@@ -71,7 +92,27 @@ def local_command(
             f"in-process round seconds: {', '.join(f'{s:.2f}' for s in local['round_seconds'])}; "
             f"overhead {local['overhead_per_round_s']:.2f} s per round; {same} ({result.final_model_hash})"
         )
+    where = ", ".join(f"{h['role']} {h['address']}" for h in result.hosts)
+    console.print(f"{'TLS and node authentication' if result.tls else 'plaintext, no node authentication'}; hosts: {where}")
     print_audit(result.audit)
     write_json(json_path, payload)
     if not result.audit.ok:
         raise typer.Exit(EXIT_CHECK_FAILED)
+
+
+#: Set for the copy of `consortium local` that runs inside the hub's namespace: where everyone runs.
+HOST_PLAN_ENV = "FEDLEDGER_HOST_PLAN"
+
+
+def _run_in_namespaces(n_nodes: int) -> int:
+    """Make the namespaces, run this same command inside the hub's with the host plan, remove them; its exit code."""
+    from fl_node.consortium import HostPlan
+    from fl_node.transport.netns import NetnsHosts
+
+    with NetnsHosts(n_nodes) as made:
+        plan = HostPlan(made.hub.address, tuple(h.netns for h in made.nodes), tuple(h.address for h in made.nodes))
+        command = made.hub.command([sys.executable, "-c", "from fl_node.cli import main; main()", *sys.argv[1:]])
+        try:
+            return subprocess.run(command, env={**os.environ, HOST_PLAN_ENV: plan.to_json()}).returncode
+        except KeyboardInterrupt:
+            return 130

@@ -10,7 +10,7 @@ from pathlib import Path
 import typer
 from eth_account import Account
 
-from fl_node.cli.app import JsonOption, app, console, err_console, write_json
+from fl_node.cli.app import BadInput, JsonOption, app, console, err_console, write_json
 from fl_node.cli.chain_cmd import ChainIdOption
 from fl_node.transport.keystore import PASSPHRASE_ENV, write_keystore
 
@@ -53,13 +53,29 @@ def join_command(
     seed: int | None = typer.Option(None, "--seed", help="Training seed (default: derived from the address)."),
     work_dir: Path = typer.Option(Path(".fedledger-node"), "--work-dir", help="Logs and Flower's home.", file_okay=False),
     runtime_port: int = typer.Option(0, "--runtime-port", help="The SuperNode's local Runtime API port (default: a free one)."),
+    root_cert: Path | None = typer.Option(None, "--root-cert", help="The consortium's CA certificate (ca.crt): TLS to the SuperLink.", dir_okay=False),
+    auth_key: Path | None = typer.Option(
+        None, "--auth-key", help="SuperNode authentication key (default: WORK_DIR/auth-key, made on first use; send AUTH_KEY.pub to the operator).", dir_okay=False
+    ),
+    insecure: bool = typer.Option(False, "--insecure", help="Plaintext to the SuperLink (only on 127.0.0.0/8)."),
+    id_columns: list[str] = typer.Option([], "--id-column", help="A column of --data that identifies records, not a feature (repeatable)."),
+    drop: list[str] = typer.Option([], "--drop", help="A column of --data to leave out of the features (repeatable)."),
     chain_id: int | None = ChainIdOption,
     json_path: Path | None = JsonOption,
 ) -> None:
     """Join the ledger (if not yet a member) with a stake, then serve rounds through a Flower SuperNode until stopped."""
     from fl_node.transport.node import NodeConfig, prepare_node, serve_node
+    from fl_node.transport.tls import require_plaintext_allowed, split_address
 
     import torch
+
+    split_address(superlink)
+    if root_cert is None and not insecure:
+        raise BadInput("give --root-cert CA.crt (TLS to the SuperLink), or --insecure for a SuperLink on 127.0.0.0/8")
+    if root_cert is not None and insecure:
+        raise BadInput("--root-cert and --insecure exclude each other")
+    if insecure:
+        require_plaintext_allowed(superlink)
 
     torch.set_num_threads(1)
     config = NodeConfig(
@@ -75,13 +91,18 @@ def join_command(
         work_dir=work_dir,
         runtime_port=runtime_port,
         chain_id=chain_id,
+        root_cert=root_cert,
+        auth_key=auth_key,
+        id_columns=tuple(id_columns),
+        drop=tuple(drop),
     )
     with console.status("opening the key, checking membership on the ledger"):
         runtime, start = prepare_node(config, _passphrase(confirm=False))
     action = "joined with a stake of" if start.joined else "already a member, stake"
     console.print(
         f"[bold]{start.name}[/bold] {start.address}: {action} {start.stake_wei / 10**18:g} ETH; "
-        f"{start.n_samples} training samples; connecting to SuperLink {superlink}"
+        f"{start.n_samples} training samples; connecting to SuperLink {superlink} "
+        f"({'TLS' if root_cert else 'plaintext'}, authentication key {config.auth_key_path}.pub)"
     )
     write_json(
         json_path,

@@ -3,12 +3,27 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 from rich.table import Table
 
 from fl_node.cli.app import BadInput, JsonOption, app, console, write_json
 from fl_node.cli.chain_cmd import ChainIdOption, open_chain
+
+if TYPE_CHECKING:
+    from fl_node.transport.admission import MemberKeys
+
+
+def _admit(admission: MemberKeys, node_keys: Path) -> None:
+    """Register the offered keys of active members, withdraw the others; say what changed."""
+    change = admission.refresh(sorted(node_keys.glob("*.pub")))
+    for path in change.registered:
+        console.print(f"admitted the SuperNode key {path}")
+    for path in change.withdrawn:
+        console.print(f"withdrew the SuperNode key {path}: its member is no longer active")
+    for path in change.strangers:
+        console.print(f"[yellow]not admitted[/yellow]: {path} is no active member's node key")
 
 
 @app.command("serve")
@@ -27,7 +42,13 @@ def serve_command(
     key_bits: int = typer.Option(2048, "--key-bits", help="Paillier modulus size of a new task."),
     seed: int = typer.Option(0, "--seed", help="Seeds the initial model and the scorer of a new task."),
     superlink: str | None = typer.Option(None, "--superlink", help="Use this running SuperLink, HOST:PORT (default: start one)."),
-    port: int = typer.Option(9092, "--port", help="Port of the SuperLink this command starts (loopback)."),
+    port: int = typer.Option(9092, "--port", help="Port of the SuperLink this command starts (loopback; see --address)."),
+    address: str | None = typer.Option(None, "--address", help="HOST:PORT the SuperLink this command starts listens on (default: 127.0.0.1:--port)."),
+    certs: Path | None = typer.Option(None, "--certs", help="Folder from `fedledger consortium certs`: TLS and SuperNode authentication on.", file_okay=False),
+    node_keys: Path | None = typer.Option(
+        None, "--node-keys", help="Folder of the nodes' authentication public keys (*.pub); only active members' keys are admitted.", file_okay=False
+    ),
+    insecure: bool = typer.Option(False, "--insecure", help="Plaintext, no node authentication (only on 127.0.0.0/8)."),
     work_dir: Path = typer.Option(Path(".fedledger-serve"), "--work-dir", help="App project, Flower home, status, artifacts, keys.", file_okay=False),
     timeout_s: float = typer.Option(3600.0, "--timeout", help="Seconds to wait for the run to finish."),
     chain_id: int | None = ChainIdOption,
@@ -39,9 +60,21 @@ def serve_command(
     from fl_node.transport.deployment import flower_env, start_superlink, submit_run, wait_run, write_app_project, write_connection
     from fl_node.transport.flower_server import ServeConfig, Status
     from fl_node.transport.processes import LOOPBACK, ProcessGroup
+    from fl_node.transport.admission import MemberKeys
+    from fl_node.transport.tls import CertPaths, require_plaintext_allowed, split_address
+    from incentive.ledger import LedgerClient
 
     if rounds < 1 or nodes < 1:
         raise BadInput(f"--rounds and --nodes must be at least 1, got {rounds}, {nodes}")
+    listen = address or f"{LOOPBACK}:{port}"
+    host, port = split_address(listen)
+    if (certs is None) == (not insecure):
+        raise BadInput("give --certs DIR (TLS and node authentication) or, on 127.0.0.0/8 only, --insecure")
+    if insecure:
+        require_plaintext_allowed(superlink or listen)
+    cert_paths = CertPaths.in_folder(certs).require_server_files() if certs is not None else None
+    if cert_paths is not None and (node_keys is None or not node_keys.is_dir()):
+        raise BadInput("with --certs give --node-keys DIR holding the members' authentication public keys (*.pub)")
     if chain_id is not None:
         open_chain(rpc, chain_id)  # refuse a wrong chain before starting anything; the ServerApp checks again
     work_dir = work_dir.resolve()
@@ -73,17 +106,30 @@ def serve_command(
     write_app_project(work_dir / "app", config.to_run_config())
     with ProcessGroup() as group:
         if superlink is None:
-            superlink = f"{LOOPBACK}:{port}"
+            superlink = listen
             with console.status(f"starting a SuperLink on {superlink}"):
-                start_superlink(group, port, work_dir / "superlink" / "state.db", work_dir / "logs" / "superlink.log", env)
-        write_connection(work_dir / "flwr-home", superlink)
+                start_superlink(
+                    group, port, work_dir / "superlink" / "state.db", work_dir / "logs" / "superlink.log", env,
+                    host=host, certs=cert_paths, auth=cert_paths is not None,
+                )
+        write_connection(work_dir / "flwr-home", superlink, root_cert=cert_paths.ca_cert if cert_paths else None)
+        admission = None
+        if cert_paths is not None:
+            admission = MemberKeys(LedgerClient.at(open_chain(rpc, chain_id), ledger), env)
+            _admit(admission, node_keys)
         run_id = submit_run(work_dir / "app", env)
-        console.print(f"run {run_id} submitted to SuperLink {superlink}; nodes join with `fedledger node join --superlink {superlink} …`")
+        join = f"--root-cert {cert_paths.ca_cert}" if cert_paths else "--insecure"
+        console.print(f"run {run_id} submitted to SuperLink {superlink}; nodes join with `fedledger node join --superlink {superlink} {join} …`")
         with console.status("waiting for nodes") as spinner:
+            seen_rounds = [-1]
 
             def on_poll() -> None:
                 data = Status(config.status_file).data
-                spinner.update(f"task {data.get('task', '?')}: {data.get('rounds_completed', 0)}/{rounds} rounds finalized on chain")
+                done = data.get("rounds_completed", 0)
+                if admission is not None and done != seen_rounds[0]:
+                    seen_rounds[0] = done
+                    _admit(admission, node_keys)  # members who left or were slashed are refused from the next round on
+                spinner.update(f"task {data.get('task', '?')}: {done}/{rounds} rounds finalized on chain")
 
             end = wait_run(run_id, env, timeout_s, on_poll=on_poll)
     data = Status(config.status_file).data

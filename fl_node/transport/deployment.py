@@ -1,4 +1,4 @@
-"""Flower deployment on loopback: the app project, the SuperLink connection, daemons and ``flwr run``.
+"""Flower deployment: the app project, the SuperLink connection, daemons and ``flwr run``.
 
 Nothing is written under the user's home: ``FLWR_HOME`` points into the run's work folder,
 telemetry and update checks are off, and the SuperLink never installs dependencies (offline).
@@ -13,13 +13,14 @@ import json
 import logging
 import subprocess
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from fl_node.errors import FlowerRunFailed
+from fl_node.errors import FlowerRunFailed, TransportProcessError
 from fl_node.transport.processes import LOOPBACK, ManagedProcess, ProcessGroup, tool_env, wait_for_port
+from fl_node.transport.tls import CertPaths
 
 log = logging.getLogger(__name__)
 
@@ -83,41 +84,83 @@ def write_app_project(folder: Path, run_config: Mapping[str, Any]) -> Path:
     return folder
 
 
-def write_connection(flwr_home: Path, superlink: str, name: str = CONNECTION) -> None:
-    """Record the SuperLink connection ``name`` → ``superlink`` (insecure, loopback) in ``$FLWR_HOME/config.toml``."""
+def write_connection(flwr_home: Path, superlink: str, name: str = CONNECTION, root_cert: Path | None = None) -> None:
+    """Record the SuperLink connection ``name`` → ``superlink`` in ``$FLWR_HOME/config.toml``.
+
+    With ``root_cert`` the ``flwr`` CLI talks TLS and trusts only that CA; without, plaintext.
+    """
     flwr_home.mkdir(parents=True, exist_ok=True)
+    security = f"root-certificates = {json.dumps(str(Path(root_cert).resolve()))}" if root_cert else "insecure = true"
     (flwr_home / "config.toml").write_text(
-        f'[superlink]\ndefault = "{name}"\n\n[superlink.{name}]\naddress = "{superlink}"\ninsecure = true\n'
+        f'[superlink]\ndefault = "{name}"\n\n[superlink.{name}]\naddress = "{superlink}"\n{security}\n'
     )
 
 
+def superlink_security(certs: CertPaths | None, auth: bool) -> list[str]:
+    """The SuperLink's TLS and SuperNode-authentication flags (``--insecure`` without ``certs``).
+
+    SuperNode authentication needs TLS: Flower refuses ``--enable-supernode-auth`` with ``--insecure``.
+    """
+    if certs is None:
+        if auth:
+            raise TransportProcessError("SuperNode authentication needs TLS: give the SuperLink its certificates")
+        return ["--insecure"]
+    certs.require_server_files()
+    flags = ["--ssl-certfile", str(certs.server_cert), "--ssl-keyfile", str(certs.server_key), "--ssl-ca-certfile", str(certs.ca_cert)]
+    return flags + (["--enable-supernode-auth"] if auth else [])
+
+
 def start_superlink(
-    group: ProcessGroup, port: int, database: Path, log_path: Path, env: Mapping[str, str], host: str = LOOPBACK
+    group: ProcessGroup,
+    port: int,
+    database: Path,
+    log_path: Path,
+    env: Mapping[str, str],
+    host: str = LOOPBACK,
+    certs: CertPaths | None = None,
+    auth: bool = False,
+    wrap: Callable[[list[str]], list[str]] = list,
 ) -> ManagedProcess:
     """Start a SuperLink on ``host:port`` (Fleet, Control and Runtime on that one port) and wait for it.
 
     ``database`` keeps node ids and runs across restarts, so connected SuperNodes reconnect.
+    ``certs`` turns TLS on, ``auth`` admits only registered SuperNode keys (see
+    :func:`register_supernode`); ``wrap`` prefixes the command (e.g. to run it in a network
+    namespace that this process is in too).
     """
     database.parent.mkdir(parents=True, exist_ok=True)
     cmd = [
         "flower-superlink",
-        "--insecure",
+        *superlink_security(certs, auth),
         "--disable-runtime-dependency-installation",
         "--host", host,
         "--port", str(port),
         "--database", str(database),
     ]
-    process = group.start("superlink", cmd, log_path, env)
+    process = group.start("superlink", wrap(cmd), log_path, env)
     wait_for_port(process, host, port)
     return process
 
 
-def supernode_command(superlink: str, runtime_port: int, node_config: Mapping[str, str]) -> list[str]:
-    """The ``flower-supernode`` command of one node (its Runtime API on ``runtime_port``)."""
+def supernode_command(
+    superlink: str,
+    runtime_port: int,
+    node_config: Mapping[str, str],
+    root_cert: Path | None = None,
+    auth_key: Path | None = None,
+) -> list[str]:
+    """The ``flower-supernode`` command of one node (its Runtime API on ``runtime_port``, loopback).
+
+    With ``root_cert`` the SuperNode talks TLS and trusts only that CA, else ``--insecure``;
+    ``auth_key`` (OpenSSH private key) signs its requests for a SuperLink with SuperNode authentication.
+    """
     config = " ".join(f"{k}={json.dumps(v)}" for k, v in node_config.items())
+    security = ["--root-certificates", str(root_cert)] if root_cert else ["--insecure"]
+    if auth_key is not None:
+        security += ["--auth-supernode-private-key", str(auth_key)]
     return [
         "flower-supernode",
-        "--insecure",
+        *security,
         "--superlink", superlink,
         "--host", LOOPBACK,
         "--port", str(runtime_port),
@@ -149,6 +192,17 @@ def _flwr(args: list[str], env: Mapping[str, str], cwd: Path | None = None, time
         detail = payload.get("error-message") or (done.stderr.strip().splitlines() or [text or f"exit code {done.returncode}"])[-1]
         raise FlowerRunFailed(f"`flwr {args[0]}` failed: {detail}")
     return payload
+
+
+def register_supernode(public_key: Path, env: Mapping[str, str], name: str | None = None) -> int:
+    """Admit a SuperNode's authentication key on the SuperLink (``flwr supernode register``); returns its node id."""
+    args = ["supernode", "register", str(public_key), CONNECTION] + (["--name", name] if name else [])
+    return int(_flwr(args, env)["node-id"])
+
+
+def unregister_supernode(node_id: int, env: Mapping[str, str]) -> None:
+    """Withdraw a registered SuperNode (``flwr supernode unregister``): its key is refused from then on."""
+    _flwr(["supernode", "unregister", str(node_id), CONNECTION], env)
 
 
 def submit_run(app_dir: Path, env: Mapping[str, str], run_config: Mapping[str, Any] | None = None) -> int:

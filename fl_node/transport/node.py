@@ -13,8 +13,10 @@ from __future__ import annotations
 
 import json
 import logging
+import subprocess
 import tempfile
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -31,20 +33,28 @@ from fl_node.hfl.participant import Participant, RoundPlan
 from fl_node.models import model_hash
 from fl_node.transport.deployment import flower_env, supernode_command
 from fl_node.transport.keystore import load_account
-from fl_node.transport.processes import free_port, log_to_file, start_process
+from fl_node.transport.processes import ManagedProcess, free_port, log_to_file, start_process
 from fl_node.transport.worker import WORKER_SOCKET, NodeWorker
+from fl_node.transport.tls import auth_key_hash, ensure_auth_keypair, load_auth_public_key, require_ca_certificate
 from incentive.chain import connect
-from incentive.ledger import LedgerClient, MemberStatus, RoundStatus, node_key_hash, to_bytes32
+from incentive.ledger import LedgerClient, MemberStatus, RoundStatus, to_bytes32
 
 log = logging.getLogger(__name__)
 
+#: How long a node keeps restarting a SuperNode whose key is not registered yet, and how often.
+ADMISSION_WAIT_S = 120.0
+ADMISSION_RETRY_S = 2.0
+#: Exit code reported when the SuperLink never admitted the node's key (Flower's own: 305).
+EXIT_NOT_ADMITTED = 305
 
-def load_node_data(path: Path, label: str) -> ArraySplit:
+
+def load_node_data(path: Path, label: str, id_columns: Sequence[str] = (), drop: Sequence[str] = ()) -> ArraySplit:
     """A node's training data from a CSV file; integer labels keep their value as the class index.
 
-    Labels that are not all integers are numbered in sorted order (see :func:`fl_node.data.load_csv`).
+    Labels that are not all integers are numbered in sorted order; ``id_columns`` and ``drop``
+    are left out of the features (see :func:`fl_node.data.load_csv`).
     """
-    dataset = load_csv(path, label)
+    dataset = load_csv(path, label, id_columns=id_columns, drop=drop)
     try:
         values = [int(float(name)) for name in dataset.class_names]
         exact = all(float(v) == float(name) for v, name in zip(values, dataset.class_names))
@@ -220,6 +230,12 @@ class NodeConfig:
         The SuperNode's own Runtime API port (loopback).
     chain_id : int | None (default: any)
         Refuse to work unless the chain at ``rpc`` has this id.
+    root_cert : Path | None (default: None, plaintext)
+        The consortium CA: the SuperNode talks TLS to a SuperLink with a certificate it issued.
+    auth_key : Path | None (default: ``auth-key`` in ``work_dir``)
+        SuperNode authentication key; its hash is the ``nodeKeyHash`` recorded when joining.
+    id_columns, drop : tuple[str, ...] (default: none)
+        Columns of ``data`` that are not features.
     """
 
     superlink: str
@@ -234,6 +250,15 @@ class NodeConfig:
     work_dir: Path = Path(".fedledger-node")
     runtime_port: int = 0
     chain_id: int | None = None
+    root_cert: Path | None = None
+    auth_key: Path | None = None
+    id_columns: tuple[str, ...] = ()
+    drop: tuple[str, ...] = ()
+
+    @property
+    def auth_key_path(self) -> Path:
+        """The SuperNode authentication key (default: ``auth-key`` in the work folder, made on first use)."""
+        return self.auth_key or self.work_dir / "auth-key"
 
 
 @dataclass(frozen=True)
@@ -250,21 +275,32 @@ class NodeStart:
 def prepare_node(config: NodeConfig, passphrase: str | None = None) -> tuple[NodeRuntime, NodeStart]:
     """Open the key, join the ledger if needed (refusing non-members and slashed members), load the data."""
     account = load_account(config.key, passphrase)
-    data = load_node_data(config.data, config.label)
+    data = load_node_data(config.data, config.label, config.id_columns, config.drop)
+    if config.root_cert is not None:
+        require_ca_certificate(config.root_cert)
+    key_hash = auth_key_hash(load_auth_public_key(ensure_auth_keypair(config.auth_key_path).public))
     ledger = LedgerClient.at(connect(config.rpc, chain_id=config.chain_id), config.ledger)
     name = config.name or f"node-{account.address[2:10].lower()}"
-    joined = ensure_member(ledger, account, name, node_key_hash(account), config.stake_wei)
+    joined = ensure_member(ledger, account, name, key_hash, config.stake_wei)
     member = ledger.member(account.address)
+    if to_bytes32(member.node_key_hash) != key_hash:
+        raise MembershipRefused(
+            f"{account.address} joined with node key hash {member.node_key_hash}; the authentication key "
+            f"{config.auth_key_path} hashes to 0x{key_hash.hex()} (use the key it joined with)"
+        )
     seed = config.seed if config.seed is not None else node_seed(account.address)
     runtime = NodeRuntime(member.name or name, account, ledger, data, seed)
     return runtime, NodeStart(account.address, runtime.name, joined, len(data), member.stake)
 
 
-def serve_node(runtime: NodeRuntime, config: NodeConfig, stop: Any) -> int:
+def serve_node(runtime: NodeRuntime, config: NodeConfig, stop: Any, admission_wait_s: float = ADMISSION_WAIT_S) -> int:
     """Run the node worker and a SuperNode until ``stop`` (a threading.Event) is set or the SuperNode exits.
 
-    The SuperNode joins this process's group, so stopping the group stops it too. Returns the
-    SuperNode's exit code (0 when stopped on request).
+    The SuperNode joins this process's group, so stopping the group stops it too. A SuperNode
+    whose authentication key the SuperLink has not registered yet exits at once; it is started
+    again, every few seconds, for up to ``admission_wait_s`` (the consortium's operator admits a
+    new member's key once its join is on chain). Returns the SuperNode's exit code (0 when
+    stopped on request).
     """
     work_dir = config.work_dir.resolve()
     log_to_file(work_dir / "node.log")
@@ -273,20 +309,61 @@ def serve_node(runtime: NodeRuntime, config: NodeConfig, stop: Any) -> int:
     worker = NodeWorker(runtime, socket_dir / "worker.sock")
     worker.start()
     supernode = None
+    deadline = time.monotonic() + admission_wait_s
     try:
         env = flower_env(work_dir / "flwr-home")
-        cmd = supernode_command(config.superlink, config.runtime_port or free_port(), {WORKER_SOCKET: str(worker.socket_path)})
-        supernode = start_process("supernode", cmd, work_dir / "supernode.log", env, new_session=False)
-        while not stop.wait(0.5):
-            if not supernode.alive():
-                return int(supernode.process.returncode or 0)
-        return 0
+        cmd = supernode_command(
+            config.superlink,
+            config.runtime_port or free_port(),
+            {WORKER_SOCKET: str(worker.socket_path)},
+            root_cert=config.root_cert.resolve() if config.root_cert else None,
+            auth_key=config.auth_key_path.resolve() if config.root_cert else None,
+        )
+        log_path = work_dir / "supernode.log"
+        while True:
+            offset = log_path.stat().st_size if log_path.exists() else 0
+            supernode = start_process("supernode", cmd, log_path, env, new_session=False)
+            refused = False
+            while not stop.wait(0.5):
+                # a refused SuperNode logs why, then may linger while its SuperExec shuts down
+                refused = _not_admitted_yet(log_path, offset)
+                if refused or not supernode.alive():
+                    break
+            else:
+                return 0
+            if refused:
+                _end(supernode, grace_s=2.0)
+            code = int(supernode.process.returncode or 0) or (EXIT_NOT_ADMITTED if refused else 0)
+            if not (refused and time.monotonic() < deadline):
+                return code
+            log.info("the SuperLink has not admitted this node's authentication key yet; trying again")
+            if stop.wait(ADMISSION_RETRY_S):
+                return 0
     finally:
-        if supernode is not None and supernode.alive():
-            supernode.process.terminate()
-            try:
-                supernode.process.wait(timeout=10)
-            except Exception:
-                supernode.process.kill()
+        if supernode is not None:
+            _end(supernode, grace_s=10.0)
         worker.stop()
         socket_dir.rmdir()
+
+
+def _end(supernode: ManagedProcess, grace_s: float) -> None:
+    """Terminate the SuperNode (it shares this process's group: signal it alone), kill it after ``grace_s``."""
+    if not supernode.alive():
+        return
+    supernode.process.terminate()
+    try:
+        supernode.process.wait(timeout=grace_s)
+    except subprocess.TimeoutExpired:
+        supernode.process.kill()
+        supernode.process.wait()
+
+
+def _not_admitted_yet(log_path: Path, offset: int) -> bool:
+    """Whether the SuperNode logged, past ``offset``, that its key is not registered (Flower: "Failed to activate SuperNode")."""
+    try:
+        with log_path.open("rb") as handle:
+            handle.seek(offset)
+            text = handle.read().decode(errors="replace")
+    except OSError:
+        return False
+    return "Failed to activate SuperNode" in text

@@ -270,3 +270,25 @@ def load_auth_public_key(path: Path | str) -> ec.EllipticCurvePublicKey:
 def auth_key_hash(public_key: ec.EllipticCurvePublicKey) -> bytes:
     """keccak256 of the key's DER SubjectPublicKeyInfo: the node's ``nodeKeyHash`` on chain."""
     return keccak(public_key.public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo))
+
+
+def split_address(address: str) -> tuple[str, int]:
+    """``HOST:PORT`` (``[v6]:PORT`` for IPv6) as (host, port); CertificateError when malformed."""
+    host, sep, port = address.rpartition(":")
+    host = host.strip("[]")
+    if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:
+        raise CertificateError(f"{address!r} is not HOST:PORT")
+    return host, int(port)
+
+
+def require_plaintext_allowed(address: str) -> None:
+    """Refuse plaintext (``--insecure``) to or on any address outside 127.0.0.0/8: it would leave the host."""
+    host, _ = split_address(address)
+    try:
+        loopback = ipaddress.ip_address(host) in ipaddress.ip_network("127.0.0.0/8")
+    except ValueError:
+        loopback = False
+    if not loopback:
+        raise CertificateError(
+            f"--insecure is refused for {address}: plaintext only on 127.0.0.0/8; use TLS (the consortium's certificates)"
+        )

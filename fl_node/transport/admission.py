@@ -1,0 +1,84 @@
+"""Which SuperNodes the SuperLink admits: exactly the authentication keys of the ledger's active members.
+
+Each node records ``nodeKeyHash`` = :func:`~fl_node.transport.tls.auth_key_hash` of its SuperNode
+authentication key when it joins the ledger, and hands the public key (``auth.pub``) to the
+consortium's operator. :class:`MemberKeys` registers on the SuperLink (running with
+``--enable-supernode-auth``) every offered key whose hash is an active member's, and unregisters a
+key as soon as its member may no longer commit (leaving, left, or its stake below the minimum), so such
+a SuperNode is refused when it connects, not only at its first round. A key whose hash no member
+recorded is never registered: a stranger's SuperNode with a self-made key never gets a task.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from fl_node.transport.deployment import register_supernode, unregister_supernode
+from fl_node.transport.tls import auth_key_hash, load_auth_public_key
+from incentive.ledger import LedgerClient, MemberStatus, to_bytes32
+
+log = logging.getLogger(__name__)
+
+
+def active_member_key_hashes(ledger: LedgerClient) -> dict[bytes, str]:
+    """``nodeKeyHash`` → address of every member that may commit now (active, at the minimum stake or exempt)."""
+    minimum = ledger.min_stake()
+    out = {}
+    for member in ledger.members():
+        # the ledger's rule, as in require_active_member: active, and staked at the minimum unless exempt
+        if member.status == MemberStatus.ACTIVE and (member.stake >= minimum or member.stake_exempt):
+            out[to_bytes32(member.node_key_hash)] = member.address
+    return out
+
+
+@dataclass(frozen=True)
+class AdmissionChange:
+    """One refresh: keys registered now, keys withdrawn now, keys offered that no active member recorded."""
+
+    registered: tuple[str, ...]
+    withdrawn: tuple[str, ...]
+    strangers: tuple[str, ...]
+
+
+@dataclass
+class MemberKeys:
+    """Keeps the SuperLink's registered keys equal to the offered keys of active members.
+
+    Attributes
+    ----------
+    ledger : LedgerClient
+    env : Mapping[str, str]
+        Flower environment whose ``flwr`` connection reaches the SuperLink's Control API.
+    """
+
+    ledger: LedgerClient
+    env: Mapping[str, str]
+    registered: dict[bytes, tuple[int, str]] = field(default_factory=dict)  # key hash → (node id, key file)
+
+    def refresh(self, public_keys: Sequence[Path]) -> AdmissionChange:
+        """Register offered keys of active members, withdraw registered keys of members no longer active."""
+        active = active_member_key_hashes(self.ledger)
+        offered = {}
+        for path in public_keys:
+            offered[auth_key_hash(load_auth_public_key(path))] = path
+        added, withdrawn, strangers = [], [], []
+        for digest, (node_id, path) in list(self.registered.items()):
+            if digest not in active:
+                unregister_supernode(node_id, self.env)
+                del self.registered[digest]
+                withdrawn.append(str(path))
+                log.info("withdrew SuperNode %d (%s): its member is no longer active", node_id, path)
+        for digest, path in offered.items():
+            if digest in self.registered:
+                continue
+            if digest not in active:
+                strangers.append(str(path))
+                continue
+            node_id = register_supernode(path, self.env, name=active[digest])
+            self.registered[digest] = (node_id, str(path))
+            added.append(str(path))
+            log.info("admitted SuperNode %d of member %s (%s)", node_id, active[digest], path)
+        return AdmissionChange(tuple(added), tuple(withdrawn), tuple(strangers))
