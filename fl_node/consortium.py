@@ -39,7 +39,7 @@ from fl_node.replay import audit_federation, load_published
 from fl_node.seeds import NODE_TRAINING, derive_seed
 from fl_node.task import DataConfig, TaskConfig, bootstrap_ledger
 from fl_node.training import evaluate
-from fl_node.errors import FlowerRunFailed
+from fl_node.errors import FlowerRunFailed, TransportProcessError
 from fl_node.transport.deployment import (
     RunEnd,
     flower_env,
@@ -287,9 +287,22 @@ class LocalConsortium:
         self.group.add(node.process)
         return node.process
 
-    def start_nodes(self) -> None:
+    def start_nodes(self, admit_timeout_s: float = 120.0) -> None:
+        """Start every node; with authentication, wait until all have joined the ledger and admit their keys."""
         for node in self.nodes:
             self.start_node(node)
+        if self.admission is None:
+            return
+        assert self.ledger is not None
+        deadline = time.monotonic() + admit_timeout_s
+        while len(self.admission.registered) < len(self.nodes):
+            for node in self.nodes:
+                if node.process is not None and not node.process.alive():
+                    raise TransportProcessError(f"{node.process.name} exited before joining: {node.process.log_tail()}")
+            if time.monotonic() > deadline:
+                raise TransportProcessError(f"nodes did not all join the ledger within {admit_timeout_s:.0f} s")
+            self.admit()
+            time.sleep(0.5)
 
     def kill_node(self, index: int) -> None:
         """SIGKILL a node's whole process group (node, SuperNode, ClientApp): a crashed hospital."""

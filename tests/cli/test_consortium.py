@@ -82,7 +82,7 @@ def test_chain_restarted_from_its_state_file_keeps_the_ledger_and_every_record(c
         for account, message in ((slashed, "was slashed"), (pending, "has not admitted it yet")):
             capsys.readouterr()
             with pytest.raises(SystemExit) as exit_info:
-                main(["node", "join", "--superlink", "127.0.0.1:9", "--rpc", node.url, "--ledger", ledger.address,
+                main(["node", "join", "--superlink", "127.0.0.1:9", "--insecure", "--rpc", node.url, "--ledger", ledger.address,
                       "--key", str(work / f"{account.address}.json"), "--data", str(data), "--label", "label",
                       "--work-dir", str(work / "refused")])
             assert exit_info.value.code == 2
