@@ -53,7 +53,10 @@ def local_command(
             raise BadInput(reason)
         if work_dir.exists() and any(work_dir.iterdir()):
             raise BadInput(f"{work_dir} is not empty: give a new --work-dir (it holds the chain state of a consortium)")
-        raise typer.Exit(_run_in_namespaces(nodes))
+        code = _run_in_namespaces(nodes)
+        if code:
+            raise typer.Exit(code)
+        return
     if work_dir.exists() and any(work_dir.iterdir()):
         raise BadInput(f"{work_dir} is not empty: give a new --work-dir (it holds the chain state of a consortium)")
     task = TaskConfig(
