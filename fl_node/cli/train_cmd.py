@@ -24,6 +24,8 @@ def train_command(
     dataset: str = typer.Option("breast_cancer", "--dataset", help="breast_cancer, digits or wine (ignored with --data)."),
     data: Path | None = typer.Option(None, "--data", help="A CSV file with numeric features and a label column.", dir_okay=False),
     label: str | None = typer.Option(None, "--label", help="The CSV's label column."),
+    id_columns: list[str] = typer.Option([], "--id-column", help="A column of --data that identifies records, not a feature (repeatable)."),
+    drop: list[str] = typer.Option([], "--drop", help="A column of --data to leave out of the features (repeatable)."),
     nodes: int = typer.Option(10, "--nodes", help="Participants."),
     rounds: int = typer.Option(20, "--rounds", help="Federated rounds."),
     partition: str = typer.Option("dirichlet:0.5", "--partition", help="iid, dirichlet:ALPHA or quantity:ALPHA."),
@@ -72,7 +74,7 @@ def train_command(
     torch.set_num_threads(1)
     torch.use_deterministic_algorithms(True)
 
-    ds = load_dataset(None if data is not None else dataset, csv_path=data, label=label)
+    ds = load_dataset(None if data is not None else dataset, csv_path=data, label=label, id_columns=id_columns, drop=drop)
     task_config = TaskConfig(
         data=DataConfig(partition=partition, nodes=nodes),
         model=ModelChoice(model, hidden),

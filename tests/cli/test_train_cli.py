@@ -73,6 +73,18 @@ def test_csv_data_trains(tmp_path: Path) -> None:
     assert json.loads(out.read_text())["test_samples"] == 12
 
 
+def test_a_raw_clinical_csv_trains_with_its_identifier_left_out(tmp_path: Path) -> None:
+    from fl_node.clinical import write_clinical_csv
+
+    csv = write_clinical_csv(tmp_path / "clinical.csv", 200, seed=5)
+    out = tmp_path / "train.json"
+
+    _run(["--data", str(csv), "--label", "outcome", "--id-column", "patient_id", "--drop", "skin_thickness",
+          "--nodes", "2", "--rounds", "2", "--model", "logreg", "--no-encrypt", "--json", str(out)])
+
+    assert json.loads(out.read_text())["test_samples"] == 40
+
+
 @pytest.mark.parametrize(
     ("args", "message"),
     [
@@ -85,6 +97,8 @@ def test_csv_data_trains(tmp_path: Path) -> None:
         (["--data", "MISSING", "--label", "y"], "cannot read CSV"),
         (["--data", "BADCSV", "--label", "y"], "is not numeric"),
         (["--data", "BADCSV", "--label", "nope"], "no label column 'nope'"),
+        (["--data", "BADCSV", "--label", "y", "--id-column", "id"], "--id-column 'id' is not a column"),
+        (["--id-column", "id"], "apply to a CSV file"),
         (["--key", "NOTAKEY"], "not a fedledger Paillier key"),
     ],
 )
