@@ -79,7 +79,7 @@ def test_chain_restarted_from_its_state_file_keeps_the_ledger_and_every_record(c
         ledger.slash(admin, slashed.address, 10**18 - 1, keccak(b"evidence"))
         ledger.request_membership(pending, "Pending", node_key_hash(pending))
         data = work / "data" / "node-0.csv"
-        for account, message in ((slashed, "was slashed"), (pending, "has not admitted it yet")):
+        for account, message in ((slashed, "below the ledger's minimum"), (pending, "has not admitted it yet")):
             capsys.readouterr()
             with pytest.raises(SystemExit) as exit_info:
                 main(["node", "join", "--superlink", "127.0.0.1:9", "--insecure", "--rpc", node.url, "--ledger", ledger.address,
