@@ -53,7 +53,13 @@ def local_command(
             raise BadInput(reason)
         if work_dir.exists() and any(work_dir.iterdir()):
             raise BadInput(f"{work_dir} is not empty: give a new --work-dir (it holds the chain state of a consortium)")
-        code = _run_in_namespaces(nodes)
+        inner = [
+            "consortium", "local", "--hosts", "netns", "--nodes", str(nodes), "--rounds", str(rounds), "--seed", str(seed),
+            "--dataset", dataset, "--key-bits", str(key_bits), "--min-participants", str(min_participants),
+            "--compare" if compare else "--no-compare", "--work-dir", str(work_dir.resolve()),
+            *(["--json", str(json_path.resolve())] if json_path else []),
+        ]
+        code = _run_in_namespaces(nodes, inner)
         if code:
             raise typer.Exit(code)
         return
@@ -107,14 +113,14 @@ def local_command(
 HOST_PLAN_ENV = "FEDLEDGER_HOST_PLAN"
 
 
-def _run_in_namespaces(n_nodes: int) -> int:
-    """Make the namespaces, run this same command inside the hub's with the host plan, remove them; its exit code."""
+def _run_in_namespaces(n_nodes: int, args: list[str]) -> int:
+    """Make the namespaces, run ``fedledger ARGS`` inside the hub's with the host plan, remove them; its exit code."""
     from fl_node.consortium import HostPlan
     from fl_node.transport.netns import NetnsHosts
 
     with NetnsHosts(n_nodes) as made:
         plan = HostPlan(made.hub.address, tuple(h.netns for h in made.nodes), tuple(h.address for h in made.nodes))
-        command = made.hub.command([sys.executable, "-c", "from fl_node.cli import main; main()", *sys.argv[1:]])
+        command = made.hub.command([sys.executable, "-c", "from fl_node.cli import main; main()", *args])
         try:
             return subprocess.run(command, env={**os.environ, HOST_PLAN_ENV: plan.to_json()}).returncode
         except KeyboardInterrupt:
