@@ -1,36 +1,40 @@
-"""In-process federated training without a ledger, and its centralized baseline: what `fedledger train` runs.
+"""In-process federated training without a chain, and its centralized baseline: what `fedledger train` runs.
 
-For one seed: split and partition the data (:func:`fl_node.data.federate`), build the
-participants, the aggregator and the key holder of :mod:`fl_node.hfl`, run the rounds, and
-evaluate the global model on the test set after each one. The centralized baseline trains
+For one seed: split and partition the data (:func:`fl_node.data.federate`), build the task's
+spec, a :class:`~fl_node.hfl.coordinator.Coordinator` (no contribution scoring) on a
+:class:`~fl_node.hfl.null_ledger.NullLedger` and the nodes of the in-process transport, run
+the rounds with :func:`~fl_node.hfl.runner.run_federation`, and evaluate the global model on
+the test set after each one. The centralized baseline trains
 the same model from the same initial weights on the pooled training data with the same
 budget: ``rounds x local epochs`` epochs, same optimizer, learning rate and batch size.
 """
 
 from __future__ import annotations
 
-import logging
-import time
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+import tempfile
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
+from pathlib import Path
 
 import numpy as np
 from phe import PaillierPrivateKey, PaillierPublicKey
 
+from fl_node.artifacts import ArtifactStore
 from fl_node.crypto.codec import CodecConfig
-from fl_node.data import Dataset, SplitConfig, federate
-from fl_node.errors import FlNodeError, RoundAborted
-from fl_node.hfl.aggregator import Aggregator, Exclusion, collect_submissions
-from fl_node.hfl.keyholder import KeyHolder, round_error_bound
-from fl_node.hfl.participant import Participant, RoundPlan
-from fl_node.hfl.schemes import EncryptedSums, EncryptedUpdates, PlainSums, PlainUpdates
-from fl_node.models import flatten, unflatten
-from fl_node.seeds import CENTRALIZED, INITIAL_MODEL, NODE_TRAINING, derive_seed
-from fl_node.task import DataConfig, ModelChoice, TaskConfig
+from fl_node.crypto.keys import public_key_to_bytes
+from fl_node.data import Dataset, FederatedData, SplitConfig, federate
+from fl_node.errors import FlNodeError
+from fl_node.hfl.coordinator import Coordinator, RoundOutcome
+from fl_node.hfl.node import LedgerNode
+from fl_node.hfl.null_ledger import NullAccount, NullLedger
+from fl_node.hfl.participant import Participant
+from fl_node.hfl.runner import RunObserver, initial_params, run_federation
+from fl_node.hfl.spec import FederationSpec
+from fl_node.models import unflatten
+from fl_node.seeds import CENTRALIZED, NODE_TRAINING, derive_seed
+from fl_node.task import DataConfig, ModelChoice, TaskConfig, build_task
 from fl_node.training import Metrics, TrainConfig, evaluate, train_centralized
-
-
-log = logging.getLogger(__name__)
+from fl_node.transport.inprocess import InProcessTransport
 
 
 @dataclass(frozen=True)
@@ -46,7 +50,8 @@ class RoundConfig:
     max_workers : int (default: 1)
         Participants trained at once (threads).
     retries : int (default: 0)
-        Times a round short of ``min_participants`` is run again before RoundAborted.
+        Times a round short of ``min_participants`` is run again (same round number, so the
+        same seeds) before RoundAborted.
     """
 
     min_participants: int = 1
@@ -54,94 +59,6 @@ class RoundConfig:
     max_workers: int = 1
     retries: int = 0
 
-
-
-@dataclass(frozen=True)
-class RoundResult:
-    """Outcome of :func:`run_round`.
-
-    Attributes
-    ----------
-    round : int
-    global_params : np.ndarray
-        The new global vector.
-    included : tuple[str, ...]
-        Participants whose updates were averaged.
-    dropped : tuple[Exclusion, ...]
-        Failed or late in the last attempt.
-    excluded : tuple[Exclusion, ...]
-        Submitted but rejected by the aggregator in the last attempt.
-    bytes_up : int
-        Blob bytes sent to the aggregator over all attempts.
-    clipped : int
-        Values clipped in the included submissions.
-    attempts : int
-    error_bound : float
-        :func:`round_error_bound` of the averaged sum.
-    seconds : float
-    """
-
-    round: int
-    global_params: np.ndarray
-    included: tuple[str, ...]
-    dropped: tuple[Exclusion, ...]
-    excluded: tuple[Exclusion, ...]
-    bytes_up: int
-    clipped: int
-    attempts: int
-    error_bound: float
-    seconds: float
-
-
-def run_round(
-    round_no: int,
-    global_params: np.ndarray,
-    participants: Sequence[Participant],
-    aggregator: Aggregator,
-    key_holder: KeyHolder,
-    config: RoundConfig | None = None,
-) -> RoundResult:
-    """Run one whole round without a ledger: plan, collect (with dropouts), verify, sum, decrypt, average.
-
-    Raises
-    ------
-    RoundAborted
-        Fewer than ``config.min_participants`` usable submissions after ``config.retries`` retries.
-    """
-    config = config or RoundConfig()
-    start = time.perf_counter()
-    plan = RoundPlan(round_no, global_params, {p.participant_id: p.n_samples for p in participants})
-    bytes_up = 0
-    for attempt in range(1, config.retries + 2):
-        collected = collect_submissions(participants, plan, config.deadline_s, config.max_workers)
-        bytes_up += sum(s.bytes_up for s in collected.submissions)
-        verified = aggregator.verify(plan, collected.submissions)
-        if len(verified.updates) >= config.min_participants:
-            break
-        log.warning(
-            "round %d attempt %d: %d usable submissions, %d needed",
-            round_no, attempt, len(verified.updates), config.min_participants,
-        )
-    else:
-        left_out = "; ".join(f"{e.participant_id}: {e.reason}" for e in (*collected.dropped, *verified.excluded))
-        raise RoundAborted(
-            f"round {round_no}: {len(verified.updates)} of {len(participants)} participants submitted usable updates, "
-            f"fewer than min_participants={config.min_participants} after {config.retries + 1} attempt(s) ({left_out})"
-        )
-    summed = verified.sum()
-    clipped = sum(s.clipped for s in collected.submissions if s.participant_id in verified.updates)
-    return RoundResult(
-        round=round_no,
-        global_params=key_holder.new_global(global_params, summed),
-        included=summed.participant_ids,
-        dropped=collected.dropped,
-        excluded=tuple(verified.excluded),
-        bytes_up=bytes_up,
-        clipped=clipped,
-        attempts=attempt,
-        error_bound=round_error_bound(aggregator.scheme, summed),
-        seconds=time.perf_counter() - start,
-    )
 
 
 def default_train_task() -> TaskConfig:
@@ -244,63 +161,109 @@ def run_seed(
         Required when ``config.task.custody.encrypt``; the result does not depend on which key is used.
     on_round : Callable[[RoundRecord], None] | None
         Called after each round (progress display).
+
+    Raises
+    ------
+    RoundAborted
+        A round short of ``config.round.min_participants`` after ``config.round.retries`` retries.
     """
-    task = config.task
+    task = replace(config.task, seed=seed, min_participants=config.round.min_participants)
     if task.rounds < 1:
         raise FlNodeError(f"need at least one round, got {task.rounds}")
+    if task.custody.encrypt and keypair is None:
+        raise FlNodeError("an encrypted run needs a Paillier key pair")
     data = federate(dataset, task.data.nodes, task.data.partition, seed=seed, split=config.split)
-    model_config = task.model.build(data.n_features, data.n_classes)
-    initial = flatten(model_config.build(derive_seed(seed, INITIAL_MODEL)))
-    n_params = initial.shape[0]
-    clip = task.codec.clip
-    if task.custody.encrypt:
-        if keypair is None:
-            raise FlNodeError("an encrypted run needs a Paillier key pair")
-        codec_config = task.codec_for(task.data.nodes)
-        scheme: PlainUpdates | EncryptedUpdates = EncryptedUpdates(keypair[0], n_params, codec_config)
-        key_holder = KeyHolder(EncryptedSums(keypair[1], codec_config))
-    else:
-        scheme = PlainUpdates(n_params, clip)
-        key_holder = KeyHolder(PlainSums())
-    def participants_for(scheme: PlainUpdates | EncryptedUpdates) -> list[Participant]:
-        return [
-            Participant(f"node-{k}", node, model_config.factory(), task.training, scheme, seed=derive_seed(seed, NODE_TRAINING, k))
-            for k, node in enumerate(data.nodes)
-        ]
-
-    aggregator = Aggregator(scheme)
-    participants = participants_for(scheme)
-    exact = None
-    if config.check_exact and task.custody.encrypt:
-        plain = PlainUpdates(n_params, clip)
-        exact = (participants_for(plain), Aggregator(plain), KeyHolder(PlainSums()))
-    centralized = train_centralized(
-        unflatten(model_config.build(), initial), data.pooled(), task.training, task.rounds, derive_seed(seed, CENTRALIZED), data.test
+    # zero-padded so that the coordinator's sorted order is the nodes' order (plaintext sums in a fixed order)
+    width = len(str(task.data.nodes - 1))
+    ids = [f"node-{k:0{width}d}" for k in range(task.data.nodes)]
+    spec = build_task(
+        task, data.n_features, data.n_classes, {pid: len(part) for pid, part in zip(ids, data.nodes)},
+        public_key_to_bytes(keypair[0]) if keypair is not None and task.custody.encrypt else b"",
     )
-    records: list[RoundRecord] = []
-    global_params = initial
-    for r in range(1, task.rounds + 1):
-        result = run_round(r, global_params, participants, aggregator, key_holder, config.round)
+    initial = initial_params(spec)
+    centralized = train_centralized(
+        unflatten(spec.model.build(), initial), data.pooled(), task.training, task.rounds, derive_seed(seed, CENTRALIZED), data.test
+    )
+    with tempfile.TemporaryDirectory(prefix="fedledger-train-") as tmp:
+        private_key = keypair[1] if keypair is not None and spec.encrypt else None
+        coordinator, transport = _null_federation(spec, private_key, data, config.round, Path(tmp, "federated"))
+        exact = None
+        if config.check_exact and spec.encrypt:
+            exact = _null_federation(replace(spec, encrypt=False, public_key=b""), None, data, config.round, Path(tmp, "exact"))
+        recorder = _Recorder(spec, data, centralized, exact, on_round)
+        run = run_federation(coordinator, transport, task.rounds, retries=config.round.retries, observers=[recorder])
+    return SeedResult(seed, recorder.records, centralized, run.final_params, len(initial), len(data.test))
+
+
+def _null_federation(
+    spec: FederationSpec, private_key: PaillierPrivateKey | None, data: FederatedData, round_config: RoundConfig, store: Path
+) -> tuple[Coordinator, InProcessTransport]:
+    """A coordinator that does not score, on its own null ledger, and its nodes (node ``k`` seeded by ``NODE_TRAINING, k``)."""
+    ledger = NullLedger()
+    scheme = spec.scheme()
+    nodes = [
+        LedgerNode(
+            pid,
+            Participant(pid, part, spec.model.factory(), spec.train, scheme, seed=derive_seed(spec.seed, NODE_TRAINING, k)),
+            NullAccount(pid),
+            ledger,
+        )
+        for k, (pid, part) in enumerate(zip(spec.sample_counts, data.nodes))
+    ]
+    coordinator = Coordinator(
+        spec, ledger, 1, NullAccount("aggregator"), NullAccount("evaluator"), private_key, data.validation,
+        ArtifactStore(store), score_contributions=False,
+    )
+    return coordinator, InProcessTransport(nodes, round_config.deadline_s, round_config.max_workers)
+
+
+class _Recorder(RunObserver):
+    """Turns each finalized round into a :class:`RoundRecord` (test set, baseline, deviation from the exact FedAvg).
+
+    ``exact``: a plaintext coordinator and transport run from each round's starting model, so
+    that the round's decrypted FedAvg can be compared with the exact one.
+    """
+
+    def __init__(
+        self,
+        spec: FederationSpec,
+        data: FederatedData,
+        centralized: list[Metrics],
+        exact: tuple[Coordinator, InProcessTransport] | None,
+        on_round: Callable[[RoundRecord], None] | None,
+    ) -> None:
+        self.spec = spec
+        self.data = data
+        self.centralized = centralized
+        self.exact = exact
+        self.on_round_record = on_round
+        self.records: list[RoundRecord] = []
+        self.start = np.empty(0, dtype=np.float32)
+
+    def on_start(self, resumed_from: int, params: np.ndarray) -> None:
+        self.start = params
+
+    def on_round(self, outcome: RoundOutcome) -> None:
         deviation = float("nan")
-        if exact is not None:
-            reference = run_round(r, global_params, *exact, config.round).global_params
-            deviation = float(np.max(np.abs(result.global_params.astype(np.float64) - reference)))
-        global_params = result.global_params
-        metrics = evaluate(unflatten(model_config.build(), global_params), data.test)
+        if self.exact is not None:
+            reference = self.exact[0].run_round(self.start, self.exact[1]).global_params
+            deviation = float(np.max(np.abs(outcome.global_params.astype(np.float64) - reference)))
+        self.start = outcome.global_params
+        metrics = evaluate(unflatten(self.spec.model.build(), outcome.global_params), self.data.test)
+        r = len(self.records) + 1
         record = RoundRecord(
             round=r,
             accuracy=metrics.accuracy,
             loss=metrics.loss,
             auc=metrics.auc,
-            seconds=result.seconds,
-            bytes_up=result.bytes_up,
-            included=len(result.included),
-            clipped=result.clipped,
-            error_bound=result.error_bound,
-            centralized_accuracy=centralized[r - 1].accuracy,
+            seconds=outcome.seconds,
+            bytes_up=outcome.bytes_up,
+            included=len(outcome.included),
+            clipped=outcome.clipped,
+            error_bound=outcome.error_bound,
+            centralized_accuracy=self.centralized[r - 1].accuracy,
             exact_deviation=deviation,
         )
-        records.append(record)
-        if on_round is not None:
-            on_round(record)
-    return SeedResult(seed, records, centralized, global_params, n_params, len(data.test))
+        self.records.append(record)
+        if self.on_round_record is not None:
+            self.on_round_record(record)

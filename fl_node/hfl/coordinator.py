@@ -35,8 +35,9 @@ from phe import PaillierPrivateKey
 from fl_node.artifacts import ArtifactStore
 from fl_node.data import ArraySplit
 from fl_node.errors import RoundAborted
-from fl_node.hfl.aggregator import Aggregator, Collected, Exclusion, VerifiedRound
-from fl_node.hfl.keyholder import KeyHolder, ThresholdCustody
+from fl_node.hfl.aggregator import Aggregator, Collected, Exclusion, SummedUpdate, VerifiedRound
+from fl_node.hfl.keyholder import KeyHolder, ThresholdCustody, round_error_bound
+from fl_node.hfl.null_ledger import NullAccount, NullLedger
 from fl_node.hfl.participant import RoundPlan, Submission
 from fl_node.hfl.spec import FederationSpec, model_from_bytes, model_to_bytes
 from fl_node.models import unflatten
@@ -74,6 +75,12 @@ class RoundOutcome:
         Distinct utility evaluations the scorer made.
     bytes_up : int
     seconds : float
+    included : tuple[str, ...] (default: none)
+        The aggregated participants, in the order their updates were added.
+    clipped : int (default: 0)
+        Values clipped in the aggregated submissions.
+    error_bound : float (default: nan)
+        :func:`~fl_node.hfl.keyholder.round_error_bound` of the aggregated sum.
     """
 
     round_id: int
@@ -87,6 +94,9 @@ class RoundOutcome:
     evaluations: int
     bytes_up: int
     seconds: float
+    included: tuple[str, ...] = ()
+    clipped: int = 0
+    error_bound: float = float("nan")
 
 
 class RoundUtility:
@@ -121,6 +131,7 @@ class RoundUtility:
         self.validation = validation
         self.ids = sorted(verified.updates)
         self.decryptions = 0
+        self.full_sum: SummedUpdate | None = None
         self._full: tuple[np.ndarray, Metrics] | None = None
 
     def model(self, coalition: frozenset[int]) -> np.ndarray:
@@ -134,7 +145,9 @@ class RoundUtility:
     def full(self) -> tuple[np.ndarray, Metrics]:
         """The full coalition's model (the round's new global model) and its validation metrics, computed once."""
         if self._full is None:
-            params = self._build(frozenset(range(len(self.ids))))
+            self.decryptions += 1
+            self.full_sum = self.verified.sum(self.ids)
+            params = self.key_holder.new_global(self.global_params, self.full_sum)
             self._full = params, self._evaluate(params)
         return self._full
 
@@ -173,9 +186,10 @@ class Coordinator:
     Parameters
     ----------
     spec : FederationSpec
-    ledger : LedgerClient
+    ledger : LedgerClient | NullLedger
+        The chain, or a :class:`~fl_node.hfl.null_ledger.NullLedger` for runs without one.
     task_id : int
-    aggregator_account, evaluator_account : LocalAccount
+    aggregator_account, evaluator_account : LocalAccount | NullAccount
         Hold AGGREGATOR_ROLE and EVALUATOR_ROLE on the ledger.
     private_key : PaillierPrivateKey | None
         The key holder's key (None for plaintext federations).
@@ -186,20 +200,23 @@ class Coordinator:
         Stake slashed from a participant whose blob differs from its commitment (capped at its stake).
     round_duration_s : int (default: 3600)
         Commitment deadline after opening.
+    score_contributions : bool (default: True)
+        False: no contribution scoring; every aggregated participant scores 0 (runs that only train).
     """
 
     def __init__(
         self,
         spec: FederationSpec,
-        ledger: LedgerClient,
+        ledger: LedgerClient | NullLedger,
         task_id: int,
-        aggregator_account: LocalAccount,
-        evaluator_account: LocalAccount,
+        aggregator_account: LocalAccount | NullAccount,
+        evaluator_account: LocalAccount | NullAccount,
         private_key: PaillierPrivateKey | ThresholdCustody | None,
         validation: ArraySplit,
         store: ArtifactStore,
         slash_wei: int = 10**17,
         round_duration_s: int = 3600,
+        score_contributions: bool = True,
     ) -> None:
         self.spec = spec
         self.ledger = ledger
@@ -212,6 +229,7 @@ class Coordinator:
         self.store = store
         self.slash_wei = slash_wei
         self.round_duration_s = round_duration_s
+        self.score_contributions = score_contributions
 
     def open_round(self, global_params: np.ndarray) -> int:
         """Store the global model and open a round with its hash; returns the on-chain round id."""
@@ -278,10 +296,15 @@ class Coordinator:
             evaluations=evaluations,
             bytes_up=sum(s.bytes_up for s in collected.submissions),
             seconds=time.perf_counter() - start,
+            included=tuple(utility.ids),
+            clipped=sum(received[a].clipped for a in utility.ids),
+            error_bound=round_error_bound(self.aggregator.scheme, utility.full_sum),
         )
 
     def score(self, round_id: int, utility: RoundUtility) -> tuple[dict[str, float], int]:
-        """The evaluator's contribution scores of a round (see :func:`score_round`)."""
+        """The evaluator's contribution scores of a round (see :func:`score_round`); all 0 without scoring."""
+        if not self.score_contributions:
+            return {a: 0.0 for a in utility.ids}, 0
         return score_round(self.spec, round_id, utility)
 
     def finalized_rounds(self) -> list[Round]:

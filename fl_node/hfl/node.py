@@ -6,6 +6,7 @@ from __future__ import annotations
 from eth_account.signers.local import LocalAccount
 
 from fl_node.errors import FlNodeError
+from fl_node.hfl.null_ledger import NullAccount, NullLedger
 from fl_node.hfl.participant import Participant, RoundPlan, Submission
 from incentive.ledger import LedgerClient
 
@@ -19,9 +20,9 @@ class LedgerNode:
         Display name (e.g. "Hospital A").
     participant : Participant
         Its ``participant_id`` must be ``account.address``.
-    account : LocalAccount
-        The node's Ethereum key; it signs its commitments.
-    ledger : LedgerClient
+    account : LocalAccount | NullAccount
+        The node's Ethereum key; it signs its commitments (a name on a null ledger).
+    ledger : LedgerClient | NullLedger
     behaviour_name : str (default: "honest")
         For reports only.
     """
@@ -30,8 +31,8 @@ class LedgerNode:
         self,
         name: str,
         participant: Participant,
-        account: LocalAccount,
-        ledger: LedgerClient,
+        account: LocalAccount | NullAccount,
+        ledger: LedgerClient | NullLedger,
         behaviour_name: str = "honest",
     ) -> None:
         if participant.participant_id != account.address:

@@ -29,12 +29,16 @@ class InProcessTransport:
     nodes : Sequence[LedgerNode]
     deadline_s : float | None (default: None)
         Submissions not in by then are dropouts.
+    max_workers : int (default: 1)
+        Nodes trained at once (threads). More than one only for nodes that do not share a
+        chain connection (e.g. on a :class:`~fl_node.hfl.null_ledger.NullLedger`), whose
+        transaction nonces must not interleave.
     """
 
     nodes: Sequence[LedgerNode]
     deadline_s: float | None = None
+    max_workers: int = 1
 
     def collect(self, plan: RoundPlan) -> Collected:
         selected = [n for n in self.nodes if n.participant_id in plan.sample_counts]
-        # One worker: the nodes share one chain connection, whose nonces must not interleave.
-        return collect_submissions(selected, plan, self.deadline_s, max_workers=1)
+        return collect_submissions(selected, plan, self.deadline_s, self.max_workers)

@@ -1,4 +1,4 @@
-"""One HFL round: participants, aggregator (public key only), key holder, dropouts."""
+"""One HFL round: participants, aggregator (public key only), key holder, dropouts (whole rounds on a null ledger)."""
 
 from __future__ import annotations
 
@@ -13,14 +13,20 @@ from eth_hash.auto import keccak
 from phe import PaillierPrivateKey
 
 from fl_node.crypto.codec import CodecConfig
-from fl_node.crypto.keys import generate_keypair
+from fl_node.artifacts import ArtifactStore
+from fl_node.crypto.keys import generate_keypair, public_key_to_bytes
 from fl_node.data import ArraySplit, federate, load_builtin
 from fl_node.errors import FlNodeError, RoundAborted
 from fl_node.hfl.aggregator import Aggregator, collect_submissions
+from fl_node.hfl.coordinator import Coordinator
+from fl_node.hfl.node import LedgerNode
+from fl_node.hfl.null_ledger import NullAccount, NullLedger
 from fl_node.hfl.keyholder import KeyHolder, round_error_bound
 from fl_node.hfl.participant import Behaviour, Participant, RoundPlan
+from fl_node.hfl.runner import RunObserver, initial_params, run_federation
 from fl_node.hfl.schemes import EncryptedSums, EncryptedUpdates, PlainSums, PlainUpdates
-from fl_node.simulation import RoundConfig, run_round
+from fl_node.hfl.spec import FederationSpec
+from fl_node.transport.inprocess import InProcessTransport
 from fl_node.models import ModelConfig, flatten, unflatten
 from fl_node.training import TrainConfig, evaluate
 
@@ -87,6 +93,30 @@ def participants(fed, model_config, scheme, behaviours=None, train=None):
     ]
 
 
+def null_federation(tmp_path, fed, model_config, nodes, keypair=None, min_participants=1, deadline_s=None, max_workers=1):
+    """A coordinator that does not score, on a null ledger, and the in-process transport of ``nodes``."""
+    ledger = NullLedger()
+    spec = FederationSpec(
+        model=model_config, train=TrainConfig(epochs=1), encrypt=keypair is not None, codec=CODEC,
+        public_key=public_key_to_bytes(keypair[0]) if keypair is not None else b"",
+        sample_counts={p.participant_id: p.n_samples for p in nodes}, min_participants=min_participants,
+    )
+    coordinator = Coordinator(
+        spec, ledger, 1, NullAccount("aggregator"), NullAccount("evaluator"), keypair[1] if keypair else None,
+        fed.validation, ArtifactStore(tmp_path / "store"), score_contributions=False,
+    )
+    transport = InProcessTransport([LedgerNode(p.participant_id, p, NullAccount(p.participant_id), ledger) for p in nodes], deadline_s, max_workers)
+    return coordinator, transport
+
+
+class Retries(RunObserver):
+    def __init__(self) -> None:
+        self.attempts = 1
+
+    def on_retry(self, error: RoundAborted, attempt: int) -> None:
+        self.attempts = attempt + 1
+
+
 def parties(scheme_kind: str, keypair, n_params: int):
     if scheme_kind == "plain":
         scheme = PlainUpdates(n_params)
@@ -96,7 +126,7 @@ def parties(scheme_kind: str, keypair, n_params: int):
 
 
 @pytest.mark.parametrize("kind", ["plain", "encrypted"])
-def test_round_is_the_sample_weighted_average_of_the_deltas(fed, model_config, keypair, kind: str) -> None:
+def test_round_is_the_sample_weighted_average_of_the_deltas(fed, model_config, keypair, kind: str, tmp_path) -> None:
     global_params = flatten(model_config.build(seed=0))
     rng = np.random.default_rng(0)
     deltas = [rng.uniform(-0.5, 0.5, global_params.shape) for _ in fed.nodes]
@@ -104,22 +134,28 @@ def test_round_is_the_sample_weighted_average_of_the_deltas(fed, model_config, k
     nodes = participants(fed, model_config, scheme, {k: FixedUpdate(d) for k, d in enumerate(deltas)})
     counts = np.array(fed.sample_counts, dtype=np.float64)
 
-    result = run_round(1, global_params, nodes, aggregator, key_holder, RoundConfig(min_participants=4))
+    coordinator, transport = null_federation(
+        tmp_path, fed, model_config, nodes, keypair if kind == "encrypted" else None, min_participants=4
+    )
+
+    result = coordinator.run_round(global_params, transport)
 
     expected = global_params + sum(c * d for c, d in zip(counts, deltas, strict=True)) / counts.sum()
-    assert result.included == ("p0", "p1", "p2", "p3") and not result.dropped and not result.excluded
+    assert result.included == ("p0", "p1", "p2", "p3") and not result.dropped
     assert result.bytes_up == 4 * len(scheme.encode(np.zeros(len(global_params)), rng))
     assert np.max(np.abs(result.global_params - expected)) <= result.error_bound + 1e-6
     if kind == "encrypted":
         assert result.error_bound == pytest.approx(4 * CODEC.clip / CODEC.qmax)
 
 
-def test_encrypted_and_plaintext_rounds_agree_within_the_stated_bound(fed, model_config, keypair) -> None:
+def test_encrypted_and_plaintext_rounds_agree_within_the_stated_bound(fed, model_config, keypair, tmp_path) -> None:
     global_params = flatten(model_config.build(seed=1))
     outcome = {}
     for kind in ("plain", "encrypted"):
         scheme, aggregator, key_holder = parties(kind, keypair, len(global_params))
-        outcome[kind] = run_round(3, global_params, participants(fed, model_config, scheme), aggregator, key_holder)
+        nodes = participants(fed, model_config, scheme)
+        coordinator, transport = null_federation(tmp_path, fed, model_config, nodes, keypair if kind == "encrypted" else None)
+        outcome[kind] = coordinator.run_round(global_params, transport)
 
     diff = np.max(np.abs(outcome["plain"].global_params - outcome["encrypted"].global_params))
 
@@ -127,26 +163,29 @@ def test_encrypted_and_plaintext_rounds_agree_within_the_stated_bound(fed, model
     assert outcome["encrypted"].bytes_up != outcome["plain"].bytes_up
 
 
-def test_rounds_train_a_useful_model(fed, model_config, keypair) -> None:
+def test_rounds_train_a_useful_model(fed, model_config, keypair, tmp_path) -> None:
     scheme, aggregator, key_holder = parties("encrypted", keypair, len(flatten(model_config.build())))
     nodes = participants(fed, model_config, scheme, train=TrainConfig(epochs=2))
-    global_params = flatten(model_config.build(seed=0))
-    before = evaluate(unflatten(model_config.build(), global_params), fed.test).accuracy
+    coordinator, transport = null_federation(tmp_path, fed, model_config, nodes, keypair)
+    before = evaluate(unflatten(model_config.build(), initial_params(coordinator.spec)), fed.test).accuracy
 
-    for r in range(1, 4):
-        global_params = run_round(r, global_params, nodes, aggregator, key_holder).global_params
+    run = run_federation(coordinator, transport, 3)
 
+    global_params = run.final_params
+    assert [o.round_id for o in run.outcomes] == [1, 2, 3]
     assert evaluate(unflatten(model_config.build(), global_params), fed.test).accuracy > max(0.9, before)
 
 
-def test_a_2048_bit_round_decrypts_within_the_bound(fed, model_config) -> None:
+def test_a_2048_bit_round_decrypts_within_the_bound(fed, model_config, tmp_path) -> None:
     public, private = generate_keypair(2048)
     global_params = flatten(model_config.build(seed=0))
     deltas = np.random.default_rng(1).uniform(-1, 1, (len(fed.nodes), len(global_params)))
     scheme = EncryptedUpdates(public, len(global_params), CODEC)
     nodes = participants(fed, model_config, scheme, {k: FixedUpdate(d) for k, d in enumerate(deltas)})
 
-    result = run_round(1, global_params, nodes, Aggregator(scheme), KeyHolder(EncryptedSums(private, CODEC)))
+    coordinator, transport = null_federation(tmp_path, fed, model_config, nodes, (public, private))
+
+    result = coordinator.run_round(global_params, transport)
 
     counts = np.array(fed.sample_counts, dtype=np.float64)
     expected = global_params + counts @ deltas / counts.sum()
@@ -278,7 +317,7 @@ def test_aggregator_only_ever_holds_the_public_key(encrypted_round, keypair) -> 
         EncryptedUpdates(keypair[1], 10, CODEC)
 
 
-def test_a_failing_participant_is_dropped_and_the_rest_are_reweighted(fed, model_config) -> None:
+def test_a_failing_participant_is_dropped_and_the_rest_are_reweighted(fed, model_config, tmp_path) -> None:
     global_params = flatten(model_config.build(seed=0))
     rng = np.random.default_rng(2)
     deltas = [rng.uniform(-0.1, 0.1, global_params.shape) for _ in fed.nodes]
@@ -288,7 +327,9 @@ def test_a_failing_participant_is_dropped_and_the_rest_are_reweighted(fed, model
 
     nodes = participants(fed, model_config, scheme, behaviours)
 
-    result = run_round(1, global_params, nodes, aggregator, key_holder, RoundConfig(min_participants=3))
+    coordinator, transport = null_federation(tmp_path, fed, model_config, nodes, min_participants=3)
+
+    result = coordinator.run_round(global_params, transport)
 
     assert result.included == ("p0", "p2", "p3")
     assert result.dropped[0].participant_id == "p1" and "RuntimeError: disk full" in result.dropped[0].reason
@@ -298,37 +339,43 @@ def test_a_failing_participant_is_dropped_and_the_rest_are_reweighted(fed, model
     np.testing.assert_allclose(result.global_params, expected, atol=1e-5)
 
 
-def test_a_participant_past_the_deadline_is_dropped(fed, model_config) -> None:
+def test_a_participant_past_the_deadline_is_dropped(fed, model_config, tmp_path) -> None:
     global_params = flatten(model_config.build(seed=0))
     scheme, aggregator, key_holder = parties("plain", None, len(global_params))
     nodes = participants(fed, model_config, scheme, {2: Slow()})
+    coordinator, transport = null_federation(tmp_path, fed, model_config, nodes, deadline_s=0.8, max_workers=4)
 
     start = time.perf_counter()
-    result = run_round(1, global_params, nodes, aggregator, key_holder, RoundConfig(deadline_s=0.8, max_workers=4))
+    result = coordinator.run_round(global_params, transport)
 
     assert time.perf_counter() - start < 1.4
     assert result.included == ("p0", "p1", "p3")
     assert result.dropped[0].participant_id == "p2" and "deadline" in result.dropped[0].reason
 
 
-def test_too_few_submissions_abort_the_round_with_the_reasons(fed, model_config) -> None:
+def test_too_few_submissions_abort_the_round_with_the_reasons(fed, model_config, tmp_path) -> None:
     global_params = flatten(model_config.build(seed=0))
     scheme, aggregator, key_holder = parties("plain", None, len(global_params))
     nodes = participants(fed, model_config, scheme, {0: Failing(), 1: Failing()})
+    coordinator, transport = null_federation(tmp_path, fed, model_config, nodes, min_participants=3)
+    retries = Retries()
 
-    message = r"round 4: 2 of 4 participants .* min_participants=3 after 2 attempt\(s\) .*p0: failed: RuntimeError: disk full"
+    message = r"round 1: 2 usable submissions, fewer than min_participants=3.*p0: failed: RuntimeError: disk full"
     with pytest.raises(RoundAborted, match=message):
-        run_round(4, global_params, nodes, aggregator, key_holder, RoundConfig(min_participants=3, retries=1))
+        run_federation(coordinator, transport, 1, retries=1, observers=[retries])
+    assert retries.attempts == 2 and coordinator.ledger.cancelled == 2 and coordinator.ledger.rounds() == []
 
 
-def test_a_round_short_of_participants_is_retried(fed, model_config) -> None:
+def test_a_round_short_of_participants_is_retried_at_the_same_round_number(fed, model_config, tmp_path) -> None:
     global_params = flatten(model_config.build(seed=0))
     scheme, aggregator, key_holder = parties("plain", None, len(global_params))
     nodes = participants(fed, model_config, scheme, {0: FailsOnce()})
+    coordinator, transport = null_federation(tmp_path, fed, model_config, nodes, min_participants=4)
+    retries = Retries()
 
-    result = run_round(1, global_params, nodes, aggregator, key_holder, RoundConfig(min_participants=4, retries=2))
+    result = run_federation(coordinator, transport, 1, retries=2, observers=[retries]).outcomes[0]
 
-    assert result.attempts == 2 and len(result.included) == 4
+    assert retries.attempts == 2 and len(result.included) == 4 and result.round_id == 1
 
 
 def test_plaintext_blobs_are_checked(fed) -> None:

@@ -1,0 +1,136 @@
+"""A ledger that records in memory, for federations without a chain (`fedledger train`).
+
+:class:`NullLedger` has exactly the ledger methods the
+:class:`~fl_node.hfl.coordinator.Coordinator` and a :class:`~fl_node.hfl.node.LedgerNode`
+call (open, commit, participants, cancel, finalize, member, rounds), so that the same
+coordinator and :func:`~fl_node.hfl.runner.run_federation` drive a run with no chain. Nothing
+is signed, staked or paid: accounts are names (:class:`NullAccount`), members have no stake
+(so nobody is ever slashed), rewards are 0.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+
+from fl_node.errors import FlNodeError
+from incentive.ledger import (
+    Member,
+    MemberStatus,
+    ParticipantRecord,
+    Receipt,
+    Round,
+    RoundOpened,
+    RoundStatus,
+)
+from incentive.ledger.records import to_hex
+
+
+@dataclass(frozen=True)
+class NullAccount:
+    """An identity on the null ledger: a name used as its address, with no key."""
+
+    address: str
+
+
+class NullLedger:
+    """Rounds, commitments and results of one run, kept in memory.
+
+    A round's id is its number in the task (1, 2, ...): a cancelled round's id is opened again
+    by the next :meth:`open_round`, so a retried round plans the same round number (and its
+    participants train with the same seeds) as the first attempt.
+    """
+
+    def __init__(self) -> None:
+        self._rounds: dict[int, Round] = {}
+        self._lock = threading.Lock()  # nodes may commit from several threads
+        self.cancelled = 0
+
+    def open_round(self, account: NullAccount, task_id: int, global_model_hash: bytes, duration_s: int = 0) -> Receipt:
+        """Open the task's next round (``duration_s`` is ignored: the transport's deadline applies)."""
+        with self._lock:
+            if any(r.status == RoundStatus.OPEN for r in self._rounds.values()):
+                raise FlNodeError("a round is already open on the null ledger")
+            round_id = 1 + sum(r.status == RoundStatus.FINALIZED for r in self._rounds.values())
+            self._rounds[round_id] = Round(
+                round_id=round_id, task_id=task_id, status=RoundStatus.OPEN, opened_at=0, deadline=0,
+                global_model_hash=to_hex(global_model_hash), aggregated_model_hash=to_hex(bytes(32)),
+                performance=0, budget=0, rewarded=0, dust=0, positive_score_sum=0,
+                participant_count=0, dropped_count=0, participants=(),
+            )
+        event = RoundOpened(
+            block_number=0, tx_hash="", log_index=0, round_id=round_id, task_id=task_id,
+            global_model_hash=to_hex(global_model_hash), deadline=0, budget=0,
+        )
+        return Receipt(tx_hash="", block_number=0, gas_used=0, events=(event,))
+
+    def commit(self, account: NullAccount, round_id: int, update_hash: bytes) -> None:
+        """Record ``account``'s commitment to its blob's hash in the open round ``round_id``."""
+        with self._lock:
+            r = self._open(round_id)
+            if any(p.account == account.address for p in r.participants):
+                raise FlNodeError(f"{account.address} already committed to round {round_id}")
+            record = ParticipantRecord(
+                round_id=round_id, index=len(r.participants), account=account.address,
+                commitment=to_hex(update_hash), score=0, reward=0, dropped=False,
+            )
+            self._rounds[round_id] = replace(r, participants=(*r.participants, record), participant_count=len(r.participants) + 1)
+
+    def participants(self, round_id: int) -> list[ParticipantRecord]:
+        """The round's committed participants, in commitment order."""
+        return list(self._round(round_id).participants)
+
+    def cancel_round(self, account: NullAccount, round_id: int) -> None:
+        """Cancel the open round; its id is opened again next."""
+        with self._lock:
+            self._open(round_id)
+            del self._rounds[round_id]
+            self.cancelled += 1
+
+    def finalize(
+        self,
+        account: NullAccount,
+        round_id: int,
+        aggregated_model_hash: bytes,
+        performance: int,
+        scores: Sequence[int],
+        dropped: Sequence[bool],
+        participants: Sequence[str],
+    ) -> Receipt:
+        """Record the round's result; ``scores`` and ``dropped`` are in the order of ``participants``."""
+        with self._lock:
+            r = self._open(round_id)
+            if list(participants) != [p.account for p in r.participants]:
+                raise FlNodeError(f"round {round_id}: finalize names {list(participants)}, committed are {[p.account for p in r.participants]}")
+            records = tuple(replace(p, score=s, dropped=d) for p, s, d in zip(r.participants, scores, dropped, strict=True))
+            self._rounds[round_id] = replace(
+                r, status=RoundStatus.FINALIZED, aggregated_model_hash=to_hex(aggregated_model_hash),
+                performance=performance, participants=records, dropped_count=sum(dropped),
+                positive_score_sum=sum(max(s, 0) for s in scores),
+            )
+        return Receipt(tx_hash="", block_number=0, gas_used=0, events=())
+
+    def member(self, address: str) -> Member:
+        """A member with no stake (nothing can be slashed)."""
+        return Member(
+            address=address, status=MemberStatus.ACTIVE, stake=0, joined_at=0, name=address, node_key_hash=to_hex(bytes(32)),
+            cumulative_score=0, pending_reward=0, claimed_reward=0, open_commitments=0,
+        )
+
+    def rounds(self) -> list[Round]:
+        """Every round not cancelled, in id order."""
+        return [self._rounds[k] for k in sorted(self._rounds)]
+
+    def _round(self, round_id: int) -> Round:
+        try:
+            return self._rounds[round_id]
+        except KeyError:
+            raise FlNodeError(f"no round {round_id} on the null ledger") from None
+
+    def _open(self, round_id: int) -> Round:
+        r = self._round(round_id)
+        if r.status != RoundStatus.OPEN:
+            raise FlNodeError(f"round {round_id} is {r.status.name.lower()}, not open")
+        return r
+
