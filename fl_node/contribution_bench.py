@@ -1,30 +1,37 @@
 """Contribution scorers compared on real encrypted federated rounds: what `fedledger bench contribution` measures.
 
 A federation of N nodes (two free-riders and one label-flipper among them by default) trains
-for a few rounds with Paillier-encrypted updates. In every round each scorer values the same
-verified updates with the same utility the ledger's evaluator uses (validation metric of the
-model built from a subset's decrypted sum), each with its own empty cache, so its evaluation
-count and seconds are its own. Approximate scorers are compared with exact Shapley per round
+for a few rounds with Paillier-encrypted updates: a non-scoring
+:class:`~fl_node.hfl.coordinator.Coordinator` on a :class:`~fl_node.hfl.null_ledger.NullLedger`,
+driven by :func:`~fl_node.hfl.runner.run_federation`. The scorers are a run observer
+(:class:`ScorerComparison`): in every round each scorer values the same verified updates with
+the same utility the ledger's evaluator uses (validation metric of the model built from a
+subset's decrypted sum), each with its own empty cache, so its evaluation count and seconds
+are its own. Approximate scorers are compared with exact Shapley per round
 (Pearson, relative L2, Spearman; averaged over rounds) and on the values summed over rounds.
 """
 
 from __future__ import annotations
 
+import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
 
+from fl_node.artifacts import ArtifactStore
 from fl_node.behaviours import behaviour_roster, make_behaviour
 from fl_node.crypto.keys import generate_keypair, public_key_to_bytes
 from fl_node.data import federate, load_dataset
 from fl_node.errors import FlNodeError
-from fl_node.hfl.coordinator import RoundUtility
-from fl_node.hfl.aggregator import Aggregator, collect_submissions
-from fl_node.hfl.participant import Participant, RoundPlan
-from fl_node.models import flatten
+from fl_node.hfl.coordinator import Coordinator, RoundUtility
+from fl_node.hfl.node import LedgerNode
+from fl_node.hfl.null_ledger import NullAccount, NullLedger
+from fl_node.hfl.participant import Participant
+from fl_node.hfl.runner import RunObserver, run_federation
 from fl_node.task import DataConfig, TaskConfig, build_task
+from fl_node.transport.inprocess import InProcessTransport
 from incentive.contribution import MAX_EXACT_PARTICIPANTS, agreement, make_scorer
 
 
@@ -58,50 +65,71 @@ class ContributionBenchConfig:
         }
 
 
+class ScorerComparison(RunObserver):
+    """Runs every scorer of ``config`` on each round's utility and keeps their evaluations, seconds and values.
+
+    Each scorer gets a fresh :class:`RoundUtility` over the same verified updates (its own
+    empty cache) and the evaluator's sampling seed ``[task seed, round id]``.
+    """
+
+    def __init__(self, config: ContributionBenchConfig, on_step: Callable[[str], None] | None = None) -> None:
+        self.config = config
+        self.on_step = on_step
+        self.per_scorer: dict[str, dict[str, list]] = {
+            label: {"evaluations": [], "seconds": [], "values": []} for label in config.scorers()
+        }
+
+    def on_utility(self, round_id: int, utility: RoundUtility) -> None:
+        for label, (name, options) in self.config.scorers().items():
+            if self.on_step is not None:
+                self.on_step(f"round {round_id}: {label}")
+            fresh = RoundUtility(utility.spec, utility.verified, utility.key_holder, utility.global_params, utility.validation)
+            order = fresh.ids
+            start = time.perf_counter()
+            result = make_scorer(name, **options).score(
+                list(range(len(order))), fresh, rng=np.random.default_rng([self.config.task.seed, round_id])
+            )
+            record = self.per_scorer[label]
+            record["seconds"].append(time.perf_counter() - start)
+            record["evaluations"].append(result.evaluations)
+            record["values"].append({order[i]: v for i, v in result.values.items()})
+
+
 def run_contribution_bench(
     config: ContributionBenchConfig, on_step: Callable[[str], None] | None = None
 ) -> dict[str, object]:
-    """Run the rounds and every scorer; returns the JSON document of `fedledger bench contribution`."""
+    """Run the rounds with every scorer observing them; returns the JSON document of `fedledger bench contribution`."""
     task = config.task
     nodes = task.data.nodes
     if not 2 <= nodes <= MAX_EXACT_PARTICIPANTS:
         raise FlNodeError(f"--nodes must be 2..{MAX_EXACT_PARTICIPANTS} so that exact Shapley can run, got {nodes}")
     data = federate(load_dataset(task.data.dataset), nodes, task.data.partition, seed=task.seed)
     behaviours = behaviour_roster(nodes, config.free_riders, config.label_flippers)
-    ids = [f"node-{k}" for k in range(nodes)]
+    ids = [f"node-{k:0{len(str(nodes - 1))}d}" for k in range(nodes)]
     public_key, private_key = generate_keypair(task.custody.key_bits) if task.custody.encrypt else (None, None)
     public_key_bytes = public_key_to_bytes(public_key) if public_key is not None else b""
     spec = build_task(
         task, data.n_features, data.n_classes, {pid: len(part) for pid, part in zip(ids, data.nodes)}, public_key_bytes
     )
-    model = spec.model
     scheme = spec.scheme()
-    aggregator, key_holder = Aggregator(scheme), spec.key_holder(private_key)
-    participants = [
-        Participant(pid, part, model.factory(), task.training, scheme, seed=k, behaviour=make_behaviour(b, data.n_classes))
+    ledger = NullLedger()
+    transport = InProcessTransport([
+        LedgerNode(
+            pid,
+            Participant(pid, part, spec.model.factory(), task.training, scheme, seed=k, behaviour=make_behaviour(b, data.n_classes)),
+            NullAccount(pid),
+            ledger,
+        )
         for k, (pid, part, b) in enumerate(zip(ids, data.nodes, behaviours))
-    ]
-    global_params = flatten(model.build(task.seed))
-    per_scorer: dict[str, dict[str, list]] = {
-        label: {"evaluations": [], "seconds": [], "values": []} for label in config.scorers()
-    }
-    for r in range(1, task.rounds + 1):
-        plan = RoundPlan(r, global_params, dict(spec.sample_counts))
-        verified = aggregator.verify(plan, collect_submissions(participants, plan).submissions)
-        for label, (name, options) in config.scorers().items():
-            if on_step is not None:
-                on_step(f"round {r}: {label}")
-            utility = RoundUtility(spec, verified, key_holder, global_params, data.validation)
-            order = utility.ids
-            start = time.perf_counter()
-            result = make_scorer(name, **options).score(
-                list(range(len(order))), utility, rng=np.random.default_rng([task.seed, r])
-            )
-            per_scorer[label]["seconds"].append(time.perf_counter() - start)
-            per_scorer[label]["evaluations"].append(result.evaluations)
-            per_scorer[label]["values"].append({order[i]: v for i, v in result.values.items()})
-        global_params = key_holder.new_global(global_params, verified.sum())
-    return _summary(config, behaviours, ids, per_scorer)
+    ])
+    comparison = ScorerComparison(config, on_step)
+    with tempfile.TemporaryDirectory(prefix="fedledger-bench-") as store:
+        coordinator = Coordinator(
+            spec, ledger, 1, NullAccount("aggregator"), NullAccount("evaluator"), private_key, data.validation,
+            ArtifactStore(store), score_contributions=False,
+        )
+        run_federation(coordinator, transport, task.rounds, observers=[comparison])
+    return _summary(config, behaviours, ids, comparison.per_scorer)
 
 
 def _summary(

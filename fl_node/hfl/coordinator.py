@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 import numpy as np
@@ -239,8 +239,16 @@ class Coordinator:
         )
         return receipt.event(RoundOpened).round_id
 
-    def run_round(self, global_params: np.ndarray, transport: Transport) -> RoundOutcome:
+    def run_round(
+        self,
+        global_params: np.ndarray,
+        transport: Transport,
+        on_utility: Callable[[int, RoundUtility], None] | None = None,
+    ) -> RoundOutcome:
         """Open, collect, verify against commitments, score, aggregate and finalize one round.
+
+        ``on_utility(round_id, utility)`` sees the round's :class:`RoundUtility` before it is
+        scored (benchmark probes).
 
         Raises
         ------
@@ -269,6 +277,8 @@ class Coordinator:
             reasons = "; ".join(f"{d.participant_id}: {d.reason}" for d in dropped)
             raise RoundAborted(f"round {round_id}: {reason}; round cancelled on chain ({reasons})")
         utility = RoundUtility(self.spec, verified, self.key_holder, global_params, self.validation)
+        if on_utility is not None:
+            on_utility(round_id, utility)
         values, evaluations = self.score(round_id, utility)
         new_params, metrics = utility.full()
         aggregated_hash = self.store.put(model_to_bytes(new_params))

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from fl_node.errors import RoundAborted
-from fl_node.hfl.coordinator import Coordinator, RoundOutcome
+from fl_node.hfl.coordinator import Coordinator, RoundOutcome, RoundUtility
 from fl_node.hfl.spec import FederationSpec
 from fl_node.models import flatten
 from fl_node.seeds import INITIAL_MODEL, derive_seed
@@ -34,6 +34,9 @@ class RunObserver:
 
     def on_start(self, resumed_from: int, params: np.ndarray) -> None:
         """Before the first round of this run: ``resumed_from`` rounds were already finalized on chain."""
+
+    def on_utility(self, round_id: int, utility: RoundUtility) -> None:
+        """A round's utility over its verified participants, before the coordinator scores and finalizes it."""
 
     def on_round(self, outcome: RoundOutcome) -> None:
         """After each finalized round."""
@@ -113,10 +116,14 @@ def run_federation(
 def _run_with_retries(
     coordinator: Coordinator, transport: Transport, params: np.ndarray, retries: int, observers: Sequence[RunObserver]
 ) -> RoundOutcome:
+    def probe(round_id: int, utility: RoundUtility) -> None:
+        for observer in observers:
+            observer.on_utility(round_id, utility)
+
     attempt = 1
     while True:
         try:
-            return coordinator.run_round(params, transport)
+            return coordinator.run_round(params, transport, probe)
         except RoundAborted as exc:
             if attempt > retries:
                 raise
