@@ -45,7 +45,7 @@ class NullLedger:
     def __init__(self) -> None:
         self._rounds: dict[int, Round] = {}
         self._lock = threading.Lock()  # nodes may commit from several threads
-        self.cancelled = 0
+        self.cancellations: list[tuple[int, str]] = []
 
     def open_round(self, account: NullAccount, task_id: int, global_model_hash: bytes, duration_s: int = 0) -> Receipt:
         """Open the task's next round (``duration_s`` is ignored: the transport's deadline applies)."""
@@ -81,12 +81,12 @@ class NullLedger:
         """The round's committed participants, in commitment order."""
         return list(self._round(round_id).participants)
 
-    def cancel_round(self, account: NullAccount, round_id: int) -> None:
-        """Cancel the open round; its id is opened again next."""
+    def cancel_round(self, account: NullAccount, round_id: int, reason: str = "cancelled by its manager") -> None:
+        """Cancel the open round, recording ``reason`` in :attr:`cancellations`; its id is opened again next."""
         with self._lock:
             self._open(round_id)
             del self._rounds[round_id]
-            self.cancelled += 1
+            self.cancellations.append((round_id, reason))
 
     def finalize(
         self,

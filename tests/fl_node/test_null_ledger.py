@@ -42,10 +42,10 @@ def test_a_cancelled_round_number_is_opened_again() -> None:
     first = open_round(ledger)
     ledger.commit(A, first, keccak(b"blob"))
 
-    ledger.cancel_round(AGGREGATOR, first)
+    ledger.cancel_round(AGGREGATOR, first, "too few usable submissions")
     again = open_round(ledger)
 
-    assert again == first == 1 and ledger.cancelled == 1
+    assert again == first == 1 and ledger.cancellations == [(1, "too few usable submissions")]
     assert ledger.participants(again) == [] and [r.status for r in ledger.rounds()] == [RoundStatus.OPEN]
 
 
