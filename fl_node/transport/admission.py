@@ -18,7 +18,7 @@ from pathlib import Path
 
 from fl_node.transport.deployment import register_supernode, unregister_supernode
 from fl_node.transport.tls import auth_key_hash, load_auth_public_key
-from incentive.ledger import LedgerClient, MemberStatus, to_bytes32
+from incentive.ledger import LedgerClient, to_bytes32
 
 log = logging.getLogger(__name__)
 
@@ -28,8 +28,7 @@ def active_member_key_hashes(ledger: LedgerClient) -> dict[bytes, str]:
     minimum = ledger.min_stake()
     out = {}
     for member in ledger.members():
-        # the ledger's rule, as in require_active_member: active, and staked at the minimum unless exempt
-        if member.status == MemberStatus.ACTIVE and (member.stake >= minimum or member.stake_exempt):
+        if member.may_commit(minimum):
             out[to_bytes32(member.node_key_hash)] = member.address
     return out
 

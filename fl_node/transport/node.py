@@ -87,7 +87,7 @@ def require_active_member(ledger: LedgerClient, address: str) -> None:
     if member.status == MemberStatus.LEAVING:
         raise MembershipRefused(f"{address} asked to leave the consortium; its stake is unbonding")
     minimum = ledger.min_stake()
-    if member.stake < minimum and not member.stake_exempt:
+    if not member.may_commit(minimum):
         raise MembershipRefused(
             f"{address}'s stake {member.stake} wei is below the ledger's minimum {minimum} wei "
             "(slashed, or the minimum rose): top it up before taking part"

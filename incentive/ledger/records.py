@@ -64,6 +64,10 @@ class Member:
         """Every reward ever credited: pending plus claimed."""
         return self.pending_reward + self.claimed_reward
 
+    def may_commit(self, min_stake: int) -> bool:
+        """The ledger's commit rule: active, and staked at ``min_stake`` unless admitted without a stake."""
+        return self.status == MemberStatus.ACTIVE and (self.stake >= min_stake or self.stake_exempt)
+
 
 @dataclass(frozen=True)
 class Task:
