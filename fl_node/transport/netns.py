@@ -136,36 +136,65 @@ class NetnsHosts:
     def remove(self) -> None:
         """Kill every process left in the namespaces made, then delete them (and with them their links)."""
         for name in reversed(self._made):
-            self._kill_inside(name)
+            inode = _netns_inode(name)
+            _kill_holders(name, inode)
             try:
                 _ip("netns", "del", name)
             except NetnsError as exc:
                 log.warning("%s", exc)
+            # a process that opened the namespace before the kill (``ip netns exec`` between its open
+            # and its setns) enters it afterwards: the namespace lives on unnamed while it does
+            _kill_holders(name, inode)
         self._made.clear()
         self.hub = None
         self.nodes = []
-
-    @staticmethod
-    def _kill_inside(name: str) -> None:
-        deadline = time.monotonic() + _KILL_WAIT_S
-        while time.monotonic() < deadline:
-            try:
-                done = subprocess.run(["ip", "netns", "pids", name], capture_output=True, text=True, timeout=_IP_TIMEOUT_S)
-            except subprocess.TimeoutExpired:
-                return
-            pids = [int(p) for p in done.stdout.split() if p.isdigit()]
-            if not pids:
-                return
-            for pid in pids:
-                try:
-                    os.kill(pid, signal.SIGKILL)
-                except (ProcessLookupError, PermissionError):
-                    pass
-            time.sleep(0.05)
-        log.warning("processes outlived SIGKILL in network namespace %s", name)
 
     def __enter__(self) -> NetnsHosts:
         return self.create()
 
     def __exit__(self, *exc: object) -> None:
         self.remove()
+
+
+def _netns_inode(name: str) -> int | None:
+    try:
+        return os.stat(f"/run/netns/{name}").st_ino
+    except OSError:
+        return None
+
+
+def _holders(inode: int) -> list[int]:
+    """Pids of the processes inside the namespace ``inode`` or holding a descriptor on it."""
+    link = f"net:[{inode}]"
+    pids = []
+    for entry in os.scandir("/proc"):
+        if not entry.name.isdigit() or int(entry.name) == os.getpid():
+            continue
+        try:
+            links = [os.readlink(f"{entry.path}/ns/net")]
+            links += [os.readlink(fd.path) for fd in os.scandir(f"{entry.path}/fd")]
+        except OSError:
+            continue  # gone meanwhile, or not ours to read
+        if link in links:
+            pids.append(int(entry.name))
+    return pids
+
+
+def _kill_holders(name: str, inode: int | None) -> None:
+    """SIGKILL everything in or holding namespace ``name`` until none is left (bounded wait)."""
+    if inode is None:
+        return
+    deadline = time.monotonic() + _KILL_WAIT_S
+    quiet = 0
+    while time.monotonic() < deadline:
+        pids = _holders(inode)
+        quiet = 0 if pids else quiet + 1
+        if quiet >= 2:
+            return
+        for pid in pids:
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except (ProcessLookupError, PermissionError):
+                pass
+        time.sleep(0.05)
+    log.warning("processes outlived SIGKILL in network namespace %s", name)
