@@ -32,9 +32,11 @@ from eth_account import Account
 from eth_account.signers.local import LocalAccount
 from hexbytes import HexBytes
 from web3 import Web3
+from web3.exceptions import TimeExhausted
 from web3.types import TxReceipt
 
 from incentive.errors import ChainError, KeyFileError
+from incentive.rpc import CheckedHTTPProvider
 
 log = logging.getLogger(__name__)
 
@@ -66,6 +68,8 @@ class Chain:
         estimating each one (any other chain).
     tester : Any
         The ``EthereumTester`` behind an embedded chain (snapshots, time travel), else ``None``.
+    receipt_timeout_s : float (default: 120)
+        How long :meth:`send` waits for a transaction's receipt.
     """
 
     w3: Web3
@@ -74,6 +78,7 @@ class Chain:
     funder: LocalAccount | None = None
     fixed_gas: bool = True
     tester: Any = None
+    receipt_timeout_s: float = RECEIPT_TIMEOUT_S
     _snapshots: dict[int, Any] = field(default_factory=dict, repr=False)
 
     # -------------------------------------------------------------- accounts
@@ -119,6 +124,12 @@ class Chain:
         -------
         TxReceipt
             The receipt, whatever its status: the caller decides what a failure means.
+
+        Raises
+        ------
+        ChainError
+            The node did not answer properly (see :mod:`incentive.rpc`) or no receipt came
+            within ``receipt_timeout_s``.
         """
         full = dict(tx)
         full.setdefault("value", 0)
@@ -134,7 +145,12 @@ class Chain:
         full["gas"] = gas
         signed = account.sign_transaction(full)
         tx_hash = self.w3.eth.send_raw_transaction(signed.raw_transaction)
-        return self.w3.eth.wait_for_transaction_receipt(tx_hash, timeout=RECEIPT_TIMEOUT_S, poll_latency=0.05)
+        try:
+            return self.w3.eth.wait_for_transaction_receipt(tx_hash, timeout=self.receipt_timeout_s, poll_latency=0.05)
+        except TimeExhausted:
+            raise ChainError(
+                f"no receipt for transaction {tx_hash.to_0x_hex()} within {self.receipt_timeout_s:g} s"
+            ) from None
 
     # -------------------------------------------------------------- logs
 
@@ -270,14 +286,13 @@ def rpc_chain(url: str, chain_id: int | None = None, timeout_s: float = 10.0) ->
     parsed = urlparse(url)
     if parsed.scheme not in ("http", "https") or not parsed.netloc:
         raise ChainError(f"not an http(s) JSON-RPC URL: {url!r}")
-    from web3 import HTTPProvider
-
-    provider = HTTPProvider(url, request_kwargs={"timeout": timeout_s}, exception_retry_configuration=None)
-    w3 = Web3(provider)
+    w3 = Web3(CheckedHTTPProvider(url, timeout_s))
     try:
         actual = w3.eth.chain_id
-    except Exception as exc:  # connection refused, timeout, not JSON-RPC
-        raise ChainError(f"cannot reach a JSON-RPC node at {url} ({type(exc).__name__})") from None
+    except ChainError as exc:
+        raise ChainError(f"cannot reach a JSON-RPC node at {url}: {exc}") from None
+    except Exception as exc:  # an error object, or a result that is not a chain id
+        raise ChainError(f"cannot reach a JSON-RPC node at {url} ({type(exc).__name__}: {exc})") from None
     if chain_id is not None and actual != chain_id:
         raise ChainError(f"wrong chain at {url}: chain id {actual}, expected {chain_id}")
     funder = None

@@ -59,6 +59,7 @@ from incentive.ledger.transactions import (
     FINALIZE_GAS_BASE,
     FINALIZE_GAS_PER_PARTICIPANT,
     GAS,
+    ledger_error,
     LOG_CHUNK_BLOCKS,
     deploy_contract,
     send_checked,
@@ -478,10 +479,10 @@ class LedgerClient:
         try:
             return self.contract.get_function_by_name(fn_name)(*args).call()
         except Exception as exc:
-            revert = self._errors.from_exception(exc)
-            if revert is None:
+            error = ledger_error(self._errors, exc, fn_name)
+            if error is None:
                 raise
-            raise revert from None
+            raise error from None
 
     def _participant(self, round_id: int, p: Sequence[Any]) -> ParticipantRecord:
         return ParticipantRecord(

@@ -6,10 +6,11 @@ from collections.abc import Sequence
 from typing import Any
 
 from eth_account.signers.local import LocalAccount
+from web3.exceptions import Web3Exception
 from web3.types import TxReceipt
 
 from incentive.chain import Chain
-from incentive.errors import LedgerTransactionError
+from incentive.errors import ChainError, IncentiveError, LedgerTransactionError
 from incentive.ledger.records import to_hex
 from incentive.ledger.reverts import RevertDecoder
 from incentive.solidity import ContractArtifact
@@ -41,6 +42,21 @@ CANCEL_GAS_PER_PARTICIPANT = 20_000
 LOG_CHUNK_BLOCKS = 2_000
 
 
+def ledger_error(errors: RevertDecoder, exc: Exception, what: str) -> IncentiveError | None:
+    """The exception to raise for ``exc`` from a ledger call: its revert, or a :class:`ChainError`
+    when the node answered with an error that is not a revert or with a result web3 cannot read;
+    ``None`` for anything else (a bug here, re-raised as is)."""
+    if isinstance(exc, IncentiveError):
+        return exc
+    revert = errors.from_exception(exc)
+    if revert is not None:
+        return revert
+    if isinstance(exc, (Web3Exception, ValueError)):
+        detail = " ".join(str(exc).split())[:200]
+        return ChainError(f"{what}: the node's answer cannot be used ({type(exc).__name__}: {detail})")
+    return None
+
+
 def send_checked(
     chain: Chain, sender: LocalAccount, tx: dict[str, Any], gas: int | None, errors: RevertDecoder, what: str
 ) -> TxReceipt:
@@ -48,10 +64,10 @@ def send_checked(
     try:
         receipt = chain.send(sender, tx, gas=gas)
     except Exception as exc:
-        revert = errors.from_exception(exc)
-        if revert is None:
+        error = ledger_error(errors, exc, what)
+        if error is None:
             raise
-        raise revert from None
+        raise error from None
     if receipt["status"] == 1:
         return receipt
     # Replay the failed transaction as a call on the state of its block to learn why.
