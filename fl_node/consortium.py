@@ -211,7 +211,6 @@ class LocalConsortium:
             status_file=str(self.work_dir / "status.json"),
             task=c,
             validation=str(validation_csv),
-            label=LABEL,
             straggler_grace_s=self.config.straggler_grace_s,
         )
         write_app_project(self.work_dir / "app", self.serve.to_run_config())

@@ -140,3 +140,7 @@ class CertificateError(ConsortiumError):
 
 class NetnsError(ConsortiumError):
     """Linux network namespaces cannot be created here (not root, no ``ip``) or a namespace command failed."""
+
+
+class TaskFileError(FlNodeError):
+    """A task file cannot be read, is not TOML, or holds an unknown key, a wrongly typed value or an invalid setting."""

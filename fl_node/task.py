@@ -11,6 +11,7 @@ flat kebab-case table of a Flower run config and read it back.
 from __future__ import annotations
 
 import dataclasses
+import json
 import typing
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -37,18 +38,28 @@ TOKEN = 10**18
 
 @dataclass(frozen=True)
 class DataConfig:
-    """Where the data comes from and how it is split among the nodes.
+    """Where the data comes from, how it is split among the nodes, and which CSV columns it uses.
 
     Attributes
     ----------
     dataset : str (default: "breast_cancer")
+        Bundled data set of a rehearsal (``demo``); a consortium's nodes bring their own CSVs.
     partition : str (default: "iid")
     nodes : int (default: 5)
+    label : str (default: "label")
+        Label column of the CSV files (the evaluator's validation file, the nodes' data).
+    id_columns : tuple[str, ...] (default: none)
+        Record identifiers: never features.
+    drop : tuple[str, ...] (default: none)
+        Other columns left out of the features.
     """
 
     dataset: str = "breast_cancer"
     partition: str = "iid"
     nodes: int = 5
+    label: str = "label"
+    id_columns: tuple[str, ...] = ()
+    drop: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -296,13 +307,18 @@ T = TypeVar("T")
 
 
 def to_flat(config: Any, prefix: str = "") -> dict[str, Any]:
-    """A dataclass tree as a flat table: ``section-field`` kebab-case keys, scalar values."""
+    """A dataclass tree as a flat table: ``section-field`` kebab-case keys, scalar values.
+
+    A tuple becomes its JSON list as a string (a run config holds scalars only).
+    """
     flat: dict[str, Any] = {}
     for f in dataclasses.fields(config):
         key = prefix + f.name.replace("_", "-")
         value = getattr(config, f.name)
         if dataclasses.is_dataclass(value):
             flat.update(to_flat(value, key + "-"))
+        elif isinstance(value, tuple):
+            flat[key] = json.dumps(list(value))
         else:
             flat[key] = value
     return flat
@@ -320,10 +336,18 @@ def from_flat(cls: type[T], table: Mapping[str, Any], prefix: str = "", base: An
             inner = getattr(base, f.name) if base is not None else _field_default(f)
             values[f.name] = from_flat(kind, table, key + "-", inner)
         elif key in table:
-            values[f.name] = kind(table[key])
+            values[f.name] = _cast(kind, table[key])
         elif base is not None:
             values[f.name] = getattr(base, f.name)
     return cls(**values)
+
+
+def _cast(kind: Any, value: Any) -> Any:
+    """``value`` as a field of type ``kind``; a ``tuple[str, ...]`` field reads :func:`to_flat`'s JSON list."""
+    if typing.get_origin(kind) is tuple:
+        items = json.loads(value) if isinstance(value, str) else value
+        return tuple(str(item) for item in items)
+    return kind(value)
 
 
 def _field_default(f: dataclasses.Field) -> Any:

@@ -15,21 +15,29 @@ from fl_node.cli.app import EXIT_CHECK_FAILED, BadInput, JsonOption, app, consol
 from fl_node.cli.audit_cmd import print_audit
 from fl_node.cli.chain_cmd import ChainIdOption, RpcOption, open_chain
 from fl_node.cli.explorer_cmd import check_port, explorer_command_line, serve
+from fl_node.cli.task_cmd import refuse_task_flags
 from fl_node.crypto.keys import load_private_key
 from fl_node.demo import DemoConfig, DemoResult, DemoRound, run_demo, setup_federation
 from fl_node.explorer.views import Explorer
 from fl_node.explorer.web import DEFAULT_PORT
 from fl_node.plots import plot_accuracy, plot_contributions
 from fl_node.task import CustodyConfig, DataConfig, ModelChoice, ScoringConfig, TaskConfig
+from fl_node.task_file import load_task_file
 from fl_node.training import TrainConfig
 from incentive.contribution import SCORERS
 from incentive.fixedpoint import from_fixed
 
 TOKEN = 10**18
+#: Options that define the task, refused beside --task FILE (the file holds them).
+TASK_FLAGS = ("nodes", "rounds", "scorer", "utility", "seed", "dataset", "partition", "model", "key_bits", "local_epochs", "lr", "encrypt", "key_custody")
 
 
 @app.command("demo")
 def demo_command(
+    ctx: typer.Context,
+    task_file: Path | None = typer.Option(
+        None, "--task", help="Task file (`fedledger task init`): the task's options instead of the flags below.", dir_okay=False
+    ),
     nodes: int = typer.Option(5, "--nodes", help="Hospital nodes."),
     free_riders: int = typer.Option(1, "--free-riders", help="Nodes that send zero updates."),
     label_flippers: int = typer.Option(1, "--label-flippers", help="Nodes that train on flipped labels."),
@@ -55,27 +63,32 @@ def demo_command(
 ) -> None:
     """Run a federation of hospitals on the ledger: encrypted rounds, contribution scores, rewards, audit."""
     start = time.perf_counter()
+    if task_file is not None:
+        refuse_task_flags(ctx, TASK_FLAGS)
+        task = load_task_file(task_file)
+        scorer, rounds, dataset, nodes = task.scoring.scorer, task.rounds, task.data.dataset, task.data.nodes
     if scorer not in SCORERS:
         raise BadInput(f"unknown scorer {scorer!r}; choose one of {', '.join(SCORERS)}")
     if rounds < 1:
         raise BadInput(f"--rounds must be at least 1, got {rounds}")
     if explorer:
         check_port(explorer_port, "--explorer-port")
-    custody = CustodyConfig.parse(key_custody, encrypt, key_bits)
+    custody = task.custody if task_file is not None else CustodyConfig.parse(key_custody, encrypt, key_bits)
     if key_shares is not None and not custody.threshold_custody:
         raise BadInput("--key-shares needs --key-custody threshold:T-of-N")
     if key_shares is not None and not key_shares.is_dir():
         raise BadInput(f"--key-shares {key_shares} is not a directory")
     torch.set_num_threads(1)
-    task = TaskConfig(
-        data=DataConfig(dataset, partition, nodes),
-        model=ModelChoice(model),
-        training=TrainConfig(epochs=local_epochs, lr=lr, batch_size=16),
-        custody=custody,
-        scoring=ScoringConfig(scorer, utility),
-        rounds=rounds,
-        seed=seed,
-    )
+    if task_file is None:
+        task = TaskConfig(
+            data=DataConfig(dataset, partition, nodes),
+            model=ModelChoice(model),
+            training=TrainConfig(epochs=local_epochs, lr=lr, batch_size=16),
+            custody=custody,
+            scoring=ScoringConfig(scorer, utility),
+            rounds=rounds,
+            seed=seed,
+        )
     config = DemoConfig(task, free_riders, label_flippers)
     config.behaviours()
     chain = open_chain(rpc, chain_id)

@@ -10,8 +10,10 @@ from rich.table import Table
 
 from fl_node.cli.app import BadInput, JsonOption, app, console, write_json
 from fl_node.cli.chain_cmd import ChainIdOption, open_chain
+from fl_node.cli.task_cmd import refuse_task_flags
 
 if TYPE_CHECKING:
+    from fl_node.task import TaskConfig
     from fl_node.transport.admission import MemberKeys
 
 
@@ -26,18 +28,37 @@ def _admit(admission: MemberKeys, node_keys: Path) -> None:
         console.print(f"[yellow]not admitted[/yellow]: {path} is no active member's node key")
 
 
+#: Options that define a new task, refused beside a task file (the file holds them).
+TASK_FLAGS = ("rounds", "nodes", "label", "id_columns", "drop", "min_participants", "key_bits", "seed")
+
+
+def _task_option(ctx: typer.Context, task: str) -> tuple[int, TaskConfig | None]:
+    """``--task``: a task ID (digits) to run or resume, or a task file of a new task."""
+    from fl_node.task_file import load_task_file
+
+    if not task or task.isdigit():
+        return int(task or 0), None
+    refuse_task_flags(ctx, TASK_FLAGS)
+    return 0, load_task_file(task)
+
+
 @app.command("serve")
 def serve_command(
+    ctx: typer.Context,
     rpc: str = typer.Option(..., "--rpc", help="JSON-RPC URL of the consortium's chain."),
     ledger: str = typer.Option(..., "--ledger", help="FederationLedger address."),
     aggregator_key: Path = typer.Option(..., "--aggregator-key", help="Key file of the account with AGGREGATOR_ROLE.", dir_okay=False),
     evaluator_key: Path = typer.Option(..., "--evaluator-key", help="Key file of the account with EVALUATOR_ROLE.", dir_okay=False),
     admin_key: Path | None = typer.Option(None, "--admin-key", help="Ledger admin's key file (to create the task).", dir_okay=False),
-    task: int = typer.Option(0, "--task", help="Task to run or resume (default: the work folder's task, else a new one)."),
+    task: str = typer.Option(
+        "", "--task", help="Task file of a new task (`fedledger task init`), or the ID of a task to run or resume (default: the work folder's task, else a new one)."
+    ),
     rounds: int = typer.Option(3, "--rounds", help="Rounds the task should have finalized on chain at the end."),
     nodes: int = typer.Option(3, "--nodes", help="SuperNodes to wait for before the first round."),
     validation: Path | None = typer.Option(None, "--validation", help="The evaluator's validation CSV (to create the task).", dir_okay=False),
     label: str = typer.Option("label", "--label", help="Label column of --validation."),
+    id_columns: list[str] = typer.Option([], "--id-column", help="A column of --validation that identifies records, not a feature (repeatable)."),
+    drop: list[str] = typer.Option([], "--drop", help="A column of --validation to leave out of the features (repeatable)."),
     min_participants: int = typer.Option(2, "--min-participants", help="Usable submissions a round needs."),
     key_bits: int = typer.Option(2048, "--key-bits", help="Paillier modulus size of a new task."),
     seed: int = typer.Option(0, "--seed", help="Seeds the initial model and the scorer of a new task."),
@@ -64,6 +85,18 @@ def serve_command(
     from fl_node.transport.tls import CertPaths, require_plaintext_allowed, split_address
     from incentive.ledger import LedgerClient
 
+    task_id, task_config = _task_option(ctx, task)
+    if task_config is None:
+        task_config = TaskConfig(
+            data=DataConfig(nodes=nodes, label=label, id_columns=tuple(id_columns), drop=tuple(drop)),
+            custody=CustodyConfig(key_bits=key_bits),
+            rounds=rounds,
+            min_participants=min_participants,
+            seed=seed,
+        )
+    elif task_config.custody.threshold_custody:
+        raise BadInput(f"{task}: serve holds the key as one key holder; threshold custody (custody.custodians) is `fedledger demo`'s")
+    rounds, nodes = task_config.rounds, task_config.data.nodes
     if rounds < 1 or nodes < 1:
         raise BadInput(f"--rounds and --nodes must be at least 1, got {rounds}, {nodes}")
     listen = address or f"{LOOPBACK}:{port}"
@@ -79,7 +112,7 @@ def serve_command(
         open_chain(rpc, chain_id)  # refuse a wrong chain before starting anything; the ServerApp checks again
     work_dir = work_dir.resolve()
     status = Status(str(work_dir / "status.json"))
-    if not task and not status.data.get("task") and (admin_key is None or validation is None):
+    if not task_id and not status.data.get("task") and (admin_key is None or validation is None):
         raise BadInput("a new task needs --admin-key and --validation (or give --task ID to run an existing one)")
     config = ServeConfig(
         rpc=rpc,
@@ -91,16 +124,9 @@ def serve_command(
         evaluator_key=str(evaluator_key.resolve()),
         admin_key=str(admin_key.resolve()) if admin_key else "",
         status_file=str(work_dir / "status.json"),
-        task_id=task,
-        task=TaskConfig(
-            data=DataConfig(nodes=nodes),
-            custody=CustodyConfig(key_bits=key_bits),
-            rounds=rounds,
-            min_participants=min_participants,
-            seed=seed,
-        ),
+        task_id=task_id,
+        task=task_config,
         validation=str(validation.resolve()) if validation else "",
-        label=label,
     )
     env = flower_env(work_dir / "flwr-home")
     write_app_project(work_dir / "app", config.to_run_config())

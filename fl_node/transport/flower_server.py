@@ -204,8 +204,7 @@ class ServeConfig:
         to wait for before the first round.
     node_wait_s : float (default: 120.0)
     validation : str (default: "")
-        The evaluator's validation CSV (task creation only).
-    label : str (default: "label")
+        The evaluator's validation CSV (task creation only; columns as in ``task.data``).
     round_timeout_s : float (default: 600.0)
     straggler_grace_s : float (default: 10.0)
     poll_s : float (default: 0.2)
@@ -227,7 +226,6 @@ class ServeConfig:
     task: TaskConfig = field(default_factory=lambda: TaskConfig(data=DataConfig(nodes=3), rounds=3))
     node_wait_s: float = 120.0
     validation: str = ""
-    label: str = "label"
     round_timeout_s: float = 600.0
     straggler_grace_s: float = 10.0
     poll_s: float = 0.2
@@ -377,7 +375,7 @@ def create_task(config: ServeConfig, ledger: LedgerClient, store: ArtifactStore,
         raise ConsortiumError(
             f"{len(members)} member nodes answered, fewer than min-participants={task.min_participants}"
         )
-    validation = load_node_data(Path(config.validation), config.label)
+    validation = load_node_data(Path(config.validation), task.data.label, task.data.id_columns, task.data.drop)
     n_features = int(validation.X.shape[1])
     wrong = [a for a, i in members.items() if int(i["n-features"]) != n_features]
     if wrong:

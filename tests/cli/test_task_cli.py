@@ -1,0 +1,79 @@
+"""`fedledger task init`, `demo --task` and `serve --task`: the file drives the task; bad files and mixed flags exit 2."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from eth_account import Account
+
+from fl_node.cli.app import main
+from fl_node.hfl.spec import FederationSpec
+from fl_node.errors import FlNodeError
+from incentive.chain import write_key_file
+
+LEDGER = "0x" + "11" * 20
+
+
+def _refused(args: list[str], capsys) -> str:
+    capsys.readouterr()
+    with pytest.raises(SystemExit) as exit_info:
+        main(args)
+    assert exit_info.value.code == 2
+    err = capsys.readouterr().err
+    assert "Traceback" not in err and len(err.strip().splitlines()) <= 2  # one line, wrapped at most once
+    return " ".join(err.split())
+
+
+def _specs(artifacts: Path) -> list[FederationSpec]:
+    specs = []
+    for path in artifacts.glob("*.bin"):
+        try:
+            specs.append(FederationSpec.from_bytes(path.read_bytes()))
+        except (FlNodeError, UnicodeDecodeError):
+            continue
+    return specs
+
+
+def test_task_init_writes_the_template_once(tmp_path: Path, capsys) -> None:
+    out = tmp_path / "task.toml"
+    main(["task", "init", "--out", str(out)])
+
+    assert "[model]" in out.read_text() and "hidden = 16" in out.read_text()
+    assert "exists; give --force" in _refused(["task", "init", "--out", str(out)], capsys)
+    main(["task", "init", "--out", str(out), "--force"])
+
+
+def test_demo_runs_the_task_file(tmp_path: Path) -> None:
+    task = tmp_path / "task.toml"
+    task.write_text('rounds = 1\n[data]\nnodes = 3\n[model]\nhidden = 5\n[custody]\nencrypt = false\n[scoring]\nscorer = "loo"\n')
+
+    main(["demo", "--task", str(task), "--free-riders", "0", "--label-flippers", "0",
+          "--out", str(tmp_path / "demo"), "--json", str(tmp_path / "demo.json")])
+
+    payload = json.loads((tmp_path / "demo.json").read_text())
+    assert [r["round"] for r in payload["rounds"]] == [1] and len(payload["nodes"]) == 3
+    [spec] = _specs(Path(payload["artifacts"]))
+    assert (spec.model.hidden, spec.encrypt, spec.scorer) == (5, False, "loo")
+
+
+def test_bad_task_files_and_flags_beside_a_task_file_exit_2(tmp_path: Path, capsys) -> None:
+    bad = tmp_path / "bad.toml"
+    bad.write_text("[model]\nwidth = 3\n")
+    good = tmp_path / "good.toml"
+    good.write_text("rounds = 2\n")
+    key = tmp_path / "k.key"
+    write_key_file(key, Account.create())
+    serve = ["serve", "--rpc", "http://127.0.0.1:9", "--ledger", LEDGER, "--aggregator-key", str(key), "--evaluator-key", str(key),
+             "--insecure", "--work-dir", str(tmp_path / "serve")]
+
+    assert f"{bad}: unknown key 'width' in [model]" in _refused(["demo", "--task", str(bad)], capsys)
+    assert f"{bad}: unknown key 'width' in [model]" in _refused([*serve, "--task", str(bad)], capsys)
+    assert "cannot read the task file" in _refused([*serve, "--task", str(tmp_path / "none.toml")], capsys)
+    assert "--rounds, --seed conflict with --task FILE" in _refused(["demo", "--task", str(good), "--rounds", "3", "--seed", "1"], capsys)
+    assert "--key-bits conflicts with --task FILE" in _refused([*serve, "--task", str(good), "--key-bits", "1024"], capsys)
+    threshold = tmp_path / "threshold.toml"
+    threshold.write_text("[custody]\ncustodians = 3\nthreshold = 2\n")
+    assert "threshold custody" in _refused([*serve, "--task", str(threshold)], capsys)
+    assert not (tmp_path / "serve").exists() and not (tmp_path / "out").exists()
