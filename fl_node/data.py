@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import csv
 import math
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
@@ -238,6 +238,14 @@ def map_labels(source: Path | str, values: Sequence[str], label_list: Sequence[s
     if unknown:
         raise DataError(f"{source}: labels {', '.join(repr(v) for v in unknown[:5])} are not in the task's label list {list(label_list)}")
     return np.array([index[_label_key(v)] for v in values], dtype=np.int64)
+
+
+def label_list(values: Iterable[str]) -> tuple[str, ...]:
+    """The label list of the label values seen anywhere: one entry per class (``1`` = ``1.0``), sorted."""
+    first: dict[str, str] = {}
+    for value in values:
+        first.setdefault(_label_key(value), value)
+    return _sorted_labels(set(first.values()))
 
 
 def _sorted_labels(values: set[str]) -> tuple[str, ...]:

@@ -13,7 +13,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import typing
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
@@ -25,6 +25,7 @@ from phe import PaillierPrivateKey, PaillierPublicKey
 from fl_node.crypto.codec import CodecConfig
 from fl_node.crypto.keys import generate_keypair, key_fingerprint, public_key_to_bytes, save_keypair
 from fl_node.crypto.threshold import SHARE_SUFFIX, load_share, save_share, share_path, split_private_key
+from fl_node.data import Standardization
 from fl_node.errors import FlNodeError
 from fl_node.hfl.keyholder import ThresholdCustody
 from fl_node.hfl.spec import FederationSpec
@@ -52,6 +53,12 @@ class DataConfig:
         Record identifiers: never features.
     drop : tuple[str, ...] (default: none)
         Other columns left out of the features.
+    labels : tuple[str, ...] (default: none)
+        The label list of a consortium task: class ``k`` is ``labels[k]``; none: the sorted
+        distinct labels of the validation file and the nodes.
+    standardize : bool (default: True)
+        A consortium task publishes the federated mean and deviation of the nodes' raw
+        features in its spec, and every node standardizes with them.
     """
 
     dataset: str = "breast_cancer"
@@ -60,6 +67,8 @@ class DataConfig:
     label: str = "label"
     id_columns: tuple[str, ...] = ()
     drop: tuple[str, ...] = ()
+    labels: tuple[str, ...] = ()
+    standardize: bool = True
 
 
 @dataclass(frozen=True)
@@ -201,6 +210,10 @@ def build_task(
     n_classes: int,
     sample_counts: Mapping[str, int],
     public_key: bytes = b"",
+    *,
+    features: Sequence[str] = (),
+    labels: Sequence[str] = (),
+    standardization: Standardization | None = None,
 ) -> FederationSpec:
     """The task's public spec: ``config`` for the members in ``sample_counts`` (address → sample count).
 
@@ -212,6 +225,8 @@ def build_task(
     sample_counts : Mapping[str, int]
     public_key : bytes (default: none)
         The key holder's Paillier public key; required when ``config.custody.encrypt``.
+    features, labels, standardization : (default: none)
+        The feature columns, label list and federated standardization of a consortium task.
     """
     if config.custody.encrypt and not public_key:
         raise FlNodeError("an encrypted task needs the key holder's public key")
@@ -226,6 +241,9 @@ def build_task(
         utility=config.scoring.utility,
         seed=config.seed,
         min_participants=config.min_participants,
+        features=tuple(features),
+        labels=tuple(labels),
+        standardization=standardization,
     )
 
 

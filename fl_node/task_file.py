@@ -44,6 +44,8 @@ COMMENTS: dict[str, str] = {
     "data.label": "Label column of the CSV files (the evaluator's validation file and each node's data).",
     "data.id_columns": "Record-identifier columns, never features, e.g. [\"patient_id\"].",
     "data.drop": "Other columns left out of the features.",
+    "data.labels": "Label list: class k is labels[k] at every node, e.g. [\"negative\", \"positive\"]; [] = the sorted distinct labels.",
+    "data.standardize": "Standardize every node's raw features with the federated mean and deviation published in the spec.",
     "model": "The model; its input and output sizes come from the data.",
     "model.name": f"Architecture: {', '.join(MODEL_NAMES)}.",
     "model.hidden": "Hidden units of the mlp (logreg and cnn have none).",

@@ -12,7 +12,7 @@ from phe import PaillierPrivateKey, PaillierPublicKey
 
 from fl_node.crypto.codec import CodecConfig
 from fl_node.crypto.keys import public_key_from_bytes
-from fl_node.data import ArraySplit
+from fl_node.data import ArraySplit, Standardization
 from fl_node.errors import FlNodeError
 from fl_node.hfl.keyholder import KeyHolder, ThresholdCustody
 from fl_node.hfl.schemes import EncryptedSums, EncryptedUpdates, PlainSums, PlainUpdates
@@ -46,6 +46,12 @@ class FederationSpec:
     seed : int
         Seeds the scorer's sampling in every round (with the round id).
     min_participants : int
+    features : tuple[str, ...] (default: none)
+        The feature columns every node's CSV must have, in order (consortium tasks).
+    labels : tuple[str, ...] (default: none)
+        The label list: class ``k`` is ``labels[k]`` at every node (consortium tasks).
+    standardization : Standardization | None (default: None)
+        The federated mean and deviation every node standardizes its raw features with.
     """
 
     model: ModelConfig
@@ -58,6 +64,9 @@ class FederationSpec:
     utility: str = "loss"
     seed: int = 0
     min_participants: int = 1
+    features: tuple[str, ...] = ()
+    labels: tuple[str, ...] = ()
+    standardization: Standardization | None = None
 
     def __post_init__(self) -> None:
         if self.utility not in UTILITIES:
@@ -107,6 +116,13 @@ class FederationSpec:
             "seed": self.seed,
             "min_participants": self.min_participants,
         }
+        # only when set, so the hashes of tasks that carry none stay what they were
+        if self.features:
+            payload["features"] = list(self.features)
+        if self.labels:
+            payload["labels"] = list(self.labels)
+        if self.standardization is not None:
+            payload["standardization"] = self.standardization.to_json()
         return json.dumps(payload, sort_keys=True, separators=(",", ":")).encode()
 
     @classmethod
@@ -125,6 +141,9 @@ class FederationSpec:
                 utility=str(raw["utility"]),
                 seed=int(raw["seed"]),
                 min_participants=int(raw["min_participants"]),
+                features=tuple(str(v) for v in raw.get("features", [])),
+                labels=tuple(str(v) for v in raw.get("labels", [])),
+                standardization=Standardization.from_json(raw["standardization"]) if "standardization" in raw else None,
             )
         except (ValueError, KeyError, TypeError) as exc:
             raise FlNodeError(f"not a federation spec: {exc}") from exc

@@ -18,6 +18,7 @@ from typing import Any
 
 import numpy as np
 import torch
+from eth_account.signers.local import LocalAccount
 from eth_hash.auto import keccak
 from flwr.app import ConfigRecord, Context, Message, RecordDict
 from flwr.serverapp import Grid, ServerApp
@@ -25,7 +26,8 @@ from phe import PaillierPrivateKey
 
 from fl_node.artifacts import ArtifactStore
 from fl_node.crypto.keys import load_private_key
-from fl_node.errors import ConsortiumError, KeyMismatch, MembershipRefused
+from fl_node.data import ArraySplit, FeatureStats, check_feature_columns, federated_standardization, label_list, load_csv, map_labels
+from fl_node.errors import ConsortiumError, DataError, KeyMismatch, MembershipRefused
 from fl_node.hfl.aggregator import Collected, Exclusion
 from fl_node.hfl.coordinator import Coordinator, RoundOutcome
 from fl_node.hfl.participant import RoundPlan, Submission
@@ -34,7 +36,7 @@ from fl_node.hfl.spec import FederationSpec, model_to_bytes, validation_to_bytes
 from fl_node.replay import load_published
 from fl_node.task import DataConfig, TaskConfig, build_task, from_flat, key_holder_path, new_key_holder_key, to_flat
 from fl_node.transport.keystore import load_account
-from fl_node.transport.node import load_node_data, require_active_member
+from fl_node.transport.node import node_split, require_active_member
 from fl_node.transport.processes import log_to_file
 from incentive.chain import connect
 from incentive.ledger import LedgerClient, TaskCreated
@@ -375,14 +377,47 @@ def create_task(config: ServeConfig, ledger: LedgerClient, store: ArtifactStore,
         raise ConsortiumError(
             f"{len(members)} member nodes answered, fewer than min-participants={task.min_participants}"
         )
-    validation = load_node_data(Path(config.validation), task.data.label, task.data.id_columns, task.data.drop)
+    table = load_csv(Path(config.validation), task.data.label, id_columns=task.data.id_columns, drop=task.data.drop)
+    if not any("features" in info for info in members.values()):
+        return _publish(config, ledger, store, admin, members, node_split(table, config.validation))
+    features = table.feature_names
+    for address, info in list(members.items()):
+        try:
+            check_feature_columns(f"node {address}", json.loads(str(info.get("features", "[]"))), features)
+        except DataError as exc:
+            log.warning("left out of the task: %s", exc)
+            del members[address]
+    if len(members) < task.min_participants:
+        raise ConsortiumError(f"{len(members)} member nodes hold the validation file's columns, fewer than min-participants={task.min_participants}")
+    labels = task.data.labels or label_list(
+        [table.class_names[k] for k in np.unique(table.y)] + [c for i in members.values() for c in json.loads(str(i["classes"]))]
+    )
+    y = map_labels(config.validation, [table.class_names[k] for k in table.y], labels)
+    standardization = None
+    if task.data.standardize:
+        standardization = federated_standardization([FeatureStats.from_json(json.loads(str(i["stats"])), len(features)) for i in members.values()])
+    X = standardization.apply(table.X) if standardization is not None else table.X.astype(np.float32)
+    return _publish(config, ledger, store, admin, members, ArraySplit(X, y), features=features, labels=labels, standardization=standardization)
+
+
+def _publish(
+    config: ServeConfig,
+    ledger: LedgerClient,
+    store: ArtifactStore,
+    admin: LocalAccount,
+    members: Mapping[str, Mapping[str, Any]],
+    validation: ArraySplit,
+    **columns: Any,
+) -> int:
+    """Make the key holder's key, publish spec and validation split, create the task; its id."""
+    task = config.task
     n_features = int(validation.X.shape[1])
     wrong = [a for a, i in members.items() if int(i["n-features"]) != n_features]
     if wrong:
         raise ConsortiumError(f"nodes {', '.join(wrong)} hold data with a feature count other than the validation set's {n_features}")
-    n_classes = 1 + max([int(validation.y.max())] + [max(i["labels"]) for i in members.values() if i["labels"]])
+    n_classes = len(columns["labels"]) if columns.get("labels") else 1 + max([int(validation.y.max())] + [max(i["labels"]) for i in members.values() if i["labels"]])
     key = new_key_holder_key(task.custody, Path(config.keys_dir))
-    spec = build_task(task, n_features, n_classes, {a: int(i["n-samples"]) for a, i in members.items()}, key.public_key)
+    spec = build_task(task, n_features, n_classes, {a: int(i["n-samples"]) for a, i in members.items()}, key.public_key, **columns)
     spec_hash = store.put(spec.to_bytes())
     validation_hash = store.put(validation_to_bytes(validation))
     receipt = ledger.create_task(admin, spec_hash, validation_hash, task.rewards.reward_per_round, task.min_participants)

@@ -25,7 +25,7 @@ import numpy as np
 from eth_account.signers.local import LocalAccount
 from eth_hash.auto import keccak
 
-from fl_node.data import ArraySplit, load_csv
+from fl_node.data import ArraySplit, Dataset, FeatureStats, check_feature_columns, load_csv, map_labels
 from fl_node.errors import DataError, MembershipRefused, PlanRejected
 from fl_node.hfl.node import LedgerNode
 from fl_node.hfl.spec import FederationSpec, model_from_bytes
@@ -54,7 +54,11 @@ def load_node_data(path: Path, label: str, id_columns: Sequence[str] = (), drop:
     Labels that are not all integers are numbered in sorted order; ``id_columns`` and ``drop``
     are left out of the features (see :func:`fl_node.data.load_csv`).
     """
-    dataset = load_csv(path, label, id_columns=id_columns, drop=drop)
+    return node_split(load_csv(path, label, id_columns=id_columns, drop=drop), path)
+
+
+def node_split(dataset: Dataset, path: Path | str) -> ArraySplit:
+    """:func:`load_node_data` of a loaded CSV: the features as float32, integer labels as their own index."""
     try:
         values = [int(float(name)) for name in dataset.class_names]
         exact = all(float(v) == float(name) for v, name in zip(values, dataset.class_names))
@@ -126,8 +130,12 @@ class NodeRuntime:
         Signs the node's commitments.
     ledger : LedgerClient
     data : ArraySplit
+        The data of a task whose spec names no columns, label list or standardization.
     seed : int
         With the round id, seeds local training and rounding (same role as in the in-process demo).
+    table : Dataset | None (default: None)
+        The raw CSV (feature names, label values as written): a task whose spec names its
+        columns, label list and standardization gets its data from this.
     """
 
     name: str
@@ -135,22 +143,49 @@ class NodeRuntime:
     ledger: LedgerClient
     data: ArraySplit
     seed: int
+    table: Dataset | None = None
     _specs: dict[bytes, FederationSpec] = field(default_factory=dict, repr=False)
     _schemes: dict[bytes, Any] = field(default_factory=dict, repr=False)
+    _data: dict[bytes, ArraySplit] = field(default_factory=dict, repr=False)
 
     @property
     def address(self) -> str:
         return self.account.address
 
     def info(self) -> dict[str, Any]:
-        """What the aggregator needs to put this node in a task's spec."""
-        return {
+        """What the aggregator needs to put this node in a task's spec.
+
+        With the raw CSV also its feature columns, its label values and, for the federated
+        standardization, its count, per-feature sums and sums of squares (JSON texts; no rows).
+        """
+        info: dict[str, Any] = {
             "address": self.address,
             "name": self.name,
             "n-samples": len(self.data),
             "n-features": int(self.data.X.shape[1]),
             "labels": sorted(int(v) for v in np.unique(self.data.y)),
         }
+        if self.table is not None:
+            info["features"] = json.dumps(list(self.table.feature_names))
+            info["classes"] = json.dumps([self.table.class_names[k] for k in np.unique(self.table.y)])
+            info["stats"] = json.dumps(FeatureStats.of(self.table.X).to_json())
+        return info
+
+    def _task_data(self, task_id: int, spec: FederationSpec) -> ArraySplit:
+        """This node's data as ``spec`` asks: its columns checked, labels mapped, features standardized."""
+        if not (spec.features or spec.labels or spec.standardization):
+            return self.data
+        if self.table is None:
+            raise PlanRejected(f"task {task_id} names its columns and label list; this node holds no raw CSV")
+        table = self.table
+        try:
+            if spec.features:
+                check_feature_columns(table.name, table.feature_names, spec.features)
+            y = map_labels(table.name, [table.class_names[k] for k in table.y], spec.labels) if spec.labels else self.data.y
+            X = spec.standardization.apply(table.X) if spec.standardization is not None else table.X.astype(np.float32)
+        except DataError as exc:
+            raise PlanRejected(f"task {task_id}: {exc}") from exc
+        return ArraySplit(X, y)
 
     def spec_for(self, task_id: int, spec_bytes: bytes) -> FederationSpec:
         """The task's spec, after checking its hash against the ledger (PlanRejected otherwise)."""
@@ -160,11 +195,13 @@ class NodeRuntime:
             if digest != expected:
                 raise PlanRejected(f"task {task_id}: the spec sent has hash 0x{digest.hex()}, the ledger records 0x{expected.hex()}")
             spec = FederationSpec.from_bytes(spec_bytes)
-            if spec.model.n_features != self.data.X.shape[1]:
-                raise PlanRejected(f"task {task_id} expects {spec.model.n_features} features, this node's data has {self.data.X.shape[1]}")
-            if int(self.data.y.max()) >= spec.model.n_classes:
-                raise PlanRejected(f"task {task_id} has {spec.model.n_classes} classes, this node's labels go up to {int(self.data.y.max())}")
+            data = self._task_data(task_id, spec)
+            if spec.model.n_features != data.X.shape[1]:
+                raise PlanRejected(f"task {task_id} expects {spec.model.n_features} features, this node's data has {data.X.shape[1]}")
+            if int(data.y.max()) >= spec.model.n_classes:
+                raise PlanRejected(f"task {task_id} has {spec.model.n_classes} classes, this node's labels go up to {int(data.y.max())}")
             self._specs[digest] = spec
+            self._data[digest] = data
             self._schemes[digest] = spec.scheme()
         return self._specs[digest]
 
@@ -181,15 +218,15 @@ class NodeRuntime:
             raise PlanRejected(f"round {round_id}: the global model sent is not the one the ledger records")
         require_active_member(self.ledger, self.address)
         sample_counts = {str(k): int(v) for k, v in json.loads(header["sample-counts"]).items()}
-        participant = Participant(
-            self.address, self.data, spec.model.factory(), spec.train, self._schemes[keccak(binary["spec"])], seed=self.seed
-        )
+        digest = keccak(binary["spec"])
+        data = self._data[digest]
+        participant = Participant(self.address, data, spec.model.factory(), spec.train, self._schemes[digest], seed=self.seed)
         submission = LedgerNode(self.name, participant, self.account, self.ledger).submit(
             RoundPlan(round_id, params, sample_counts)
         )
         log.info(
             "round %d: trained on %d samples and committed 0x%s in %.2f s",
-            round_id, len(self.data), submission.blob_hash.hex(), time.perf_counter() - start,
+            round_id, len(data), submission.blob_hash.hex(), time.perf_counter() - start,
         )
         reply = {
             "address": self.address,
@@ -275,7 +312,8 @@ class NodeStart:
 def prepare_node(config: NodeConfig, passphrase: str | None = None) -> tuple[NodeRuntime, NodeStart]:
     """Open the key, join the ledger if needed (refusing non-members and slashed members), load the data."""
     account = load_account(config.key, passphrase)
-    data = load_node_data(config.data, config.label, config.id_columns, config.drop)
+    table = load_csv(config.data, config.label, id_columns=config.id_columns, drop=config.drop)
+    data = node_split(table, config.data)
     if config.root_cert is not None:
         require_ca_certificate(config.root_cert)
     key_hash = auth_key_hash(load_auth_public_key(ensure_auth_keypair(config.auth_key_path).public))
@@ -289,7 +327,7 @@ def prepare_node(config: NodeConfig, passphrase: str | None = None) -> tuple[Nod
             f"{config.auth_key_path} hashes to 0x{key_hash.hex()} (use the key it joined with)"
         )
     seed = config.seed if config.seed is not None else node_seed(account.address)
-    runtime = NodeRuntime(member.name or name, account, ledger, data, seed)
+    runtime = NodeRuntime(member.name or name, account, ledger, data, seed, table)
     return runtime, NodeStart(account.address, runtime.name, joined, len(data), member.stake)
 
 
