@@ -3,6 +3,7 @@ pragma solidity 0.8.28;
 
 import {Membership} from "./ledger/Membership.sol";
 import {Rounds} from "./ledger/Rounds.sol";
+import {Decryptions} from "./ledger/Decryptions.sol";
 import {ProportionalRewardPolicy} from "./rewards/ProportionalRewardPolicy.sol";
 import {RewardToken} from "./RewardToken.sol";
 
@@ -13,10 +14,10 @@ import {RewardToken} from "./RewardToken.sol";
 ///         that follow. Rewards are split by the proportional reward policy and claimed as
 ///         RewardToken.
 /// @dev Composed of `Membership` (stakes, joining, leaving, slashing), `Rounds` (tasks, rounds,
-///      finalize, claims) and a `RewardPolicy` module (here `ProportionalRewardPolicy`, mirrored to
+///      finalize, claims), `Decryptions` (which coalition sums of a round may be decrypted) and a `RewardPolicy` module (here `ProportionalRewardPolicy`, mirrored to
 ///      the unit by `incentive/rewards.py`) behind `IFederationLedger`. Another payout rule is
 ///      another module composed in the same way.
-contract FederationLedger is Membership, Rounds, ProportionalRewardPolicy {
+contract FederationLedger is Membership, Rounds, Decryptions, ProportionalRewardPolicy {
     /// @notice Block in which this ledger was deployed (where an event scan starts).
     uint256 public immutable deploymentBlock;
 

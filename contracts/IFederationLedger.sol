@@ -511,4 +511,38 @@ interface IFederationLedger {
     /// @return slashed All stake ever slashed.
     /// @return slashedHeld Slashed stake still held by the ledger.
     function stakeTotals() external view returns (uint256 staked, uint256 returned, uint256 slashed, uint256 slashedHeld);
+
+    // ---------------------------------------------------------------- decryptions
+
+    /// @notice The evaluator recorded that the sum `sumHash` of the coalition `coalition` may be decrypted.
+    /// @param roundId The round.
+    /// @param sumHash keccak256 of the encrypted sum's bytes (the sum of the coalition's committed blobs).
+    /// @param coalition Bit i set: the participant at commit position i is in the sum.
+    event DecryptionRecorded(uint256 indexed roundId, bytes32 indexed sumHash, uint256 coalition);
+
+    /// @notice The decryption arrays differ in length, are empty, or exceed the per-call limit.
+    error InvalidDecryptionBatch(uint256 sumHashes, uint256 coalitions, uint256 maxPerCall);
+    /// @notice A coalition is empty or names a position at or beyond the round's participant count.
+    error InvalidCoalition(uint256 roundId, uint256 coalition, uint256 participants);
+    /// @notice This sum is already on the round's decryption record.
+    error DecryptionAlreadyRecorded(uint256 roundId, bytes32 sumHash);
+
+    /// @notice Record sums of an open round that may be decrypted, before any custodian opens them.
+    /// @dev Evaluator only. Custodians answer a decryption request only when its sum hash is on
+    ///      this record for an open round with the coalition the request claims.
+    /// @param roundId The round (open).
+    /// @param sumHashes keccak256 of each encrypted sum's bytes.
+    /// @param coalitions Bitmap of commit positions summed in each (positions < 256).
+    function recordDecryptions(uint256 roundId, bytes32[] calldata sumHashes, uint256[] calldata coalitions) external;
+
+    /// @notice The coalition recorded for a sum of a round, 0 when the sum is not on the record.
+    /// @param roundId The round.
+    /// @param sumHash keccak256 of the encrypted sum's bytes.
+    /// @return coalition Bitmap of commit positions.
+    function decryptionOf(uint256 roundId, bytes32 sumHash) external view returns (uint256 coalition);
+
+    /// @notice Number of sums recorded for decryption in a round.
+    /// @param roundId The round.
+    /// @return count The number of `DecryptionRecorded` events of the round.
+    function decryptionCount(uint256 roundId) external view returns (uint256 count);
 }

@@ -54,6 +54,10 @@ class CustodianUnavailable(CryptoError):
     """A key custodian did not answer a partial-decryption request (offline, timed out or refused)."""
 
 
+class DecryptionRefused(CryptoError):
+    """A key custodian refused a decryption request that is not on the ledger's record for an open round, or not the sum of the committed blobs it names."""
+
+
 class VFLError(FlNodeError):
     """Vertical federated learning: bad party data, a failed alignment or a broken protocol exchange."""
 

@@ -6,7 +6,8 @@ from the previous round's aggregated model), and that the recorded performance i
 aggregated model's accuracy on the validation split. With the key it also rebuilds every
 aggregated model from the committed blobs and recomputes every contribution score with the
 federation's own scorer and seeds; both must match the ledger (scores within one fixed-point
-unit, 1e-6).
+unit, 1e-6), and the ledger's decryption record must be exactly the coalition sums that replay
+opens (without the key: each round's aggregated sum is on the record).
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from phe import PaillierPrivateKey
 from fl_node.artifacts import ArtifactStore
 from fl_node.errors import ArtifactError, FlNodeError, KeyMismatch
 from fl_node.hfl.coordinator import RoundUtility, score_round
+from fl_node.hfl.decryptions import DecryptionLog, check_decryptions
 from fl_node.hfl.keyholder import ThresholdCustody
 from fl_node.hfl.spec import FederationSpec, model_from_bytes, validation_from_bytes
 from fl_node.data import ArraySplit
@@ -29,7 +31,7 @@ from fl_node.models import model_hash, unflatten
 from fl_node.training import evaluate
 from incentive.audit import AuditCheck, AuditReport, check, finalized_rounds, ledger_checks
 from incentive.fixedpoint import to_fixed
-from incentive.ledger import LedgerClient, Round, to_bytes32
+from incentive.ledger import DecryptionRecorded, LedgerClient, Round, to_bytes32
 
 #: Largest difference, in fixed-point units, between a recomputed and a recorded score (1e-6).
 SCORE_TOLERANCE = 1
@@ -108,10 +110,19 @@ def _verified_round(r: Round, store: ArtifactStore, spec: FederationSpec, aggreg
 
 
 def check_with_key(
-    rounds: Sequence[Round], store: ArtifactStore, published: Published, private_key: PaillierPrivateKey | ThresholdCustody | None
+    rounds: Sequence[Round],
+    store: ArtifactStore,
+    published: Published,
+    private_key: PaillierPrivateKey | ThresholdCustody | None,
+    recorded: Sequence[DecryptionRecorded] | None = None,
 ) -> list[AuditCheck]:
-    """Rebuild each aggregated model from the blobs and recompute every score; needs the key for encrypted runs."""
+    """Rebuild each aggregated model from the blobs and recompute every score; needs the key for encrypted runs.
+
+    With ``recorded`` (the ledger's decryption record) and an encrypted federation, also checks
+    that the record is exactly the coalition sums the replay opened (:func:`check_decryptions`).
+    """
     spec = published.spec
+    opened: dict[int, set[tuple[str, int]]] = {}
     aggregator = Aggregator(spec.scheme())
     key_holder = spec.key_holder(private_key)
     model_failures: list[str] = []
@@ -123,7 +134,9 @@ def check_with_key(
         except (ArtifactError, FlNodeError) as exc:
             model_failures.append(f"round {r.round_id}: {exc}")
             continue
-        utility = RoundUtility(spec, verified, key_holder, global_params, published.validation)
+        log = DecryptionLog({p.account: p.index for p in r.participants})
+        opened[r.round_id] = log.opened
+        utility = RoundUtility(spec, verified, key_holder, global_params, published.validation, log)
         rebuilt = utility.full()[0]
         if "0x" + model_hash(rebuilt).hex() != r.aggregated_model_hash:
             model_failures.append(
@@ -136,10 +149,13 @@ def check_with_key(
             scores_checked += 1
             if abs(expected - p.score) > SCORE_TOLERANCE:
                 score_failures.append(f"round {r.round_id}: {p.account} recorded score {p.score}, recomputed {expected}")
-    return [
+    checks = [
         check("aggregation", model_failures, f"{len(rounds)} aggregated models rebuilt from the committed blobs"),
         check("scores", score_failures, f"{scores_checked} contribution scores recomputed within 1e-6"),
     ]
+    if recorded is not None and spec.encrypt:
+        checks.append(check_decryptions(rounds, recorded, opened))
+    return checks
 
 
 def audit_federation(
@@ -182,11 +198,13 @@ def audit_federation(
             raise KeyMismatch("the private key given does not belong to this federation's public key")
     add(check_model_chain(rounds, store))
     add(check_performance(rounds, store, published))
+    recorded = ledger.decryptions()
     if published.spec.encrypt and private_key is None:
         add(AuditCheck("aggregation", True, "not recomputed: no key given (--key)", skipped=True))
         add(AuditCheck("scores", True, "not recomputed: no key given (--key)", skipped=True))
+        add(check_decryptions(rounds, recorded, None))
     else:
-        for c in check_with_key(rounds, store, published, private_key):
+        for c in check_with_key(rounds, store, published, private_key, recorded):
             add(c)
     return AuditReport(tuple(checks))
 

@@ -2,7 +2,8 @@
 
 Finalizing rounds of 10, 50 and 100 participants gives the marginal finalize cost per extra
 participant, ``(finalize(100) - finalize(10)) / 90``; the commit and join costs are the medians
-over the members of the 100-participant round.
+over the members of the 100-participant round. Recording decryptions is measured in the
+smallest round: one alone, then a batch of :data:`DECRYPTION_BATCH`.
 """
 
 from __future__ import annotations
@@ -17,6 +18,8 @@ from incentive.ledger import LedgerClient, RoundOpened, TaskCreated, keccak
 from incentive.rewards import PROPORTIONAL, RewardPolicy
 
 DEFAULT_SIZES = (10, 50, 100)
+#: Decryptions recorded in one transaction for the marginal per-decryption gas.
+DECRYPTION_BATCH = 16
 
 
 @dataclass(frozen=True)
@@ -35,6 +38,10 @@ class GasFigures:
         Median gas of one join with a stake.
     reward_policy : str
         The reward policy the ledger split the rounds by (checked against its mirror).
+    record_decryption_gas : int
+        Gas of recording one decryption in its own transaction (as the evaluator does before each).
+    per_decryption_gas : int
+        Marginal gas of one more decryption in a batch of :data:`DECRYPTION_BATCH`.
     """
 
     per_participant_gas: int
@@ -42,6 +49,8 @@ class GasFigures:
     commit_gas: int
     join_gas: int
     reward_policy: str
+    record_decryption_gas: int
+    per_decryption_gas: int
 
     def as_json(self) -> dict[str, object]:
         """The figures with exactly the keys of the JSON report."""
@@ -51,6 +60,8 @@ class GasFigures:
             "commit_gas": self.commit_gas,
             "join_gas": self.join_gas,
             "reward_policy": self.reward_policy,
+            "record_decryption_gas": self.record_decryption_gas,
+            "per_decryption_gas": self.per_decryption_gas,
         }
 
 
@@ -95,6 +106,7 @@ def run_gas_bench(
     sizes = tuple(sorted(set(sizes)))
     if len(sizes) < 2:
         raise ValueError("the gas bench needs at least two round sizes")
+    small_round = sizes[0]
     report = progress or (lambda phase, done, total: None)
     chain = chain or embedded_chain()
     admin, aggregator, evaluator = (chain.new_account() for _ in range(3))
@@ -114,11 +126,14 @@ def run_gas_bench(
 
     finalize_gas: dict[str, int] = {}
     commit_gas: list[int] = []
+    decryption_gas: tuple[int, int] = (0, 0)
     for size in sizes:
         round_id = ledger.open_round(aggregator, task_id, keccak(text=f"global-{size}")).event(RoundOpened).round_id
         commit_gas = []
         for i, member in enumerate(members[:size]):
             commit_gas.append(ledger.commit(member, round_id, keccak(text=f"update-{size}-{i}")).gas_used)
+        if size == small_round:
+            decryption_gas = _decryption_gas(ledger, evaluator, round_id, size)
         receipt = ledger.finalize(evaluator, round_id, keccak(text=f"aggregate-{size}"), 900_000, bench_scores(size))
         finalize_gas[str(size)] = receipt.gas_used
         recorded = tuple(p.reward for p in ledger.participants(round_id))
@@ -133,4 +148,16 @@ def run_gas_bench(
         commit_gas=int(statistics.median(commit_gas)),
         join_gas=int(statistics.median(join_gas)),
         reward_policy=policy.contract_name,
+        record_decryption_gas=decryption_gas[0],
+        per_decryption_gas=decryption_gas[1],
     )
+
+
+def _decryption_gas(ledger: LedgerClient, evaluator, round_id: int, size: int) -> tuple[int, int]:
+    """Gas of one decryption recorded alone, and the marginal gas per decryption in a batch (distinct coalitions)."""
+    full = (1 << min(size, 256)) - 1
+    one = ledger.record_decryptions(evaluator, round_id, [keccak(text="sum-0")], [full]).gas_used
+    hashes = [keccak(text=f"sum-{i}") for i in range(1, DECRYPTION_BATCH + 1)]
+    coalitions = [full & ~(1 << (i % size)) for i in range(DECRYPTION_BATCH)]
+    batch = ledger.record_decryptions(evaluator, round_id, hashes, coalitions).gas_used
+    return one, round((batch - one) / (DECRYPTION_BATCH - 1))

@@ -264,6 +264,11 @@ abstract contract Rounds is Membership, RewardPolicy {
 
     // ---------------------------------------------------------------- internals
 
+    /// @dev Participant count of an open round; reverts as `commit` does for any other round.
+    function _openRoundSize(uint256 roundId) internal view returns (uint256) {
+        return _openRoundOrRevert(roundId).participants.length;
+    }
+
     function _roundOrRevert(uint256 roundId) private view returns (Round storage r) {
         r = _rounds[roundId];
         if (r.status == RoundStatus.None) revert UnknownRound(roundId);

@@ -24,5 +24,7 @@ def bench_gas(json_path: Path | None = JsonOption) -> None:
     table.add_row("finalize, marginal per participant", f"{figures.per_participant_gas:,}")
     table.add_row("commit (median)", f"{figures.commit_gas:,}")
     table.add_row("join with stake (median)", f"{figures.join_gas:,}")
+    table.add_row("record one decryption (own transaction)", f"{figures.record_decryption_gas:,}")
+    table.add_row("record a decryption, marginal in a batch", f"{figures.per_decryption_gas:,}")
     table.add_row("reward policy (checked against its mirror)", figures.reward_policy)
     console.print(table)

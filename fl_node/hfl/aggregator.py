@@ -40,11 +40,14 @@ class SummedUpdate:
         Whose updates are in it.
     weight : float
         ``sum(w_k)`` over them: the key holder divides by it.
+    round_id : int | None (default: None)
+        The ledger round the updates were committed to (custodians check its decryption record).
     """
 
     payload: Any
     participant_ids: tuple[str, ...]
     weight: float
+    round_id: int | None = None
 
 
 @dataclass
@@ -75,7 +78,7 @@ class VerifiedRound:
         if unknown:
             raise FlNodeError(f"round {self.plan.round}: no verified update from {', '.join(unknown)}")
         weight = sum(self.plan.sample_counts[pid] for pid in ids) / self.plan.total_samples
-        return SummedUpdate(self.scheme.add([self.updates[pid] for pid in ids]), ids, weight)
+        return SummedUpdate(self.scheme.add([self.updates[pid] for pid in ids]), ids, weight, self.plan.round)
 
 
 class Aggregator:

@@ -10,7 +10,9 @@ One round (the seed's four steps, on the ledger):
    (a committed participant whose blob is missing is a dropout; a blob that differs from its
    commitment is excluded and its sender slashed, the received blob being the evidence), and
    adds the ciphertexts.
-4. The key holder decrypts sums only; the evaluator values each participant with the
+4. The evaluator records each coalition sum it needs on the ledger's decryption record
+   (:mod:`fl_node.hfl.decryptions`) before the key holder opens it (threshold custodians
+   refuse sums not on the record); the key holder decrypts sums only; the evaluator values each participant with the
    federation's scorer (utility = validation metric of the model built from a subset's
    decrypted sum), finalizes the round on chain (aggregated-model hash, validation accuracy,
    one score per committed participant, dropouts) and the ledger splits the round's reward.
@@ -25,7 +27,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 from eth_account.signers.local import LocalAccount
@@ -36,6 +38,7 @@ from fl_node.artifacts import ArtifactStore
 from fl_node.data import ArraySplit
 from fl_node.errors import RoundAborted
 from fl_node.hfl.aggregator import Aggregator, Collected, Exclusion, SummedUpdate, VerifiedRound
+from fl_node.hfl.decryptions import DecryptionRecorder, LedgerGate
 from fl_node.hfl.keyholder import KeyHolder, ThresholdCustody, round_error_bound
 from fl_node.hfl.null_ledger import NullAccount, NullLedger
 from fl_node.hfl.participant import RoundPlan, Submission
@@ -114,6 +117,9 @@ class RoundUtility:
     key_holder : KeyHolder
     global_params : np.ndarray
     validation : ArraySplit
+    before_decrypt : Callable[[SummedUpdate], None] | None (default: None)
+        Called with each encrypted sum just before the key holder opens it (records it on the
+        ledger's decryption record, or logs it in an audit replay).
     """
 
     def __init__(
@@ -123,10 +129,12 @@ class RoundUtility:
         key_holder: KeyHolder,
         global_params: np.ndarray,
         validation: ArraySplit,
+        before_decrypt: Callable[[SummedUpdate], None] | None = None,
     ) -> None:
         self.spec = spec
         self.verified = verified
         self.key_holder = key_holder
+        self.before_decrypt = before_decrypt
         self.global_params = global_params
         self.validation = validation
         self.ids = sorted(verified.updates)
@@ -147,7 +155,7 @@ class RoundUtility:
         if self._full is None:
             self.decryptions += 1
             self.full_sum = self.verified.sum(self.ids)
-            params = self.key_holder.new_global(self.global_params, self.full_sum)
+            params = self._open(self.full_sum)
             self._full = params, self._evaluate(params)
         return self._full
 
@@ -157,7 +165,11 @@ class RoundUtility:
 
     def _build(self, coalition: frozenset[int]) -> np.ndarray:
         self.decryptions += 1
-        summed = self.verified.sum(self.ids[i] for i in sorted(coalition))
+        return self._open(self.verified.sum(self.ids[i] for i in sorted(coalition)))
+
+    def _open(self, summed: SummedUpdate) -> np.ndarray:
+        if self.before_decrypt is not None and self.spec.encrypt:
+            self.before_decrypt(summed)
         return self.key_holder.new_global(self.global_params, summed)
 
     def _evaluate(self, params: np.ndarray) -> Metrics:
@@ -224,6 +236,8 @@ class Coordinator:
         self.aggregator_account = aggregator_account
         self.evaluator_account = evaluator_account
         self.aggregator = Aggregator(spec.scheme())
+        if isinstance(private_key, ThresholdCustody) and private_key.gate is None:
+            private_key = replace(private_key, gate=LedgerGate(ledger, store, self.aggregator.scheme))
         self.key_holder = spec.key_holder(private_key)
         self.validation = validation
         self.store = store
@@ -276,7 +290,8 @@ class Coordinator:
             self.ledger.cancel_round(self.aggregator_account, round_id, reason[:256])
             reasons = "; ".join(f"{d.participant_id}: {d.reason}" for d in dropped)
             raise RoundAborted(f"round {round_id}: {reason}; round cancelled on chain ({reasons})")
-        utility = RoundUtility(self.spec, verified, self.key_holder, global_params, self.validation)
+        recorder = DecryptionRecorder(self.ledger, self.evaluator_account, round_id, list(commitments))
+        utility = RoundUtility(self.spec, verified, self.key_holder, global_params, self.validation, recorder)
         if on_utility is not None:
             on_utility(round_id, utility)
         values, evaluations = self.score(round_id, utility)

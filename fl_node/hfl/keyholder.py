@@ -3,7 +3,9 @@
 Two custodies behind one interface (:meth:`KeyHolder.decrypt`, :meth:`KeyHolder.new_global`):
 :class:`KeyHolder` holds the decoder (the whole private key); :class:`ThresholdKeyHolder` holds
 no key at all and asks t of N key custodians for partial decryptions
-(:mod:`fl_node.crypto.threshold`), so that any t answering custodians suffice.
+(:mod:`fl_node.crypto.threshold`), so that any t answering custodians suffice. A custodian
+given a :class:`~fl_node.hfl.decryptions.LedgerGate` answers only sums on the ledger's
+decryption record for an open round.
 """
 
 from __future__ import annotations
@@ -16,10 +18,11 @@ from typing import Protocol
 import numpy as np
 from phe import PaillierPublicKey
 
-from fl_node.crypto.codec import CodecConfig, EncryptedUpdate
+from fl_node.crypto.codec import CodecConfig
 from fl_node.crypto.threshold import Custodian, KeyShare, PartialDecryption, ThresholdCombiner, ThresholdPublicKey, verify_partial
-from fl_node.errors import CustodianUnavailable, FlNodeError, ThresholdDecryptionError
+from fl_node.errors import CustodianUnavailable, DecryptionRefused, FlNodeError, ThresholdDecryptionError
 from fl_node.hfl.aggregator import SummedUpdate
+from fl_node.hfl.decryptions import DecryptionRequest, LedgerGate
 from fl_node.hfl.schemes import PublicScheme, SumDecoder
 
 
@@ -55,14 +58,44 @@ class CustodianEndpoint(Protocol):
 
     index: int
 
-    def partial_decrypt(self, update: EncryptedUpdate) -> PartialDecryption: ...
+    def answer(self, request: DecryptionRequest) -> PartialDecryption: ...
+
+
+class LocalCustodian:
+    """A custodian endpoint in this process: one share, and optionally the ledger check it applies first.
+
+    Parameters
+    ----------
+    share : KeyShare
+    config : CodecConfig
+    gate : LedgerGate | None (default: None)
+        Without it every request is answered (replays by whoever holds all shares' consent).
+    """
+
+    def __init__(self, share: KeyShare, config: CodecConfig, gate: LedgerGate | None = None) -> None:
+        self.index = share.index
+        self.gate = gate
+        self._custodian = Custodian(share, config)
+
+    def answer(self, request: DecryptionRequest) -> PartialDecryption:
+        """Partial decryption of ``request.update``.
+
+        Raises
+        ------
+        DecryptionRefused
+            The gate finds the request off the ledger's record.
+        """
+        if self.gate is not None:
+            self.gate.check(request)
+        return self._custodian.partial_decrypt(request.update)
 
 
 class ThresholdKeyHolder(KeyHolder):
     """Decrypts sums with t of N custodians' partial decryptions; holds only public values.
 
     Custodians are asked in order until t have answered; a custodian that raises
-    :class:`CustodianUnavailable` counts as missing, one whose answer fails its proof is
+    :class:`CustodianUnavailable` counts as missing, one that refuses
+    (:class:`DecryptionRefused`) as refusing, one whose answer fails its proof is
     rejected (logged, and kept in :attr:`rejected`) and the next one is asked.
 
     Parameters
@@ -93,15 +126,21 @@ class ThresholdKeyHolder(KeyHolder):
         public = self.combiner.public
         valid: list[PartialDecryption] = []
         missing: list[int] = []
+        refused: dict[int, str] = {}
         rejected: dict[int, str] = {}
+        request = DecryptionRequest(summed.round_id, summed.participant_ids, update)
         for custodian in self.custodians:
             if len(valid) >= public.threshold:
                 break
             try:
-                answer = custodian.partial_decrypt(update)
+                answer = custodian.answer(request)
             except CustodianUnavailable as exc:
                 log.warning("custodian %s did not answer: %s", self._name(custodian.index), exc)
                 missing.append(custodian.index)
+                continue
+            except DecryptionRefused as exc:
+                log.warning("custodian %s refused: %s", self._name(custodian.index), exc)
+                refused[custodian.index] = str(exc)
                 continue
             if answer.index != custodian.index:
                 rejected[custodian.index] = f"answered as custodian {answer.index}"
@@ -114,7 +153,8 @@ class ThresholdKeyHolder(KeyHolder):
             raise ThresholdDecryptionError(
                 f"{len(valid)} of the {public.threshold} custodians needed answered correctly; "
                 f"missing: {', '.join(self._name(i) for i in missing) or 'none'}; "
-                f"rejected: {', '.join(f'{self._name(i)} ({why})' for i, why in sorted(rejected.items())) or 'none'}",
+                + (f"refused: {', '.join(f'{self._name(i)} ({why})' for i, why in sorted(refused.items()))}; " if refused else "")
+                +                 f"rejected: {', '.join(f'{self._name(i)} ({why})' for i, why in sorted(rejected.items())) or 'none'}",
                 missing=tuple(missing), rejected=tuple(sorted(rejected)),
             )
         sums = self.combiner.decrypt_ints(update, valid, verified=True).sums
@@ -142,11 +182,14 @@ class ThresholdCustody:
     names : Mapping[int, str]
         Custodian index → name in errors.
     offline : frozenset[int] (default: none)
+    gate : LedgerGate | None (default: None)
+        The ledger check every custodian applies before answering.
     """
 
     shares: tuple[KeyShare, ...]
     names: Mapping[int, str] = field(default_factory=dict)
     offline: frozenset[int] = frozenset()
+    gate: LedgerGate | None = None
 
     @property
     def public(self) -> ThresholdPublicKey:
@@ -160,7 +203,8 @@ class ThresholdCustody:
     def key_holder(self, config: CodecConfig) -> ThresholdKeyHolder:
         """A :class:`ThresholdKeyHolder` asking these custodians, for the round codec ``config``."""
         custodians: list[CustodianEndpoint] = [
-            _Unavailable(share.index) if share.index in self.offline else Custodian(share, config) for share in self.shares
+            _Unavailable(share.index) if share.index in self.offline else LocalCustodian(share, config, self.gate)
+            for share in self.shares
         ]
         return ThresholdKeyHolder(self.public, config, custodians, self.names)
 
@@ -169,7 +213,7 @@ class ThresholdCustody:
 class _Unavailable:
     index: int
 
-    def partial_decrypt(self, update: EncryptedUpdate) -> PartialDecryption:
+    def answer(self, request: DecryptionRequest) -> PartialDecryption:
         raise CustodianUnavailable(f"custodian {self.index} is offline")
 
 

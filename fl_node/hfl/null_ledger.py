@@ -2,7 +2,8 @@
 
 :class:`NullLedger` has exactly the ledger methods the
 :class:`~fl_node.hfl.coordinator.Coordinator` and a :class:`~fl_node.hfl.node.LedgerNode`
-call (open, commit, participants, cancel, finalize, member, rounds), so that the same
+call (open, commit, participants, cancel, record and read decryptions, finalize, member,
+rounds), so that the same
 coordinator and :func:`~fl_node.hfl.runner.run_federation` drive a run with no chain. Nothing
 is signed, staked or paid: accounts are names (:class:`NullAccount`), members have no stake
 (so nobody is ever slashed), rewards are 0.
@@ -16,6 +17,7 @@ from dataclasses import dataclass, replace
 
 from fl_node.errors import FlNodeError
 from incentive.ledger import (
+    DecryptionRecorded,
     Member,
     MemberStatus,
     ParticipantRecord,
@@ -46,6 +48,7 @@ class NullLedger:
         self._rounds: dict[int, Round] = {}
         self._lock = threading.Lock()  # nodes may commit from several threads
         self.cancellations: list[tuple[int, str]] = []
+        self._decryptions: list[DecryptionRecorded] = []
 
     def open_round(self, account: NullAccount, task_id: int, global_model_hash: bytes, duration_s: int = 0) -> Receipt:
         """Open the task's next round (``duration_s`` is ignored: the transport's deadline applies)."""
@@ -86,6 +89,7 @@ class NullLedger:
         with self._lock:
             self._open(round_id)
             del self._rounds[round_id]
+            self._decryptions = [d for d in self._decryptions if d.round_id != round_id]
             self.cancellations.append((round_id, reason))
 
     def finalize(
@@ -110,6 +114,33 @@ class NullLedger:
                 positive_score_sum=sum(max(s, 0) for s in scores),
             )
         return Receipt(tx_hash="", block_number=0, gas_used=0, events=())
+
+    def record_decryptions(self, account: NullAccount, round_id: int, sum_hashes: Sequence[bytes], coalitions: Sequence[int]) -> Receipt:
+        """Record sums of the open round that may be decrypted (as the ledger's ``recordDecryptions``)."""
+        with self._lock:
+            r = self._open(round_id)
+            events = []
+            for sum_hash, coalition in zip(sum_hashes, coalitions, strict=True):
+                if not 0 < coalition < 1 << len(r.participants):
+                    raise FlNodeError(f"round {round_id}: coalition {coalition:#x} outside its {len(r.participants)} participants")
+                if self.decryption_of(round_id, sum_hash):
+                    raise FlNodeError(f"round {round_id}: sum {to_hex(sum_hash)} is already recorded")
+                events.append(DecryptionRecorded(block_number=0, tx_hash="", log_index=0, round_id=round_id, sum_hash=to_hex(sum_hash), coalition=coalition))
+            self._decryptions.extend(events)
+        return Receipt(tx_hash="", block_number=0, gas_used=0, events=tuple(events))
+
+    def decryption_of(self, round_id: int, sum_hash: bytes) -> int:
+        """The coalition recorded for a round's sum, 0 when it is not on the record."""
+        wanted = to_hex(sum_hash)
+        return next((d.coalition for d in self._decryptions if d.round_id == round_id and d.sum_hash == wanted), 0)
+
+    def decryptions(self) -> list[DecryptionRecorded]:
+        """Every recorded decryption of rounds not cancelled, in order."""
+        return [d for d in self._decryptions if d.round_id in self._rounds]
+
+    def round_status(self, round_id: int) -> RoundStatus:
+        """A round's status."""
+        return self._round(round_id).status
 
     def member(self, address: str) -> Member:
         """A member with no stake (nothing can be slashed)."""

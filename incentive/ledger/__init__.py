@@ -9,6 +9,7 @@ from eth_utils import keccak
 
 from incentive.ledger.client import LedgerClient
 from incentive.ledger.events import (
+    DecryptionRecorded,
     EventDecoder,
     LeaveRequested,
     LedgerEvent,
@@ -58,6 +59,8 @@ from incentive.ledger.transactions import (
     FINALIZE_GAS_PER_PARTICIPANT,
     GAS,
     LOG_CHUNK_BLOCKS,
+    RECORD_DECRYPTIONS_GAS_BASE,
+    RECORD_DECRYPTIONS_GAS_PER_SUM,
     deploy_contract,
 )
 
@@ -69,6 +72,7 @@ __all__ = [
     "CANCEL_GAS_BASE",
     "CANCEL_GAS_PER_PARTICIPANT",
     "DEFAULT_ADMIN_ROLE",
+    "DecryptionRecorded",
     "EVALUATOR_ROLE",
     "EVENT_TYPES",
     "EventDecoder",
@@ -76,6 +80,8 @@ __all__ = [
     "FINALIZE_GAS_PER_PARTICIPANT",
     "GAS",
     "LOG_CHUNK_BLOCKS",
+    "RECORD_DECRYPTIONS_GAS_BASE",
+    "RECORD_DECRYPTIONS_GAS_PER_SUM",
     "LeaveRequested",
     "LedgerClient",
     "LedgerEvent",

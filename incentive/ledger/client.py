@@ -37,7 +37,7 @@ from web3.types import TxReceipt
 
 from incentive.chain import Chain
 from incentive.errors import LedgerNotFound
-from incentive.ledger.events import EventDecoder, LedgerEvent, Receipt
+from incentive.ledger.events import DecryptionRecorded, EventDecoder, LedgerEvent, Receipt
 from incentive.ledger.records import (
     AGGREGATOR_ROLE,
     EVALUATOR_ROLE,
@@ -61,6 +61,8 @@ from incentive.ledger.transactions import (
     GAS,
     ledger_error,
     LOG_CHUNK_BLOCKS,
+    RECORD_DECRYPTIONS_GAS_BASE,
+    RECORD_DECRYPTIONS_GAS_PER_SUM,
     deploy_contract,
     send_checked,
 )
@@ -308,6 +310,18 @@ class LedgerClient:
         gas = CANCEL_GAS_BASE + CANCEL_GAS_PER_PARTICIPANT * count
         return self._send(manager, "cancelRound", [round_id, reason], gas=gas)
 
+    def record_decryptions(
+        self, evaluator: LocalAccount, round_id: int, sum_hashes: Sequence[bytes | str], coalitions: Sequence[int]
+    ) -> Receipt:
+        """Record encrypted sums of an open round that may be decrypted (evaluator), before asking the custodians.
+
+        ``sum_hashes[i]`` is the keccak256 of the sum's bytes; ``coalitions[i]`` its bitmap of
+        commit positions (bit i: the participant at position i). At most 256 per call.
+        """
+        gas = RECORD_DECRYPTIONS_GAS_BASE + RECORD_DECRYPTIONS_GAS_PER_SUM * len(sum_hashes)
+        args = [round_id, [to_bytes32(h) for h in sum_hashes], [int(c) for c in coalitions]]
+        return self._send(evaluator, "recordDecryptions", args, gas=gas)
+
     def claim(self, member: LocalAccount) -> Receipt:
         """Claim every pending reward, minted to the member as RewardToken."""
         return self._send(member, "claim", [])
@@ -454,7 +468,23 @@ class LedgerClient:
         staked, returned, slashed, held = self._call("stakeTotals")
         return StakeTotals(staked=staked, returned=returned, slashed=slashed, slashed_held=held)
 
+    def round_status(self, round_id: int) -> RoundStatus:
+        """A round's status alone (one call; :meth:`round` also reads its participants)."""
+        return RoundStatus(self._call("getRound", round_id)[1])
+
+    def decryption_of(self, round_id: int, sum_hash: bytes | str) -> int:
+        """The coalition bitmap recorded for a round's encrypted sum, 0 when it is not on the record."""
+        return self._call("decryptionOf", round_id, to_bytes32(sum_hash))
+
+    def decryption_count(self, round_id: int) -> int:
+        """Number of sums recorded for decryption in a round."""
+        return self._call("decryptionCount", round_id)
+
     # -------------------------------------------------------------- events
+
+    def decryptions(self) -> list[DecryptionRecorded]:
+        """Every recorded decryption of the ledger, in chain order."""
+        return [ev for ev in self.events() if isinstance(ev, DecryptionRecorded)]
 
     def events(self, from_block: int | None = None, to_block: int | None = None) -> list[LedgerEvent]:
         """The ledger's event history, decoded, in chain order.

@@ -163,6 +163,13 @@ class RoundCancelled(LedgerEvent):
 
 
 @dataclass(frozen=True, kw_only=True)
+class DecryptionRecorded(LedgerEvent):
+    round_id: int
+    sum_hash: str
+    coalition: int
+
+
+@dataclass(frozen=True, kw_only=True)
 class RewardClaimed(LedgerEvent):
     member: str
     amount: int

@@ -15,7 +15,7 @@ import pytest
 from phe import PaillierPrivateKey
 
 from fl_node.crypto import paillier
-from fl_node.crypto.codec import CodecConfig, EncryptedUpdate, PackedCodec
+from fl_node.crypto.codec import CodecConfig, PackedCodec
 from fl_node.crypto.keys import generate_keypair
 from fl_node.crypto.threshold import (
     Custodian,
@@ -38,7 +38,8 @@ from fl_node.crypto.threshold_bench import ThresholdBenchConfig, run_threshold_b
 from fl_node.crypto.threshold_keygen import DistributedKeygenConfig, generate_distributed, share_path
 from fl_node.errors import CustodianUnavailable, KeyFormatError, ThresholdDecryptionError
 from fl_node.hfl.aggregator import SummedUpdate
-from fl_node.hfl.keyholder import KeyHolder, ThresholdKeyHolder
+from fl_node.hfl.decryptions import DecryptionRequest
+from fl_node.hfl.keyholder import KeyHolder, LocalCustodian, ThresholdKeyHolder
 from fl_node.hfl.schemes import EncryptedSums, EncryptedUpdates
 
 BITS = 512
@@ -257,20 +258,21 @@ class _Offline:
     def __init__(self, index: int) -> None:
         self.index = index
 
-    def partial_decrypt(self, update: EncryptedUpdate) -> PartialDecryption:
+    def answer(self, request: DecryptionRequest) -> PartialDecryption:
         raise CustodianUnavailable(f"custodian {self.index} is offline")
 
 
 class _Cheat:
     """Answers with its real share but shifts every value by a power of 1+n (a plausible wrong answer)."""
 
-    def __init__(self, custodian: Custodian) -> None:
+    def __init__(self, custodian: LocalCustodian, n: int) -> None:
         self.index = custodian.index
         self.custodian = custodian
+        self.n = n
 
-    def partial_decrypt(self, update: EncryptedUpdate) -> PartialDecryption:
-        honest = self.custodian.partial_decrypt(update)
-        n = self.custodian.public.n
+    def answer(self, request: DecryptionRequest) -> PartialDecryption:
+        honest = self.custodian.answer(request)
+        n = self.n
         return dataclasses.replace(honest, values=tuple(v * (1 + 3 * n) % n**2 for v in honest.values))
 
 
@@ -294,7 +296,7 @@ def test_threshold_custody_gives_the_same_global_model_as_one_key_holder(split_k
     private, shares = split_key
     update, config = summed
     global_params = np.linspace(-1, 1, 250, dtype=np.float32)
-    custodians = [Custodian(share, config) for share in shares]
+    custodians = [LocalCustodian(share, config) for share in shares]
 
     single = KeyHolder(EncryptedSums(private, config)).new_global(global_params, update)
     threshold = ThresholdKeyHolder(shares[0].public, config, custodians).new_global(global_params, update)
@@ -307,7 +309,7 @@ def test_threshold_key_holder_survives_dropouts_and_names_who_is_missing(split_k
     private, shares = split_key
     update, config = summed
     expected = KeyHolder(EncryptedSums(private, config)).decrypt(update)
-    custodians = [Custodian(share, config) for share in shares]
+    custodians = [LocalCustodian(share, config) for share in shares]
     names = {1: "node-0", 2: "node-1", 3: "node-2"}
 
     one_down = ThresholdKeyHolder(shares[0].public, config, [_Offline(1), custodians[1], custodians[2]], names)
@@ -323,13 +325,13 @@ def test_threshold_key_holder_rejects_and_names_a_cheating_custodian(split_key, 
     private, shares = split_key
     update, config = summed
     expected = KeyHolder(EncryptedSums(private, config)).decrypt(update)
-    custodians = [Custodian(share, config) for share in shares]
+    custodians = [LocalCustodian(share, config) for share in shares]
 
-    holder = ThresholdKeyHolder(shares[0].public, config, [_Cheat(custodians[0]), custodians[1], custodians[2]])
+    holder = ThresholdKeyHolder(shares[0].public, config, [_Cheat(custodians[0], shares[0].public.n), custodians[1], custodians[2]])
     np.testing.assert_array_equal(holder.decrypt(update), expected)
     assert list(holder.rejected) == [1]
 
-    stuck = ThresholdKeyHolder(shares[0].public, config, [_Cheat(custodians[0]), _Offline(2), custodians[2]])
+    stuck = ThresholdKeyHolder(shares[0].public, config, [_Cheat(custodians[0], shares[0].public.n), _Offline(2), custodians[2]])
     with pytest.raises(ThresholdDecryptionError, match=r"missing: custodian-2; rejected: custodian-1 \(proof") as caught:
         stuck.decrypt(update)
     assert caught.value.rejected == (1,)

@@ -52,7 +52,12 @@ def test_bench_gas_writes_exactly_the_documented_keys(tmp_path):
     run_cli("bench", "gas", "--json", str(out))
 
     figures = json.loads(out.read_text())
-    assert set(figures) == {"per_participant_gas", "finalize_gas", "commit_gas", "join_gas", "reward_policy"}
+    assert set(figures) == {
+        "per_participant_gas", "finalize_gas", "commit_gas", "join_gas", "reward_policy",
+        "record_decryption_gas", "per_decryption_gas",
+    }
+    # One storage slot and one event per recorded decryption; a transaction's base cost comes on top alone.
+    assert 22_100 < figures["per_decryption_gas"] < 40_000 < figures["record_decryption_gas"] < 100_000
     assert figures["reward_policy"] == "ProportionalRewardPolicy"
     assert set(figures["finalize_gas"]) == {"10", "50", "100"}
     assert figures["per_participant_gas"] <= 14_435  # no more than the single contract it replaced
