@@ -30,7 +30,7 @@ from fl_node.replay import audit_federation
 from fl_node.seeds import CENTRALIZED, NODE_TRAINING, derive_seed
 from fl_node.crypto.keys import public_key_to_bytes
 from fl_node.hfl.keyholder import ThresholdCustody
-from fl_node.task import KeyHolderKey, TaskConfig, bootstrap_ledger, build_task, new_key_holder_key, threshold_custody
+from fl_node.task import SHARE_PASSPHRASE, KeyHolderKey, TaskConfig, bootstrap_ledger, build_task, new_key_holder_key, threshold_custody
 from fl_node.training import Metrics, evaluate, train_centralized
 from fl_node.transport.inprocess import InProcessTransport
 from incentive.audit import AuditCheck, AuditReport
@@ -89,14 +89,17 @@ class Federation:
     custody: ThresholdCustody | None = None
 
 
-def setup_federation(config: DemoConfig, chain: Chain, out_dir: Path, key_shares: Path | None = None) -> Federation:
+def setup_federation(
+    config: DemoConfig, chain: Chain, out_dir: Path, key_shares: Path | None = None, share_passphrase: str = SHARE_PASSPHRASE
+) -> Federation:
     """Deploy the ledger, join the nodes, publish the spec and validation split, create the task.
 
     The key holder's private key is written to ``out_dir/keys/keyholder-<fingerprint>.key``
     (public key beside it); the artifact store is ``out_dir/artifacts`` (content-addressed, so
     several federations can share it). With threshold custody there is no private key: the
     custodians' shares come from ``key_shares`` or a trusted-dealer split sealed under
-    ``out_dir/keys/shares`` (:func:`fl_node.task.threshold_custody`); custodian i is node i.
+    ``out_dir/keys/shares`` (:func:`fl_node.task.threshold_custody`), sealed under
+    ``share_passphrase``; custodian i is node i.
     """
     task = config.task
     behaviours = config.behaviours()
@@ -105,7 +108,7 @@ def setup_federation(config: DemoConfig, chain: Chain, out_dir: Path, key_shares
     custody = None
     if task.custody.threshold_custody:
         names = {i: hospital_name(i - 1) for i in range(1, min(task.custody.custodians, task.data.nodes) + 1)}
-        custody = threshold_custody(task.custody, out_dir / "keys", key_shares, names=names)
+        custody = threshold_custody(task.custody, out_dir / "keys", key_shares, share_passphrase, names=names)
         key = KeyHolderKey(None, public_key_to_bytes(custody.public_key), None)
     else:
         key = new_key_holder_key(task.custody, out_dir / "keys")

@@ -10,7 +10,8 @@
 * ``single_key_decrypt_s_per_ciphertext``: CRT decryption of the same number of ciphertexts
   under an ordinary key of the same size, one core (today's single key holder).
 * ``*_cpu_s_per_ciphertext``: the same two in CPU seconds of this process (contention-proof).
-* ``demo_s``: wall time of ``fedledger demo --key-custody threshold:T-of-N`` when measured (None here).
+* ``demo_s``: wall time of ``fedledger demo --key-custody threshold:T-of-N``: None here; the
+  command's ``--demo`` measures it (:func:`fl_node.demo_timing.time_demos`).
 """
 
 from __future__ import annotations

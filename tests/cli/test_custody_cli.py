@@ -1,4 +1,4 @@
-"""`fedledger custody keygen`: bad input is one line, exit 2, and writes nothing (the generation itself is
+"""`fedledger custody keygen` and `bench threshold --demo`: bad input is one line, exit 2, and writes nothing (the generation itself is
 tested in tests/fl_node/test_threshold.py)."""
 
 from __future__ import annotations
@@ -30,3 +30,9 @@ def test_keygen_refuses_bad_input_with_one_line(tmp_path, capsys) -> None:
     assert code == 2 and "already holds share files" in err
     assert not (tmp_path / "shares").exists()
 
+
+
+def test_bench_threshold_demo_needs_shares_generated_beforehand(tmp_path, capsys) -> None:
+    code, err = _exit(capsys, "bench", "threshold", "--demo", "--json", str(tmp_path / "out.json"))
+    assert code == 2 and "--key-shares" in err and len(err.strip().splitlines()) == 1
+    assert not (tmp_path / "out.json").exists()
