@@ -1,4 +1,4 @@
-"""Simulated participant behaviours for demos and tests: honest, free-rider, label-flipper, scaled or noisy updates.
+"""Simulated participant behaviours for demos, tests and attacks: honest, free-rider, label-flipper, sign-flip, scaled, noisy, colluding.
 
 Each is a :class:`fl_node.hfl.Behaviour`: it changes the data a participant trains on or the
 update it reports, never the protocol, so commitments, encryption and scoring treat it like
@@ -7,7 +7,8 @@ any other participant. That is the point: the ledger must expose it by its score
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import threading
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -81,7 +82,69 @@ class NoisyUpdate(Behaviour):
         return rng.normal(0.0, sigma, size=delta.shape)
 
 
-BEHAVIOURS = ("honest", "free-rider", "label-flipper", "scaled", "noisy")
+@dataclass
+class SignFlip(Behaviour):
+    """Reports its true update with the sign reversed, times ``factor``: pushes the model uphill.
+
+    Attributes
+    ----------
+    factor : float (default: 1.0)
+    """
+
+    factor: float = 1.0
+    name = "sign-flip"
+
+    def local_update(self, delta: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+        return -self.factor * delta
+
+
+class CollusionGroup:
+    """The shared state of colluders: one malicious update per round, the same for every member.
+
+    The first member to report in a round sets the round's update to ``-factor`` times its own
+    true update; every other member then reports that same vector (members report once per
+    round, in any order or thread).
+
+    Parameters
+    ----------
+    factor : float (default: 3.0)
+    """
+
+    def __init__(self, factor: float = 3.0) -> None:
+        self.factor = factor
+        self._updates: list[np.ndarray] = []
+        self._lock = threading.Lock()
+
+    def update(self, report: int, delta: np.ndarray) -> np.ndarray:
+        """The group's update for a member's ``report``-th report (0-based)."""
+        with self._lock:
+            if report == len(self._updates):
+                self._updates.append(-self.factor * delta)
+            return self._updates[report].copy()
+
+
+@dataclass
+class Colluding(Behaviour):
+    """A member of a :class:`CollusionGroup`: reports the group's update, not its own.
+
+    Attributes
+    ----------
+    group : CollusionGroup
+    """
+
+    group: CollusionGroup
+    reports: int = field(default=0, init=False)
+    name = "colluding"
+
+    def local_update(self, delta: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+        update = self.group.update(self.reports, delta)
+        self.reports += 1
+        return update
+
+
+BEHAVIOURS = ("honest", "free-rider", "label-flipper", "scaled", "noisy", "sign-flip", "colluding")
+#: Behaviours of the robustness benchmark's attackers (``scaled`` is ×10, ``colluding`` share one update).
+ATTACKS = ("label-flip", "sign-flip", "scaled", "noise", "colluding")
 
 
 def behaviour_roster(nodes: int, free_riders: int, label_flippers: int) -> list[str]:
@@ -113,4 +176,45 @@ def make_behaviour(name: str, n_classes: int) -> Behaviour:
         return ScaledUpdate()
     if name == "noisy":
         return NoisyUpdate()
+    if name == "sign-flip":
+        return SignFlip()
+    if name == "colluding":
+        return Colluding(CollusionGroup())
     raise FlNodeError(f"unknown behaviour {name!r}; choose one of {', '.join(BEHAVIOURS)}")
+
+
+def attack_roster(nodes: int, attack: str, fraction: float, n_classes: int, scale: float = 10.0) -> list[Behaviour]:
+    """Each node's behaviour for an attack: the last ``round(fraction * nodes)`` nodes attack, the rest are honest.
+
+    Parameters
+    ----------
+    nodes : int
+    attack : str
+        One of :data:`ATTACKS`: ``label-flip``, ``sign-flip``, ``scaled`` (true update × ``scale``,
+        then clipped by the codec like any update), ``noise`` (Gaussian of an update's scale),
+        ``colluding`` (one shared update, the sign-flipped update of one member × 3).
+    fraction : float
+        In [0, 0.5): attackers stay a minority.
+    n_classes : int
+    scale : float (default: 10.0)
+        λ of the scaled attack.
+
+    Raises
+    ------
+    FlNodeError
+        Unknown attack, or a fraction outside [0, 0.5).
+    """
+    if attack not in ATTACKS:
+        raise FlNodeError(f"unknown attack {attack!r}; choose one of {', '.join(ATTACKS)}")
+    if not 0 <= fraction < 0.5:
+        raise FlNodeError(f"attacker fraction must be in [0, 0.5), got {fraction}")
+    attackers = int(round(fraction * nodes))
+    group = CollusionGroup()
+    build = {
+        "label-flip": lambda: LabelFlipper(n_classes),
+        "sign-flip": SignFlip,
+        "scaled": lambda: ScaledUpdate(scale),
+        "noise": NoisyUpdate,
+        "colluding": lambda: Colluding(group),
+    }[attack]
+    return [Honest() for _ in range(nodes - attackers)] + [build() for _ in range(attackers)]

@@ -55,3 +55,41 @@ def plot_contributions(path: Path, per_round: Mapping[str, Sequence[float]], *, 
     ax.grid(alpha=0.3)
     ax.legend(fontsize="small")
     _save(fig, path)
+
+
+def plot_robustness(path: Path, rows: Sequence[Mapping[str, object]]) -> None:
+    """Test accuracy against attacker fraction, one panel per dataset × attack, one line per defence."""
+    panels = sorted({(str(r["dataset"]), str(r["attack"])) for r in rows})
+    cols = min(len(panels), 5)
+    n_rows = (len(panels) + cols - 1) // cols
+    fig, axes = plt.subplots(n_rows, cols, figsize=(3.2 * cols, 2.8 * n_rows), squeeze=False, sharey=False)
+    for ax, (dataset, attack) in zip(axes.flat, panels):
+        mine = [r for r in rows if r["dataset"] == dataset and r["attack"] == attack]
+        for defence in dict.fromkeys(str(r["defence"]) for r in mine):
+            points = sorted((float(r["fraction"]), float(r["accuracy"])) for r in mine if r["defence"] == defence)
+            ax.plot([100 * f for f, _ in points], [100 * a for _, a in points], marker="o", label=defence)
+        ax.set_title(f"{dataset}: {attack}", fontsize=9)
+        ax.set_xlabel("attackers (%)")
+        ax.set_ylabel("test accuracy (%)")
+        ax.grid(alpha=0.3)
+    for ax in list(axes.flat)[len(panels):]:
+        ax.axis("off")
+    axes.flat[0].legend(fontsize=7)
+    _save(fig, path)
+
+
+def plot_privacy(path: Path, rows: Sequence[Mapping[str, object]], *, title: str) -> None:
+    """Test accuracy against the privacy budget ε (∞: no DP), with the non-private accuracy as a line."""
+    private = sorted((float(r["epsilon"]), float(r["accuracy"])) for r in rows if np.isfinite(float(r["epsilon"])))
+    public = [float(r["accuracy"]) for r in rows if not np.isfinite(float(r["epsilon"]))]
+    fig, ax = plt.subplots(figsize=(6, 4))
+    ax.plot([e for e, _ in private], [100 * a for _, a in private], marker="o", label="client-level DP (RDP accountant)")
+    if public:
+        ax.axhline(100 * public[0], color="gray", linestyle="--", label="no DP (ε = ∞)")
+    ax.set_xscale("log")
+    ax.set_xlabel("ε (δ fixed)")
+    ax.set_ylabel("test accuracy (%)")
+    ax.set_title(title)
+    ax.grid(alpha=0.3)
+    ax.legend()
+    _save(fig, path)

@@ -12,7 +12,7 @@ budget: ``rounds x local epochs`` epochs, same optimizer, learning rate and batc
 from __future__ import annotations
 
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -27,10 +27,11 @@ from fl_node.errors import FlNodeError
 from fl_node.hfl.coordinator import Coordinator, RoundOutcome
 from fl_node.hfl.node import LedgerNode
 from fl_node.hfl.null_ledger import NullAccount, NullLedger
-from fl_node.hfl.participant import Participant
+from fl_node.hfl.participant import Behaviour, Participant
 from fl_node.hfl.runner import RunObserver, initial_params, run_federation
 from fl_node.hfl.spec import FederationSpec
 from fl_node.models import unflatten
+from fl_node.privacy import epsilon_spent
 from fl_node.seeds import CENTRALIZED, NODE_TRAINING, derive_seed
 from fl_node.task import DataConfig, ModelChoice, TaskConfig, build_task
 from fl_node.training import Metrics, TrainConfig, evaluate, train_centralized
@@ -124,7 +125,7 @@ class RoundRecord:
 
 @dataclass(frozen=True)
 class SeedResult:
-    """Everything one seed produced."""
+    """Everything one seed produced; ``epsilon_spent`` is the client-level DP budget the rounds spent (inf without DP)."""
 
     seed: int
     rounds: list[RoundRecord]
@@ -132,6 +133,7 @@ class SeedResult:
     final_params: np.ndarray
     n_params: int
     test_samples: int
+    epsilon_spent: float = float("inf")
 
     @property
     def final_accuracy(self) -> float:
@@ -148,6 +150,7 @@ def run_seed(
     seed: int,
     keypair: tuple[PaillierPublicKey, PaillierPrivateKey] | None = None,
     on_round: Callable[[RoundRecord], None] | None = None,
+    behaviours: Callable[[FederatedData], Sequence[Behaviour]] | None = None,
 ) -> SeedResult:
     """Run the federation and its centralized baseline for one seed.
 
@@ -161,6 +164,8 @@ def run_seed(
         Required when ``config.task.custody.encrypt``; the result does not depend on which key is used.
     on_round : Callable[[RoundRecord], None] | None
         Called after each round (progress display).
+    behaviours : Callable[[FederatedData], Sequence[Behaviour]] | None (default: all honest)
+        Each node's behaviour, given the partitioned data (attack benchmarks).
 
     Raises
     ------
@@ -173,9 +178,7 @@ def run_seed(
     if task.custody.encrypt and keypair is None:
         raise FlNodeError("an encrypted run needs a Paillier key pair")
     data = federate(dataset, task.data.nodes, task.data.partition, seed=seed, split=config.split)
-    # zero-padded so that the coordinator's sorted order is the nodes' order (plaintext sums in a fixed order)
-    width = len(str(task.data.nodes - 1))
-    ids = [f"node-{k:0{width}d}" for k in range(task.data.nodes)]
+    ids = node_ids(task.data.nodes)
     spec = build_task(
         task, data.n_features, data.n_classes, {pid: len(part) for pid, part in zip(ids, data.nodes)},
         public_key_to_bytes(keypair[0]) if keypair is not None and task.custody.encrypt else b"",
@@ -186,33 +189,53 @@ def run_seed(
     )
     with tempfile.TemporaryDirectory(prefix="fedledger-train-") as tmp:
         private_key = keypair[1] if keypair is not None and spec.encrypt else None
-        coordinator, transport = _null_federation(spec, private_key, data, config.round, Path(tmp, "federated"))
+        roster = behaviours(data) if behaviours is not None else None
+        coordinator, transport = _null_federation(spec, private_key, data, config.round, Path(tmp, "federated"), roster)
         exact = None
         if config.check_exact and spec.encrypt:
             exact = _null_federation(replace(spec, encrypt=False, public_key=b""), None, data, config.round, Path(tmp, "exact"))
         recorder = _Recorder(spec, data, centralized, exact, on_round)
         run = run_federation(coordinator, transport, task.rounds, retries=config.round.retries, observers=[recorder])
-    return SeedResult(seed, recorder.records, centralized, run.final_params, len(initial), len(data.test))
+    spent = epsilon_spent(spec.dp_noise_multiplier, spec.dp_delta, len(recorder.records)) if spec.client_dp() else float("inf")
+    return SeedResult(seed, recorder.records, centralized, run.final_params, len(initial), len(data.test), spent)
+
+
+def node_ids(nodes: int) -> list[str]:
+    """``node-0`` … in node order, zero-padded so that the coordinator's sorted order is the nodes' order (plaintext sums in a fixed order)."""
+    width = len(str(nodes - 1))
+    return [f"node-{k:0{width}d}" for k in range(nodes)]
 
 
 def _null_federation(
-    spec: FederationSpec, private_key: PaillierPrivateKey | None, data: FederatedData, round_config: RoundConfig, store: Path
+    spec: FederationSpec,
+    private_key: PaillierPrivateKey | None,
+    data: FederatedData,
+    round_config: RoundConfig,
+    store: Path,
+    behaviours: Sequence[Behaviour] | None = None,
 ) -> tuple[Coordinator, InProcessTransport]:
-    """A coordinator that does not score, on its own null ledger, and its nodes (node ``k`` seeded by ``NODE_TRAINING, k``)."""
+    """A coordinator on its own null ledger, and its nodes (node ``k`` seeded by ``NODE_TRAINING, k``, behaving as ``behaviours[k]``).
+
+    The coordinator scores contributions only when the task gates on them.
+    """
     ledger = NullLedger()
     scheme = spec.scheme()
+    behaviours = list(behaviours) if behaviours is not None else [Behaviour() for _ in spec.sample_counts]
     nodes = [
         LedgerNode(
             pid,
-            Participant(pid, part, spec.model.factory(), spec.train, scheme, seed=derive_seed(spec.seed, NODE_TRAINING, k)),
+            Participant(
+                pid, part, spec.model.factory(), spec.train, scheme, seed=derive_seed(spec.seed, NODE_TRAINING, k),
+                behaviour=behaviour, privacy=spec.client_dp(),
+            ),
             NullAccount(pid),
             ledger,
         )
-        for k, (pid, part) in enumerate(zip(spec.sample_counts, data.nodes))
+        for k, (pid, part, behaviour) in enumerate(zip(spec.sample_counts, data.nodes, behaviours, strict=True))
     ]
     coordinator = Coordinator(
         spec, ledger, 1, NullAccount("aggregator"), NullAccount("evaluator"), private_key, data.validation,
-        ArtifactStore(store), score_contributions=False,
+        ArtifactStore(store), score_contributions=spec.aggregation == "gated",
     )
     return coordinator, InProcessTransport(nodes, round_config.deadline_s, round_config.max_workers)
 

@@ -30,6 +30,7 @@ from fl_node.errors import FlNodeError
 from fl_node.hfl.keyholder import ThresholdCustody
 from fl_node.hfl.spec import FederationSpec
 from fl_node.models import ModelConfig
+from fl_node.privacy import noise_multiplier_for
 from fl_node.training import TrainConfig
 from incentive.chain import Chain
 from incentive.ledger import LedgerClient
@@ -140,10 +141,33 @@ class ScoringConfig:
     scorer : str (default: "gtg")
     utility : str (default: "loss")
         Negative validation loss (smooth) or validation accuracy.
+    aggregation : str (default: "fedavg")
+        ``gated``: each round leaves out participants scoring at or below ``gate_threshold``.
+    gate_threshold : float (default: 0.0)
     """
 
     scorer: str = "gtg"
     utility: str = "loss"
+    aggregation: str = "fedavg"
+    gate_threshold: float = 0.0
+
+
+@dataclass(frozen=True)
+class PrivacyConfig:
+    """Client-level differential privacy of the task (:mod:`fl_node.privacy`).
+
+    Attributes
+    ----------
+    epsilon : float (default: 0.0, no DP)
+        Privacy budget over all the task's rounds; the noise multiplier is calibrated to it.
+    delta : float (default: 1e-5)
+    clip : float (default: 1.0)
+        L2 bound of each node's unweighted update.
+    """
+
+    epsilon: float = 0.0
+    delta: float = 1e-5
+    clip: float = 1.0
 
 
 @dataclass(frozen=True)
@@ -182,6 +206,7 @@ class TaskConfig:
     custody : CustodyConfig
     scoring : ScoringConfig
     rewards : RewardConfig
+    privacy : PrivacyConfig
     rounds : int (default: 8)
     min_participants : int (default: 2)
     seed : int (default: 0)
@@ -195,6 +220,7 @@ class TaskConfig:
     custody: CustodyConfig = field(default_factory=CustodyConfig)
     scoring: ScoringConfig = field(default_factory=ScoringConfig)
     rewards: RewardConfig = field(default_factory=RewardConfig)
+    privacy: PrivacyConfig = field(default_factory=PrivacyConfig)
     rounds: int = 8
     min_participants: int = 2
     seed: int = 0
@@ -230,6 +256,10 @@ def build_task(
     """
     if config.custody.encrypt and not public_key:
         raise FlNodeError("an encrypted task needs the key holder's public key")
+    dp = config.privacy
+    if dp.epsilon > 0 and dp.clip <= 0:
+        raise FlNodeError(f"DP needs a positive clip norm, got {dp.clip}")
+    sigma = noise_multiplier_for(dp.epsilon, dp.delta, config.rounds) if dp.epsilon > 0 else 0.0
     return FederationSpec(
         model=config.model.build(n_features, n_classes),
         train=config.training,
@@ -244,6 +274,11 @@ def build_task(
         features=tuple(features),
         labels=tuple(labels),
         standardization=standardization,
+        aggregation=config.scoring.aggregation,
+        gate_threshold=config.scoring.gate_threshold,
+        dp_clip=dp.clip if dp.epsilon > 0 else 0.0,
+        dp_noise_multiplier=sigma,
+        dp_delta=dp.delta if dp.epsilon > 0 else 0.0,
     )
 
 

@@ -170,6 +170,20 @@ def evaluate(model: nn.Module, data: ArraySplit) -> Metrics:
     return Metrics(accuracy, loss, auc, len(data))
 
 
+def quick_evaluate(model: nn.Module, data: ArraySplit) -> Metrics:
+    """Accuracy and cross-entropy loss of ``model`` on ``data`` without the AUC (NaN): what a contribution scorer's utility needs.
+
+    The loss is sklearn's ``log_loss`` (probabilities clipped at float64 eps), computed directly:
+    a scorer evaluates hundreds of coalition models per round, and the library's input checks cost more than the model.
+    """
+    if len(data) == 0:
+        raise ModelError("cannot evaluate on an empty dataset")
+    proba = predict_proba(model, data.X)
+    labels = np.asarray(data.y, dtype=np.int64)
+    picked = np.clip(proba[np.arange(len(labels)), labels], np.finfo(np.float64).eps, 1.0)
+    return Metrics(float(np.mean(proba.argmax(axis=1) == labels)), float(-np.mean(np.log(picked))), float("nan"), len(data))
+
+
 def train_centralized(
     model: nn.Module,
     data: ArraySplit,

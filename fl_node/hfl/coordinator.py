@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 
 import numpy as np
@@ -36,15 +36,16 @@ from phe import PaillierPrivateKey
 
 from fl_node.artifacts import ArtifactStore
 from fl_node.data import ArraySplit
-from fl_node.errors import RoundAborted
+from fl_node.errors import FlNodeError, RoundAborted
 from fl_node.hfl.aggregator import Aggregator, Collected, Exclusion, SummedUpdate, VerifiedRound
 from fl_node.hfl.decryptions import DecryptionRecorder, LedgerGate
+from fl_node.hfl.gating import gated_out
 from fl_node.hfl.keyholder import KeyHolder, ThresholdCustody, round_error_bound
 from fl_node.hfl.null_ledger import NullAccount, NullLedger
 from fl_node.hfl.participant import RoundPlan, Submission
 from fl_node.hfl.spec import FederationSpec, model_from_bytes, model_to_bytes
 from fl_node.models import unflatten
-from fl_node.training import Metrics, evaluate
+from fl_node.training import Metrics, quick_evaluate
 from fl_node.transport.inprocess import Transport
 from incentive.audit import finalized_rounds
 from incentive.contribution import make_scorer
@@ -84,6 +85,8 @@ class RoundOutcome:
         Values clipped in the aggregated submissions.
     error_bound : float (default: nan)
         :func:`~fl_node.hfl.keyholder.round_error_bound` of the aggregated sum.
+    gated : tuple[str, ...] (default: none)
+        Verified and scored but left out of the aggregate by contribution gating (not rewarded).
     """
 
     round_id: int
@@ -100,15 +103,20 @@ class RoundOutcome:
     included: tuple[str, ...] = ()
     clipped: int = 0
     error_bound: float = float("nan")
+    gated: tuple[str, ...] = ()
 
 
 class RoundUtility:
     """The scorer's utility over a round's verified participants (index ``i`` is ``ids[i]``).
 
-    ``utility(S)`` is the validation metric of ``global + sum_S(w_k delta_k) / sum_S(w_k)``,
-    decrypting only the sum of the subset; ``utility(∅)`` is that of the unchanged global model.
-    The full coalition's model and metrics are kept: they are the round's new global model, so
-    the coordinator decrypts and evaluates the whole sum once for both.
+    ``utility(S)`` is the validation metric of ``global + sum_S(w_k delta_k) / W``, where ``W`` is
+    the weight of all the round's verified participants, decrypting only the sum of the subset;
+    ``utility(∅)`` is that of the unchanged global model. The fixed divisor values what a
+    participant's update adds to the sum, not what its weight does to the FedAvg step: a
+    participant that sends nothing leaves every coalition's model unchanged and scores exactly 0
+    (with ``sum_S(w_k)`` as divisor its weight would shrink the step, which can score positive).
+    For the full coalition both divisors agree: its model and metrics are the round's new global
+    model (FedAvg), kept so that the coordinator decrypts and evaluates the whole sum once.
 
     Parameters
     ----------
@@ -138,12 +146,14 @@ class RoundUtility:
         self.global_params = global_params
         self.validation = validation
         self.ids = sorted(verified.updates)
+        self._weight = sum(verified.plan.sample_counts[a] for a in self.ids) / verified.plan.total_samples
         self.decryptions = 0
         self.full_sum: SummedUpdate | None = None
         self._full: tuple[np.ndarray, Metrics] | None = None
+        self._model = spec.model.build()  # reloaded with each coalition's vector
 
     def model(self, coalition: frozenset[int]) -> np.ndarray:
-        """The global model plus the FedAvg step of ``coalition`` (indices into :attr:`ids`)."""
+        """The global model plus ``coalition``'s share of the round's step (indices into :attr:`ids`)."""
         if not coalition:
             return self.global_params
         if len(coalition) == len(self.ids):
@@ -159,6 +169,20 @@ class RoundUtility:
             self._full = params, self._evaluate(params)
         return self._full
 
+    def aggregate(self, members: Sequence[str]) -> tuple[np.ndarray, Metrics, SummedUpdate]:
+        """The FedAvg of ``members`` (addresses among :attr:`ids`): new global model, its validation metrics and the decrypted sum's summand.
+
+        All of :attr:`ids` is :meth:`full`; a subset (gated aggregation) is one more sum decrypted.
+        """
+        if set(members) == set(self.ids):
+            params, metrics = self.full()
+            assert self.full_sum is not None
+            return params, metrics, self.full_sum
+        self.decryptions += 1
+        summed = self.verified.sum(sorted(members))
+        params = self.key_holder.new_global(self.global_params, summed)
+        return params, self._evaluate(params), summed
+
     def __call__(self, coalition: frozenset[int]) -> float:
         metrics = self.full()[1] if coalition and len(coalition) == len(self.ids) else self._evaluate(self.model(coalition))
         return metrics.accuracy if self.spec.utility == "accuracy" else -metrics.loss
@@ -173,7 +197,7 @@ class RoundUtility:
         return self.key_holder.new_global(self.global_params, summed)
 
     def _evaluate(self, params: np.ndarray) -> Metrics:
-        return evaluate(unflatten(self.spec.model.build(), params), self.validation)
+        return quick_evaluate(unflatten(self._model, params), self.validation)
 
 
 def score_round(spec: FederationSpec, round_id: int, utility: RoundUtility) -> tuple[dict[str, float], int]:
@@ -244,6 +268,8 @@ class Coordinator:
         self.slash_wei = slash_wei
         self.round_duration_s = round_duration_s
         self.score_contributions = score_contributions
+        if spec.aggregation == "gated" and not score_contributions:
+            raise FlNodeError("gated aggregation needs the round's contribution scores")
 
     def open_round(self, global_params: np.ndarray) -> int:
         """Store the global model and open a round with its hash; returns the on-chain round id."""
@@ -295,7 +321,10 @@ class Coordinator:
         if on_utility is not None:
             on_utility(round_id, utility)
         values, evaluations = self.score(round_id, utility)
-        new_params, metrics = utility.full()
+        gated = self.gate(values)
+        included = [a for a in utility.ids if a not in gated]
+        new_params, metrics, summed = utility.aggregate(included)
+        self._record_exclusions(round_id, gated)
         aggregated_hash = self.store.put(model_to_bytes(new_params))
         order = [r.account for r in committed]
         receipt = self.ledger.finalize(
@@ -304,7 +333,7 @@ class Coordinator:
             aggregated_hash,
             to_fixed(metrics.accuracy),
             [to_fixed(values.get(a, 0.0)) for a in order],
-            dropped=[a not in values for a in order],
+            dropped=[a not in values or a in gated for a in order],
             participants=order,
         )
         rewards = {r.account: r.reward for r in self.ledger.participants(round_id)}
@@ -321,9 +350,10 @@ class Coordinator:
             evaluations=evaluations,
             bytes_up=sum(s.bytes_up for s in collected.submissions),
             seconds=time.perf_counter() - start,
-            included=tuple(utility.ids),
-            clipped=sum(received[a].clipped for a in utility.ids),
-            error_bound=round_error_bound(self.aggregator.scheme, utility.full_sum),
+            included=tuple(included),
+            clipped=sum(received[a].clipped for a in included),
+            error_bound=round_error_bound(self.aggregator.scheme, summed),
+            gated=gated,
         )
 
     def score(self, round_id: int, utility: RoundUtility) -> tuple[dict[str, float], int]:
@@ -331,6 +361,18 @@ class Coordinator:
         if not self.score_contributions:
             return {a: 0.0 for a in utility.ids}, 0
         return score_round(self.spec, round_id, utility)
+
+    def gate(self, values: Mapping[str, float]) -> tuple[str, ...]:
+        """The participants a gated task leaves out of this round's aggregate (none under FedAvg)."""
+        if self.spec.aggregation != "gated":
+            return ()
+        return gated_out(
+            {a: to_fixed(v) for a, v in values.items()}, to_fixed(self.spec.gate_threshold), self.spec.min_participants
+        )
+
+    def _record_exclusions(self, round_id: int, gated: Sequence[str]) -> None:
+        for address in gated:
+            log.info("round %d: %s left out of the aggregate by contribution gating", round_id, address)
 
     def finalized_rounds(self) -> list[Round]:
         """The task's rounds finalized on chain, oldest first."""

@@ -45,11 +45,12 @@ class KeyHolder:
         """``sum(w_k * delta_k)`` over the summed participants, float64."""
         return self.decoder.decode(summed.payload)
 
-    def new_global(self, global_params: np.ndarray, summed: SummedUpdate) -> np.ndarray:
-        """``global + sum(w_k * delta_k) / sum(w_k)``: the sample-weighted FedAvg of the summed participants."""
-        if summed.weight <= 0:
+    def new_global(self, global_params: np.ndarray, summed: SummedUpdate, weight: float | None = None) -> np.ndarray:
+        """``global + sum(w_k * delta_k) / weight``: by default ``weight = sum(w_k)``, the sample-weighted FedAvg of the summed participants."""
+        weight = summed.weight if weight is None else weight
+        if weight <= 0:
             raise FlNodeError("cannot average a sum with no weight")
-        step = self.decrypt(summed) / summed.weight
+        step = self.decrypt(summed) / weight
         return (np.asarray(global_params, dtype=np.float64) + step).astype(np.float32)
 
 

@@ -14,6 +14,7 @@ from fl_node.data import ArraySplit
 from fl_node.errors import FlNodeError
 from fl_node.hfl.schemes import PublicScheme
 from fl_node.models import flatten, unflatten
+from fl_node.privacy import ClientDp
 from fl_node.training import TrainConfig, fit
 
 
@@ -104,6 +105,8 @@ class Participant:
     seed : int (default: 0)
         With the round number, seeds minibatch order and stochastic rounding.
     behaviour : Behaviour | None (default: honest)
+    privacy : ClientDp | None (default: None)
+        Client-level DP: clip the update and add this node's share of the noise before encoding.
     """
 
     def __init__(
@@ -115,6 +118,7 @@ class Participant:
         scheme: PublicScheme,
         seed: int = 0,
         behaviour: Behaviour | None = None,
+        privacy: ClientDp | None = None,
     ) -> None:
         self.participant_id = participant_id
         self.data = data
@@ -123,6 +127,7 @@ class Participant:
         self.scheme = scheme
         self.seed = seed
         self.behaviour = behaviour or Behaviour()
+        self.privacy = privacy
 
     @property
     def n_samples(self) -> int:
@@ -144,7 +149,12 @@ class Participant:
         delta = self.behaviour.local_update(
             flatten(model).astype(np.float64) - np.asarray(plan.global_params, dtype=np.float64), rng
         )
-        weighted = plan.weight(self.participant_id) * delta
+        weight = plan.weight(self.participant_id)
+        if self.privacy is None:
+            weighted = weight * delta
+        else:
+            max_weight = max(plan.sample_counts.values()) / plan.total_samples
+            weighted = self.privacy.privatize(delta, weight, max_weight, len(plan.sample_counts), rng)
         clip = self.scheme.clip
         clipped = int(np.count_nonzero(np.abs(weighted) > clip))
         blob = self.scheme.encode(np.clip(weighted, -clip, clip), rng)

@@ -14,9 +14,11 @@ from fl_node.crypto.codec import CodecConfig
 from fl_node.crypto.keys import public_key_from_bytes
 from fl_node.data import ArraySplit, Standardization
 from fl_node.errors import FlNodeError
+from fl_node.hfl.gating import AGGREGATIONS
 from fl_node.hfl.keyholder import KeyHolder, ThresholdCustody
 from fl_node.hfl.schemes import EncryptedSums, EncryptedUpdates, PlainSums, PlainUpdates
 from fl_node.models import ModelConfig, n_parameters
+from fl_node.privacy import ClientDp
 from fl_node.training import TrainConfig
 from incentive.contribution import make_scorer
 
@@ -52,6 +54,17 @@ class FederationSpec:
         The label list: class ``k`` is ``labels[k]`` at every node (consortium tasks).
     standardization : Standardization | None (default: None)
         The federated mean and deviation every node standardizes its raw features with.
+    aggregation : str (default: "fedavg")
+        ``fedavg`` (every verified update) or ``gated`` (participants scoring at or below
+        ``gate_threshold`` in the round are left out, see :func:`fl_node.hfl.gating.gated_out`).
+    gate_threshold : float (default: 0.0)
+    dp_clip : float (default: 0.0, no differential privacy)
+        Client-level DP: each node clips its unweighted update to this L2 norm.
+    dp_noise_multiplier : float (default: 0.0)
+        σ: the Gaussian noise in the sum of the weighted updates has standard deviation
+        ``σ * dp_clip * max_k w_k``, each node adding its share (see :mod:`fl_node.privacy`).
+    dp_delta : float (default: 0.0)
+        The δ the task's ε is accounted at.
     """
 
     model: ModelConfig
@@ -67,10 +80,22 @@ class FederationSpec:
     features: tuple[str, ...] = ()
     labels: tuple[str, ...] = ()
     standardization: Standardization | None = None
+    aggregation: str = "fedavg"
+    gate_threshold: float = 0.0
+    dp_clip: float = 0.0
+    dp_noise_multiplier: float = 0.0
+    dp_delta: float = 0.0
 
     def __post_init__(self) -> None:
         if self.utility not in UTILITIES:
             raise FlNodeError(f"unknown utility {self.utility!r}; choose one of {', '.join(UTILITIES)}")
+        if self.aggregation not in AGGREGATIONS:
+            raise FlNodeError(f"unknown aggregation {self.aggregation!r}; choose one of {', '.join(AGGREGATIONS)}")
+        if self.dp_clip < 0 or self.dp_noise_multiplier < 0 or not 0 <= self.dp_delta < 1:
+            raise FlNodeError(
+                f"DP clip and noise multiplier must be non-negative and delta in [0, 1), got "
+                f"{self.dp_clip}, {self.dp_noise_multiplier}, {self.dp_delta}"
+            )
         make_scorer(self.scorer)
 
     @property
@@ -102,6 +127,15 @@ class FederationSpec:
             return private_key.key_holder(self.codec)
         return KeyHolder(EncryptedSums(private_key, self.codec) if self.encrypt else PlainSums())
 
+    def client_dp(self) -> ClientDp | None:
+        """What each node does under the task's client-level DP (None without)."""
+        if self.dp_clip <= 0:
+            return None
+        return ClientDp(self.dp_clip, self.dp_noise_multiplier)
+
+    def _optional(self) -> dict[str, object]:
+        return {name: getattr(self, name) for name in OPTIONAL_DEFAULTS}
+
     def to_bytes(self) -> bytes:
         """Canonical JSON (sorted keys): the bytes whose hash goes on chain."""
         payload = {
@@ -123,6 +157,8 @@ class FederationSpec:
             payload["labels"] = list(self.labels)
         if self.standardization is not None:
             payload["standardization"] = self.standardization.to_json()
+        # added only when set, so that the hashes of earlier tasks' specs do not change
+        payload.update({name: value for name, value in self._optional().items() if value != OPTIONAL_DEFAULTS[name]})
         return json.dumps(payload, sort_keys=True, separators=(",", ":")).encode()
 
     @classmethod
@@ -144,9 +180,16 @@ class FederationSpec:
                 features=tuple(str(v) for v in raw.get("features", [])),
                 labels=tuple(str(v) for v in raw.get("labels", [])),
                 standardization=Standardization.from_json(raw["standardization"]) if "standardization" in raw else None,
+                **{name: type(default)(raw.get(name, default)) for name, default in OPTIONAL_DEFAULTS.items()},
             )
         except (ValueError, KeyError, TypeError) as exc:
             raise FlNodeError(f"not a federation spec: {exc}") from exc
+
+
+#: Spec fields written to its bytes only when they differ from these defaults.
+OPTIONAL_DEFAULTS: dict[str, object] = {
+    "aggregation": "fedavg", "gate_threshold": 0.0, "dp_clip": 0.0, "dp_noise_multiplier": 0.0, "dp_delta": 0.0,
+}
 
 
 def validation_to_bytes(split: ArraySplit) -> bytes:
