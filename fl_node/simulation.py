@@ -190,10 +190,10 @@ def run_seed(
     with tempfile.TemporaryDirectory(prefix="fedledger-train-") as tmp:
         private_key = keypair[1] if keypair is not None and spec.encrypt else None
         roster = behaviours(data) if behaviours is not None else None
-        coordinator, transport = _null_federation(spec, private_key, data, config.round, Path(tmp, "federated"), roster)
+        coordinator, transport = null_federation(spec, private_key, data, config.round, Path(tmp, "federated"), roster)
         exact = None
         if config.check_exact and spec.encrypt:
-            exact = _null_federation(replace(spec, encrypt=False, public_key=b""), None, data, config.round, Path(tmp, "exact"))
+            exact = null_federation(replace(spec, encrypt=False, public_key=b""), None, data, config.round, Path(tmp, "exact"))
         recorder = _Recorder(spec, data, centralized, exact, on_round)
         run = run_federation(coordinator, transport, task.rounds, retries=config.round.retries, observers=[recorder])
     spent = epsilon_spent(spec.dp_noise_multiplier, spec.dp_delta, len(recorder.records)) if spec.client_dp() else float("inf")
@@ -206,7 +206,7 @@ def node_ids(nodes: int) -> list[str]:
     return [f"node-{k:0{width}d}" for k in range(nodes)]
 
 
-def _null_federation(
+def null_federation(
     spec: FederationSpec,
     private_key: PaillierPrivateKey | None,
     data: FederatedData,

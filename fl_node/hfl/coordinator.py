@@ -180,7 +180,7 @@ class RoundUtility:
             return params, metrics, self.full_sum
         self.decryptions += 1
         summed = self.verified.sum(sorted(members))
-        params = self.key_holder.new_global(self.global_params, summed)
+        params = self._open(summed)
         return params, self._evaluate(params), summed
 
     def __call__(self, coalition: frozenset[int]) -> float:
@@ -189,12 +189,12 @@ class RoundUtility:
 
     def _build(self, coalition: frozenset[int]) -> np.ndarray:
         self.decryptions += 1
-        return self._open(self.verified.sum(self.ids[i] for i in sorted(coalition)))
+        return self._open(self.verified.sum(self.ids[i] for i in sorted(coalition)), self._weight)
 
-    def _open(self, summed: SummedUpdate) -> np.ndarray:
+    def _open(self, summed: SummedUpdate, weight: float | None = None) -> np.ndarray:
         if self.before_decrypt is not None and self.spec.encrypt:
             self.before_decrypt(summed)
-        return self.key_holder.new_global(self.global_params, summed)
+        return self.key_holder.new_global(self.global_params, summed, weight=weight)
 
     def _evaluate(self, params: np.ndarray) -> Metrics:
         return quick_evaluate(unflatten(self._model, params), self.validation)

@@ -59,7 +59,8 @@ class GtgShapley:
     coalition of up to m participants is evaluated, m as large as ``small_coalition_evaluations``
     allows, and the Shapley value is averaged stratum by stratum (by the size of the coalition
     joined): strata below m are exact, the others average the walks' marginals at that position.
-    The estimate is then shifted equally for all participants so that it adds up to
+    The estimate is then shifted equally for all participants (except null players: those whose
+    every evaluated marginal was exactly 0 stay at 0) so that it adds up to
     ``U(all) - U(empty)`` like Shapley values do; being the L2 projection onto that constraint, the
     shift never moves it away from them. With ``small_coalition_evaluations=0`` the estimator is
     the paper's (up to that projection). Whenever all 2^N coalitions end up evaluated (small
@@ -181,8 +182,11 @@ class GtgShapley:
             )
         else:
             estimated = estimate.values()
-            # Project onto sum = U(all) - U(empty), which the Shapley values satisfy: never farther from them in L2.
-            estimated += (v_full - v_empty - estimated.sum()) / n
+            # Project onto sum = U(all) - U(empty) with the null players (no marginal ever nonzero) kept at 0,
+            # which the Shapley values satisfy: never farther from them in L2. A participant that adds nothing
+            # to any coalition (a free-rider's zero update) is thus valued 0, not given a share of the shift.
+            moved = estimate.moved if estimate.moved.any() else np.ones(n, dtype=bool)
+            estimated[moved] += (v_full - v_empty - estimated.sum()) / int(moved.sum())
             values = dict(zip(ids, estimated.tolist()))
         return ScoreResult(
             values=values,

@@ -93,6 +93,7 @@ class StratifiedEstimate:
         n = len(ids)
         self._exact_below = exact_below
         self._exact = np.zeros(n)
+        self._moved = np.zeros(n, dtype=bool)
         for k, participant in enumerate(ids):
             others = ids[:k] + ids[k + 1 :]
             for size in range(exact_below):
@@ -101,6 +102,7 @@ class StratifiedEstimate:
                     for c in itertools.combinations(others, size)
                 ]
                 self._exact[k] += float(np.mean(marginals))
+                self._moved[k] |= any(m != 0 for m in marginals)
         self._sums = np.zeros((n, n))
         self._counts = np.zeros((n, n), dtype=int)
 
@@ -108,6 +110,12 @@ class StratifiedEstimate:
         """Record one walk: ``positions[j]`` is the index (in ``ids``) of the participant at step j."""
         self._sums[positions, np.arange(len(positions))] += marginals
         self._counts[positions, np.arange(len(positions))] += 1
+        self._moved[positions] |= np.asarray(marginals) != 0
+
+    @property
+    def moved(self) -> np.ndarray:
+        """Whether each participant (indexed like ``ids``) ever changed a coalition's utility; one that never did is a null player so far."""
+        return self._moved.copy()
 
     @property
     def complete(self) -> bool:

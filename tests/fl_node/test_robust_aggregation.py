@@ -1,0 +1,135 @@
+"""Attacks, contribution-gated aggregation and free-riders' zero value, on plaintext federations with no chain."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from fl_node.behaviours import Colluding, CollusionGroup, FreeRider, Honest, LabelFlipper, ScaledUpdate, SignFlip, attack_roster
+from fl_node.data import federate, load_dataset
+from fl_node.errors import FlNodeError
+from fl_node.hfl.coordinator import RoundUtility
+from fl_node.hfl.gating import gated_out
+from fl_node.hfl.participant import RoundPlan
+from fl_node.hfl.runner import initial_params
+from fl_node.hfl.spec import FederationSpec
+from fl_node.simulation import RoundConfig, node_ids, null_federation
+from fl_node.task import CustodyConfig, DataConfig, ScoringConfig, TaskConfig, build_task
+from fl_node.training import TrainConfig
+from incentive.contribution import make_scorer
+
+
+def test_sign_flip_and_colluders_report_what_they_claim() -> None:
+    rng = np.random.default_rng(0)
+    delta = rng.normal(size=5)
+    group = CollusionGroup(factor=3.0)
+    a, b = Colluding(group), Colluding(group)
+
+    first, second = a.local_update(delta, rng), b.local_update(rng.normal(size=5), rng)
+    next_round = b.local_update(delta * 2, rng)
+
+    np.testing.assert_array_equal(SignFlip().local_update(delta, rng), -delta)
+    np.testing.assert_array_equal(first, -3.0 * delta)
+    np.testing.assert_array_equal(second, first)
+    np.testing.assert_array_equal(next_round, -6.0 * delta)
+
+
+def test_attack_roster_puts_the_fraction_of_attackers_last() -> None:
+    roster = attack_roster(10, "scaled", 0.3, n_classes=2)
+
+    assert [type(b) for b in roster] == [Honest] * 7 + [ScaledUpdate] * 3
+    assert roster[-1].factor == 10.0
+    assert all(isinstance(b, Honest) for b in attack_roster(10, "label-flip", 0.0, 2))
+    colluders = attack_roster(10, "colluding", 0.2, 2)[-2:]
+    assert colluders[0].group is colluders[1].group
+    with pytest.raises(FlNodeError, match="fraction"):
+        attack_roster(10, "scaled", 0.5, 2)
+    with pytest.raises(FlNodeError, match="unknown attack"):
+        attack_roster(10, "bribe", 0.1, 2)
+
+
+def test_gate_leaves_out_scores_at_or_below_the_threshold_but_keeps_the_minimum_cohort() -> None:
+    scores = {"a": 50, "b": 0, "c": -20, "d": 10}
+
+    assert gated_out(scores, 0, 1) == ("b", "c")
+    assert gated_out(scores, 20, 1) == ("b", "c", "d")
+    assert gated_out(scores, 0, 3) == ("c",)
+    # nobody above the threshold (a round that moved nothing): only strict losers go
+    assert gated_out({"a": 0, "b": 0, "c": -1}, 0, 1) == ("c",)
+    assert gated_out({"a": 0, "b": 0}, 0, 1) == ()
+
+
+def _federation(tmp_path: Path, behaviours, aggregation: str = "fedavg"):
+    task = TaskConfig(
+        data=DataConfig(nodes=len(behaviours), partition="iid"),
+        training=TrainConfig(epochs=2, lr=0.1),
+        custody=CustodyConfig(encrypt=False),
+        scoring=ScoringConfig(scorer="exact", aggregation=aggregation),
+        min_participants=1,
+    )
+    data = federate(load_dataset("breast_cancer"), len(behaviours), "iid", seed=0)
+    ids = node_ids(len(behaviours))
+    spec = build_task(task, data.n_features, data.n_classes, {pid: len(p) for pid, p in zip(ids, data.nodes)})
+    coordinator, transport = null_federation(spec, None, data, RoundConfig(), tmp_path, behaviours)
+    return spec, data, coordinator, transport
+
+
+def test_a_free_rider_adds_nothing_to_any_coalition_and_scores_exactly_zero(tmp_path: Path) -> None:
+    spec, data, coordinator, transport = _federation(tmp_path, [Honest(), Honest(), Honest(), FreeRider()])
+    params = initial_params(spec)
+    plan = RoundPlan(coordinator.open_round(params), params, dict(spec.sample_counts))
+    submissions = transport.collect(plan).submissions
+    verified = coordinator.aggregator.verify(plan, list(submissions))
+    utility = RoundUtility(spec, verified, coordinator.key_holder, params, data.validation)
+    rider = utility.ids.index("node-3")
+
+    for coalition in (frozenset({0}), frozenset({0, 1}), frozenset({0, 1, 2})):
+        np.testing.assert_array_equal(utility.model(coalition), utility.model(coalition | {rider}))
+    exact = make_scorer("exact").score(list(range(4)), utility, rng=np.random.default_rng(0)).values
+    gtg = make_scorer("gtg").score(list(range(4)), RoundUtility(spec, verified, coordinator.key_holder, params, data.validation),
+                                   rng=np.random.default_rng(0)).values
+    assert exact[rider] == 0.0 and gtg[rider] == 0.0
+    assert sum(v for k, v in exact.items() if k != rider) > 0
+
+
+def test_gtg_values_a_null_player_at_zero_when_it_samples() -> None:
+    # 12 players: GTG samples permutations (no exact enumeration); player 5 never changes the utility
+    weights = np.linspace(0.1, 1.0, 12)
+    weights[5] = 0.0
+
+    def utility(coalition: frozenset[int]) -> float:
+        return float(np.sqrt(sum(weights[i] for i in coalition)))
+
+    result = make_scorer("gtg").score(list(range(12)), utility, rng=np.random.default_rng(1))
+
+    assert result.values[5] == 0.0
+    assert sum(result.values.values()) == pytest.approx(utility(frozenset(range(12))) - utility(frozenset()))
+
+
+def test_gated_round_aggregates_only_the_participants_the_gate_keeps(tmp_path: Path) -> None:
+    behaviours = [Honest(), Honest(), Honest(), SignFlip(5.0)]
+    spec, data, coordinator, transport = _federation(tmp_path, behaviours, aggregation="gated")
+    params = initial_params(spec)
+
+    outcome = coordinator.run_round(params, transport)
+
+    assert outcome.gated == ("node-3",)
+    assert outcome.included == ("node-0", "node-1", "node-2")
+    assert outcome.scores["node-3"] < 0
+    # the new model is the FedAvg of the kept participants' summed updates
+    plan = RoundPlan(coordinator.open_round(params), params, dict(spec.sample_counts))
+    kept = coordinator.aggregator.verify(plan, list(transport.collect(plan).submissions)).sum(outcome.included)
+    np.testing.assert_allclose(outcome.global_params, coordinator.key_holder.new_global(params, kept), atol=1e-6)
+
+
+def test_gated_aggregation_needs_scores_and_a_known_name(tmp_path: Path) -> None:
+    spec, data, coordinator, transport = _federation(tmp_path, [Honest(), Honest()])
+    with pytest.raises(FlNodeError, match="unknown aggregation"):
+        replace(spec, aggregation="median")
+    assert FederationSpec.from_bytes(spec.to_bytes()) == spec
+    gated = replace(spec, aggregation="gated", gate_threshold=0.01)
+    assert b"gate_threshold" in gated.to_bytes() and b"aggregation" not in spec.to_bytes()
+    assert FederationSpec.from_bytes(gated.to_bytes()) == gated
