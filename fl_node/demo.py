@@ -141,6 +141,7 @@ def setup_federation(
                 scheme,
                 seed=derive_seed(task.seed, NODE_TRAINING, k),
                 behaviour=make_behaviour(behaviour, data.n_classes),
+                privacy=spec.client_dp(),
             ),
             account,
             ledger,

@@ -20,7 +20,7 @@ from phe import PaillierPrivateKey
 
 from fl_node.artifacts import ArtifactStore
 from fl_node.errors import ArtifactError, FlNodeError, KeyMismatch
-from fl_node.hfl.coordinator import RoundUtility, score_round
+from fl_node.hfl.coordinator import RoundUtility, gate_round, score_round
 from fl_node.hfl.decryptions import DecryptionLog, check_decryptions
 from fl_node.hfl.keyholder import ThresholdCustody
 from fl_node.hfl.spec import FederationSpec, model_from_bytes, validation_from_bytes
@@ -90,21 +90,29 @@ def check_performance(rounds: Sequence[Round], store: ArtifactStore, published: 
 
 
 def _verified_round(r: Round, store: ArtifactStore, spec: FederationSpec, aggregator: Aggregator):
-    """Rebuild the round's verified updates from the blobs of its non-dropped participants."""
+    """Rebuild the round's verified updates from the blobs of its non-dropped participants.
+
+    A gated task's scores cover every verified participant, those the gate left out (recorded
+    as dropped) included: its verified round is every participant whose committed blob is
+    stored and usable, the others being the round's real dropouts.
+    """
     global_params = _stored_model(store, r.global_model_hash)
     plan = RoundPlan(r.round_id, global_params, dict(spec.sample_counts))
+    gated = spec.aggregation == "gated"
     submissions = []
     commitments = {}
     for p in r.participants:
-        if p.dropped:
-            continue
         digest = to_bytes32(p.commitment)
+        if p.dropped and not (gated and _has_valid_blob(store, digest)):
+            continue
         blob = store.get(digest)
         commitments[p.account] = digest
         submissions.append(Submission(p.account, spec.sample_counts.get(p.account, -1), blob, digest, len(blob)))
     verified = aggregator.verify(plan, submissions, expected_hashes=commitments)
-    if verified.excluded:
-        reasons = "; ".join(f"{e.participant_id}: {e.reason}" for e in verified.excluded)
+    dropped = {p.account for p in r.participants if p.dropped}
+    unusable = [e for e in verified.excluded if not (gated and e.participant_id in dropped)]
+    if unusable:
+        reasons = "; ".join(f"{e.participant_id}: {e.reason}" for e in unusable)
         raise FlNodeError(f"round {r.round_id}: recorded as aggregated but unusable: {reasons}")
     return global_params, verified
 
@@ -137,15 +145,22 @@ def check_with_key(
         log = DecryptionLog({p.account: p.index for p in r.participants})
         opened[r.round_id] = log.opened
         utility = RoundUtility(spec, verified, key_holder, global_params, published.validation, log)
-        rebuilt = utility.full()[0]
+        values, _ = score_round(spec, r.round_id, utility)
+        gated = gate_round(spec, values)
+        left_out = tuple(sorted(p.account for p in r.participants if p.dropped and p.account in values))
+        if left_out != gated:
+            model_failures.append(
+                f"round {r.round_id}: the gate leaves out {', '.join(gated) or 'nobody'}, "
+                f"the ledger records {', '.join(left_out) or 'nobody'} as left out"
+            )
+        rebuilt = utility.aggregate([a for a in utility.ids if a not in gated])[0]
         if "0x" + model_hash(rebuilt).hex() != r.aggregated_model_hash:
             model_failures.append(
                 f"round {r.round_id}: the blobs aggregate to 0x{model_hash(rebuilt).hex()}, "
                 f"the ledger records {r.aggregated_model_hash}"
             )
-        values, _ = score_round(spec, r.round_id, utility)
         for p in r.participants:
-            expected = 0 if p.dropped else to_fixed(values.get(p.account, 0.0))
+            expected = 0 if p.account not in values else to_fixed(values[p.account])
             scores_checked += 1
             if abs(expected - p.score) > SCORE_TOLERANCE:
                 score_failures.append(f"round {r.round_id}: {p.account} recorded score {p.score}, recomputed {expected}")

@@ -21,7 +21,10 @@ from fl_node.demo import DemoConfig, DemoResult, DemoRound, run_demo, setup_fede
 from fl_node.explorer.views import Explorer
 from fl_node.explorer.web import DEFAULT_PORT
 from fl_node.plots import plot_accuracy, plot_contributions
-from fl_node.task import CustodyConfig, DataConfig, ModelChoice, ScoringConfig, TaskConfig
+from fl_node.hfl.gating import AGGREGATIONS
+from fl_node.hfl.spec import FederationSpec
+from fl_node.privacy import epsilon_spent
+from fl_node.task import CustodyConfig, DataConfig, ModelChoice, PrivacyConfig, ScoringConfig, TaskConfig
 from fl_node.task_file import load_task_file
 from fl_node.training import TrainConfig
 from incentive.contribution import SCORERS
@@ -29,7 +32,10 @@ from incentive.fixedpoint import from_fixed
 
 TOKEN = 10**18
 #: Options that define the task, refused beside --task FILE (the file holds them).
-TASK_FLAGS = ("nodes", "rounds", "scorer", "utility", "seed", "dataset", "partition", "model", "key_bits", "local_epochs", "lr", "encrypt", "key_custody")
+TASK_FLAGS = (
+    "nodes", "rounds", "scorer", "utility", "seed", "dataset", "partition", "model", "key_bits", "local_epochs", "lr",
+    "encrypt", "key_custody", "aggregation", "gate_threshold", "dp_epsilon", "dp_delta", "dp_clip",
+)
 
 
 @app.command("demo")
@@ -52,6 +58,11 @@ def demo_command(
     local_epochs: int = typer.Option(2, "--local-epochs", help="Local epochs per round."),
     lr: float = typer.Option(0.05, "--lr", help="Local learning rate."),
     encrypt: bool = typer.Option(True, "--encrypt/--no-encrypt", help="Paillier-encrypt updates (default)."),
+    aggregation: str = typer.Option("fedavg", "--aggregation", help="fedavg, or gated: each round leaves out participants scoring at or below --gate-threshold."),
+    gate_threshold: float = typer.Option(0.0, "--gate-threshold", help="Score at or below which gated aggregation leaves a participant out."),
+    dp_epsilon: float = typer.Option(0.0, "--dp-epsilon", help="Client-level DP budget over all rounds (0: no DP)."),
+    dp_delta: float = typer.Option(1e-5, "--dp-delta", help="δ of --dp-epsilon."),
+    dp_clip: float = typer.Option(1.0, "--dp-clip", help="L2 bound of each node's update under DP."),
     key_custody: str = typer.Option("single", "--key-custody", help="single (one key holder) or threshold:T-of-N (T of N custodians decrypt)."),
     key_shares: Path | None = typer.Option(None, "--key-shares", file_okay=False, help="Pre-generated custodian share files (fedledger custody keygen) for threshold custody."),
     rpc: str | None = RpcOption,
@@ -85,12 +96,17 @@ def demo_command(
             model=ModelChoice(model),
             training=TrainConfig(epochs=local_epochs, lr=lr, batch_size=16),
             custody=custody,
-            scoring=ScoringConfig(scorer, utility),
+            scoring=ScoringConfig(scorer, utility, aggregation, gate_threshold),
+            privacy=PrivacyConfig(dp_epsilon, dp_delta, dp_clip),
             rounds=rounds,
             seed=seed,
         )
     config = DemoConfig(task, free_riders, label_flippers)
     config.behaviours()
+    if task.scoring.aggregation not in AGGREGATIONS:
+        raise BadInput(f"unknown aggregation {task.scoring.aggregation!r}; choose one of {', '.join(AGGREGATIONS)}")
+    if task.privacy.epsilon < 0 or not 0 < task.privacy.delta < 1 or task.privacy.clip <= 0:
+        raise BadInput("--dp-epsilon must be non-negative, --dp-delta in (0, 1) and --dp-clip positive")
     chain = open_chain(rpc, chain_id)
     with console.status("deploying the ledger, joining the nodes, publishing the task"):
         federation = setup_federation(config, chain, out, key_shares)
@@ -112,6 +128,7 @@ def demo_command(
                 f"{o.evaluations} evaluations, {o.seconds:.1f} s"
                 + (f", dropped {len(o.dropped)}" if o.dropped else "")
                 + (f", slashed {len(o.slashed)}" if o.slashed else "")
+                + (f", gated out {len(o.gated)}" if o.gated else "")
             )
             progress.advance(bar)
 
@@ -121,8 +138,15 @@ def demo_command(
         f"global model accuracy [bold]{result.rounds[-1].test_accuracy:.3f}[/bold], "
         f"centralized {result.centralized_accuracy:.3f} (test set of {len(federation.data.test)})"
     )
+    spent = privacy_spent(federation.coordinator.spec, len(result.rounds))
+    if spent is not None:
+        console.print(
+            f"client-level DP: ε = [bold]{spent['epsilon_spent']:.3f}[/bold] spent at δ = {spent['delta']:g} "
+            f"(Opacus RDP accountant, noise multiplier {spent['noise_multiplier']:.3f}, clip {spent['clip']:g})"
+        )
     print_audit(result.audit)
     payload = demo_json(result, rpc, out, time.perf_counter() - start)
+    payload["privacy"] = spent
     plot_accuracy(
         out / "accuracy.png",
         [r.test_accuracy for r in result.rounds],
@@ -144,6 +168,18 @@ def demo_command(
         serve(Explorer(chain, federation.ledger.address, out / "artifacts", key), explorer_port, None, {"rpc": rpc})
     if not result.audit.ok:
         raise typer.Exit(EXIT_CHECK_FAILED)
+
+
+def privacy_spent(spec: FederationSpec, rounds: int) -> dict[str, float] | None:
+    """The task's client-level DP after ``rounds`` rounds: ε spent (Opacus RDP), δ, noise multiplier, clip; None without DP."""
+    if spec.client_dp() is None:
+        return None
+    return {
+        "epsilon_spent": epsilon_spent(spec.dp_noise_multiplier, spec.dp_delta, rounds),
+        "delta": spec.dp_delta,
+        "noise_multiplier": spec.dp_noise_multiplier,
+        "clip": spec.dp_clip,
+    }
 
 
 def _print_nodes(result: DemoResult) -> None:
@@ -193,6 +229,7 @@ def demo_json(result: DemoResult, rpc: str | None, out: Path, elapsed_s: float) 
                 "scores": r.outcome.scores,
                 "rewards": {a: v / TOKEN for a, v in r.outcome.rewards.items()},
                 "dropped": [d.participant_id for d in r.outcome.dropped],
+                "gated": list(r.outcome.gated),
                 "evaluations": r.outcome.evaluations,
                 "seconds": r.outcome.seconds,
             }

@@ -213,6 +213,13 @@ def score_round(spec: FederationSpec, round_id: int, utility: RoundUtility) -> t
     return {utility.ids[i]: float(v) for i, v in result.values.items()}, result.evaluations
 
 
+def gate_round(spec: FederationSpec, values: Mapping[str, float]) -> tuple[str, ...]:
+    """The participants a gated task leaves out of a round's aggregate, from their scores as recorded (none under FedAvg)."""
+    if spec.aggregation != "gated":
+        return ()
+    return gated_out({a: to_fixed(v) for a, v in values.items()}, to_fixed(spec.gate_threshold), spec.min_participants)
+
+
 class Coordinator:
     """Aggregator, key holder and evaluator of one federation task, around the ledger.
 
@@ -363,12 +370,8 @@ class Coordinator:
         return score_round(self.spec, round_id, utility)
 
     def gate(self, values: Mapping[str, float]) -> tuple[str, ...]:
-        """The participants a gated task leaves out of this round's aggregate (none under FedAvg)."""
-        if self.spec.aggregation != "gated":
-            return ()
-        return gated_out(
-            {a: to_fixed(v) for a, v in values.items()}, to_fixed(self.spec.gate_threshold), self.spec.min_participants
-        )
+        """The participants a gated task leaves out of this round's aggregate (see :func:`gate_round`)."""
+        return gate_round(self.spec, values)
 
     def _record_exclusions(self, round_id: int, gated: Sequence[str]) -> None:
         for address in gated:

@@ -1,0 +1,44 @@
+"""Client-level DP: clipping, the distributed noise's scale, and ε from Opacus's RDP accountant."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from opacus.accountants import RDPAccountant
+
+from fl_node.errors import FlNodeError
+from fl_node.privacy import ClientDp, epsilon_spent, noise_multiplier_for
+
+
+def test_epsilon_matches_an_independent_call_of_the_accountant() -> None:
+    sigma = noise_multiplier_for(8.0, 1e-5, rounds=10)
+    independent = RDPAccountant()
+    for _ in range(10):
+        independent.step(noise_multiplier=sigma, sample_rate=1.0)
+
+    spent = epsilon_spent(sigma, 1e-5, rounds=10)
+
+    assert spent == pytest.approx(independent.get_epsilon(1e-5), rel=1e-12)
+    assert 7.5 < spent <= 8.0 + 1e-6
+    assert epsilon_spent(sigma, 1e-5, rounds=20) > spent
+    assert noise_multiplier_for(1.0, 1e-5, 10) > noise_multiplier_for(8.0, 1e-5, 10)
+
+
+def test_updates_are_clipped_and_the_summed_noise_has_the_calibrated_scale() -> None:
+    dp = ClientDp(clip=1.0, noise_multiplier=2.0)
+    rng = np.random.default_rng(0)
+    n, w_max = 4, 0.4
+    big = np.full(50_000, 10.0)
+
+    noiseless = ClientDp(clip=1.0, noise_multiplier=0.0).privatize(big, 0.25, w_max, n, rng)
+    summed = sum(dp.privatize(np.zeros(50_000), 0.25, w_max, n, rng) for _ in range(n))
+
+    assert np.linalg.norm(noiseless) == pytest.approx(0.25 * 1.0)
+    assert np.std(summed) == pytest.approx(2.0 * 1.0 * w_max, rel=0.02)
+
+
+def test_bad_budgets_are_refused() -> None:
+    with pytest.raises(FlNodeError, match="epsilon"):
+        noise_multiplier_for(0.0, 1e-5, 10)
+    with pytest.raises(FlNodeError, match="delta"):
+        noise_multiplier_for(8.0, 1.5, 10)
