@@ -10,6 +10,7 @@ import pytest
 
 from fl_node.behaviours import Colluding, CollusionGroup, FreeRider, Honest, LabelFlipper, ScaledUpdate, SignFlip, attack_roster
 from fl_node.data import federate, load_dataset
+from fl_node.demo import DemoConfig, run_demo, setup_federation
 from fl_node.errors import FlNodeError
 from fl_node.hfl.coordinator import RoundUtility
 from fl_node.hfl.gating import gated_out
@@ -19,6 +20,7 @@ from fl_node.hfl.spec import FederationSpec
 from fl_node.simulation import RoundConfig, node_ids, null_federation
 from fl_node.task import CustodyConfig, DataConfig, ScoringConfig, TaskConfig, build_task
 from fl_node.training import TrainConfig
+from incentive.chain import embedded_chain
 from incentive.contribution import make_scorer
 
 
@@ -134,3 +136,25 @@ def test_gated_aggregation_needs_scores_and_a_known_name(tmp_path: Path) -> None
     gated = replace(spec, aggregation="gated", gate_threshold=0.01)
     assert b"gate_threshold" in gated.to_bytes() and b"aggregation" not in spec.to_bytes()
     assert FederationSpec.from_bytes(gated.to_bytes()) == gated
+
+
+def test_gated_demo_on_chain_leaves_the_label_flipper_out_unpaid_and_the_audit_recomputes_it(tmp_path: Path) -> None:
+    config = DemoConfig(
+        TaskConfig(
+            data=DataConfig(nodes=4), custody=CustodyConfig(key_bits=1024),
+            scoring=ScoringConfig(scorer="exact", aggregation="gated"), rounds=1,
+        ),
+        free_riders=0,
+        label_flippers=1,
+    )
+    federation = setup_federation(config, embedded_chain(), tmp_path)
+    flipper = federation.nodes[-1].participant_id
+
+    result = run_demo(federation)
+
+    outcome = result.rounds[0].outcome
+    assert flipper in outcome.gated and flipper not in outcome.included
+    assert outcome.rewards[flipper] == 0 and outcome.scores[flipper] < 0
+    record = next(p for p in federation.ledger.participants(outcome.round_id) if p.account == flipper)
+    assert record.dropped
+    assert result.audit.ok, [c for c in result.audit.checks if not c.ok]
