@@ -45,6 +45,11 @@ def train_command(
     bits: int = typer.Option(16, "--bits", help="Quantization bits of the packed codec."),
     clip: float = typer.Option(1.0, "--clip", help="Clip bound of each weighted-delta value."),
     min_participants: int = typer.Option(1, "--min-participants", help="Submissions a round needs to complete."),
+    aggregation: str = typer.Option("fedavg", "--aggregation", help="fedavg, or gated: each round leaves out participants whose GTG contribution is at or below --gate-threshold."),
+    gate_threshold: float = typer.Option(0.0, "--gate-threshold", help="Score at or below which gated aggregation leaves a participant out."),
+    dp_epsilon: float = typer.Option(0.0, "--dp-epsilon", help="Client-level DP budget over all rounds (0: no DP)."),
+    dp_delta: float = typer.Option(1e-5, "--dp-delta", help="δ of --dp-epsilon."),
+    dp_clip: float = typer.Option(1.0, "--dp-clip", help="L2 bound of each node's update under DP."),
     compare_plaintext: bool = typer.Option(
         False, "--compare-plaintext", help="Also run each seed without encryption and report the differences."
     ),
@@ -60,6 +65,10 @@ def train_command(
         raise BadInput(f"--seeds must be at least 1, got {seeds}")
     if not 1 <= min_participants <= nodes:
         raise BadInput(f"--min-participants must be in 1..{nodes}, got {min_participants}")
+    if aggregation not in ("fedavg", "gated"):
+        raise BadInput(f"unknown aggregation {aggregation!r}; choose fedavg or gated")
+    if dp_epsilon < 0 or not 0 < dp_delta < 1 or dp_clip <= 0:
+        raise BadInput("--dp-epsilon must be non-negative, --dp-delta in (0, 1) and --dp-clip positive")
     seed_list = list(range(seeds)) if seeds is not None else [0 if seed is None else seed]
     # torch and the rest load here, not at import, so that every other command starts fast
     import torch
@@ -68,7 +77,7 @@ def train_command(
     from fl_node.data import load_dataset
     from fl_node.crypto.codec import CodecConfig
     from fl_node.simulation import RoundConfig, SimulationConfig, run_seed
-    from fl_node.task import CustodyConfig, DataConfig, ModelChoice, TaskConfig
+    from fl_node.task import CustodyConfig, DataConfig, ModelChoice, PrivacyConfig, ScoringConfig, TaskConfig
     from fl_node.training import TrainConfig
 
     torch.set_num_threads(1)
@@ -81,6 +90,8 @@ def train_command(
         training=TrainConfig(epochs=local_epochs, batch_size=batch_size, lr=lr, optimizer=optimizer, prox_mu=mu),
         codec=CodecConfig(bits=bits, clip=clip, max_participants=1),
         custody=CustodyConfig(encrypt=encrypt, key_bits=key_bits),
+        scoring=ScoringConfig(aggregation=aggregation, gate_threshold=gate_threshold),
+        privacy=PrivacyConfig(dp_epsilon, dp_delta, dp_clip),
         rounds=rounds,
     )
     config = SimulationConfig(task_config, round=RoundConfig(min_participants=min_participants))
@@ -174,6 +185,12 @@ def _payload(config: SimulationConfig, ds: Dataset, results: list[SeedResult], p
         "centralized_accuracy": mean([res.centralized_accuracy for res in results]),
         "test_samples": results[0].test_samples,
         "encrypted": task.custody.encrypt,
+        "aggregation": task.scoring.aggregation,
+        # client-level DP: ε spent over the rounds (Opacus RDP accountant), None without DP
+        "dp": None if task.privacy.epsilon <= 0 else {
+            "epsilon": task.privacy.epsilon, "delta": task.privacy.delta, "clip": task.privacy.clip,
+            "epsilon_spent": max(res.epsilon_spent for res in results),
+        },
         "per_seed": per_seed,
         "config": {
             "dataset": ds.name,
