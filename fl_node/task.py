@@ -379,7 +379,13 @@ def to_flat(config: Any, prefix: str = "") -> dict[str, Any]:
 
 def from_flat(cls: type[T], table: Mapping[str, Any], prefix: str = "", base: Any = None) -> T:
     """Inverse of :func:`to_flat`: missing keys keep their defaults (``base``'s values, else the field
-    defaults), unknown keys are ignored, values are cast to the field types."""
+    defaults), unknown keys are ignored, values are read as the field types (:func:`flat_value`).
+
+    Raises
+    ------
+    FlNodeError
+        A value of the wrong type (naming its key), or values the configuration refuses.
+    """
     hints = typing.get_type_hints(cls)
     values: dict[str, Any] = {}
     for f in dataclasses.fields(cls):
@@ -389,18 +395,59 @@ def from_flat(cls: type[T], table: Mapping[str, Any], prefix: str = "", base: An
             inner = getattr(base, f.name) if base is not None else _field_default(f)
             values[f.name] = from_flat(kind, table, key + "-", inner)
         elif key in table:
-            values[f.name] = _cast(kind, table[key])
+            values[f.name] = flat_value(kind, key, table[key])
         elif base is not None:
             values[f.name] = getattr(base, f.name)
-    return cls(**values)
+    try:
+        return cls(**values)
+    except (TypeError, ValueError) as exc:
+        raise FlNodeError(f"{prefix.rstrip('-') or cls.__name__}: {exc}") from None
 
 
-def _cast(kind: Any, value: Any) -> Any:
-    """``value`` as a field of type ``kind``; a ``tuple[str, ...]`` field reads :func:`to_flat`'s JSON list."""
+def flat_value(kind: type, key: str, value: Any) -> Any:
+    """``value`` as a ``kind`` (bool, int, float, str or ``tuple[str, ...]``) without loss: ``"true"``/``1``
+    are booleans, ``3.0`` and ``"3"`` integers, a tuple is read from :func:`to_flat`'s JSON list (or a
+    list); anything else (``3.5`` for an int, ``"no"`` read as truth, None) is a :class:`FlNodeError`
+    naming ``key``."""
+    wrong = FlNodeError(f"{key} must be {getattr(kind, '__name__', kind)}, got {type(value).__name__} {str(value)[:40]!r}")
     if typing.get_origin(kind) is tuple:
-        items = json.loads(value) if isinstance(value, str) else value
-        return tuple(str(item) for item in items)
-    return kind(value)
+        try:
+            items = json.loads(value) if isinstance(value, str) else value
+        except ValueError:
+            raise wrong from None
+        if not isinstance(items, (list, tuple)) or not all(isinstance(item, str) for item in items):
+            raise wrong
+        return tuple(items)
+    if kind is bool:
+        if isinstance(value, bool) or (isinstance(value, int) and value in (0, 1)):
+            return bool(value)
+        if isinstance(value, str) and value.strip().lower() in ("true", "false"):
+            return value.strip().lower() == "true"
+        raise wrong
+    if kind is int:
+        if isinstance(value, bool):
+            raise wrong
+        if isinstance(value, int):
+            return value
+        if isinstance(value, float) and value.is_integer():
+            return int(value)
+        if isinstance(value, str) and value.strip().lstrip("+-").isdigit():
+            return int(value)
+        raise wrong
+    if kind is float:
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            return float(value)
+        if isinstance(value, str):
+            try:
+                return float(value)
+            except ValueError:
+                raise wrong from None
+        raise wrong
+    if kind is str and isinstance(value, str):
+        return value
+    if kind is not str and isinstance(value, kind):
+        return value
+    raise wrong
 
 
 def _field_default(f: dataclasses.Field) -> Any:

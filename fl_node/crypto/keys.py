@@ -221,7 +221,12 @@ def save_keypair(
 
 
 def load_public_key(path: str | os.PathLike[str]) -> PaillierPublicKey:
-    """Read a public key file (a private key file also works: its public half is returned)."""
+    """Read a public key file (a private key file also works: its public half is returned).
+
+    A public key file is checksummed, so any altered byte is refused. The modulus stored beside
+    an encrypted private key is authenticated by the passphrase only: read from a private key
+    file here it is checked for form, not integrity (:func:`load_private_key` checks it).
+    """
     data = _read(path)
     if _is_encrypted(data):
         return _public_from_n(_encrypted_parts(data)[1])

@@ -331,7 +331,7 @@ class LedgerClient:
     @cached_property
     def token(self) -> str:
         """Address of the reward token."""
-        return self.contract.functions.rewardToken().call()
+        return self._call("rewardToken")
 
     @cached_property
     def reward_policy(self) -> RewardPolicy:
@@ -342,7 +342,7 @@ class LedgerClient:
         LedgerNotFound
             The ledger names a policy that has no mirror here.
         """
-        name = self.contract.functions.rewardPolicy().call()
+        name = self._call("rewardPolicy")
         try:
             return policy_named(name)
         except KeyError:
@@ -351,23 +351,29 @@ class LedgerClient:
     @cached_property
     def deployment_block(self) -> int:
         """Block in which the ledger was deployed."""
-        return self.contract.functions.deploymentBlock().call()
+        return self._call("deploymentBlock")
 
     def token_balance(self, account: str) -> int:
         """Reward-token balance of ``account``."""
-        return self.token_contract.functions.balanceOf(Web3.to_checksum_address(account)).call()
+        try:
+            return self.token_contract.functions.balanceOf(Web3.to_checksum_address(account)).call()
+        except Exception as exc:
+            error = ledger_error(self._errors, exc, "balanceOf")
+            if error is None:
+                raise
+            raise error from None
 
     def unbonding_period(self) -> int:
         """Seconds between a request to leave and the earliest return of the stake."""
-        return self.contract.functions.unbondingPeriod().call()
+        return self._call("unbondingPeriod")
 
     def min_stake(self) -> int:
         """Least stake (wei) with which an account joins without approval."""
-        return self.contract.functions.minStake().call()
+        return self._call("minStake")
 
     def has_role(self, role: bytes, account: str) -> bool:
         """Whether ``account`` holds ``role``."""
-        return self.contract.functions.hasRole(role, Web3.to_checksum_address(account)).call()
+        return self._call("hasRole", role, Web3.to_checksum_address(account))
 
     def member(self, account: str) -> Member:
         """A member's record (status ``NONE`` for an unknown account)."""

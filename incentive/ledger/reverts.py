@@ -53,7 +53,10 @@ class RevertDecoder:
         if isinstance(data, dict):
             data = data.get("data")
         if isinstance(data, str) and data.startswith("0x") and len(data) >= 10:
-            return self.decode(bytes.fromhex(data[2:]))
+            try:
+                return self.decode(bytes.fromhex(data[2:]))
+            except ValueError:  # a node's error data that is not hex: not a revert
+                return None
         message = str(exc.args[0]) if exc.args else ""
         if not message.startswith("execution reverted"):
             return None

@@ -53,7 +53,7 @@ def ledger_error(errors: RevertDecoder, exc: Exception, what: str) -> IncentiveE
     revert = errors.from_exception(exc)
     if revert is not None:
         return revert
-    if isinstance(exc, (Web3Exception, ValueError)):
+    if isinstance(exc, (Web3Exception, ValueError, TypeError)):  # web3 decoding an answer of the wrong type
         detail = " ".join(str(exc).split())[:200]
         return ChainError(f"{what}: the node's answer cannot be used ({type(exc).__name__}: {detail})")
     return None
