@@ -6,13 +6,12 @@ aggregator and any auditor fetch a blob by the hash they read from the ledger an
 
 from __future__ import annotations
 
-import os
-import tempfile
 from pathlib import Path
 
 from eth_hash.auto import keccak
 
 from fl_node.errors import ArtifactError
+from incentive.atomic import write_atomic
 
 
 def content_hash(data: bytes) -> bytes:
@@ -44,10 +43,7 @@ class ArtifactStore:
         digest = content_hash(data)
         target = self.path_for(digest)
         if not target.exists():
-            fd, tmp = tempfile.mkstemp(dir=self.root, prefix=".incoming-")
-            with os.fdopen(fd, "wb") as handle:
-                handle.write(data)
-            os.replace(tmp, target)
+            write_atomic(target, data)
         return digest
 
     def has(self, digest: bytes) -> bool:

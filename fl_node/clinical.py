@@ -9,9 +9,12 @@ the real table, about a third positive). Nothing here is real patient data.
 from __future__ import annotations
 
 import csv
+import io
 from pathlib import Path
 
 import numpy as np
+
+from incentive.atomic import write_atomic
 
 ID_COLUMN = "patient_id"
 LABEL_COLUMN = "outcome"
@@ -43,10 +46,8 @@ def clinical_rows(n_rows: int, seed: int = 0, id_offset: int = 0) -> list[list[s
 
 def write_clinical_csv(path: Path | str, n_rows: int, seed: int = 0, id_offset: int = 0) -> Path:
     """Write ``n_rows`` rows with a header (``patient_id``, the features, ``outcome``) to ``path``."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with path.open("w", newline="") as handle:
-        writer = csv.writer(handle)
-        writer.writerow([ID_COLUMN, *FEATURES, LABEL_COLUMN])
-        writer.writerows(clinical_rows(n_rows, seed, id_offset))
-    return path
+    text = io.StringIO(newline="")
+    writer = csv.writer(text)
+    writer.writerow([ID_COLUMN, *FEATURES, LABEL_COLUMN])
+    writer.writerows(clinical_rows(n_rows, seed, id_offset))
+    return write_atomic(path, text.getvalue())

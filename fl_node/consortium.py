@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import csv
 import dataclasses
+import io
 import json
 import logging
 import secrets
@@ -56,6 +57,7 @@ from fl_node.transport.keystore import PASSPHRASE_ENV, write_keystore
 from fl_node.transport.admission import AdmissionChange, MemberKeys
 from fl_node.transport.processes import LOOPBACK, ManagedProcess, ProcessGroup, free_port, start_process
 from fl_node.transport.tls import AuthKeyPaths, CertPaths, write_auth_keypair, write_consortium_certs
+from incentive.atomic import write_atomic
 from incentive.audit import finalized_rounds
 from incentive.chain import AnvilNode, Chain, connect, start_anvil, write_key_file
 from incentive.fixedpoint import from_fixed
@@ -95,13 +97,12 @@ class ConsortiumConfig:
 
 def write_split_csv(path: Path, split: ArraySplit) -> Path:
     """Write features (exact float text) and an integer ``label`` column."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with path.open("w", newline="") as handle:
-        writer = csv.writer(handle)
-        writer.writerow([f"x{j}" for j in range(split.X.shape[1])] + [LABEL])
-        for row, label in zip(split.X, split.y):
-            writer.writerow([repr(float(v)) for v in row] + [int(label)])
-    return path
+    text = io.StringIO(newline="")
+    writer = csv.writer(text)
+    writer.writerow([f"x{j}" for j in range(split.X.shape[1])] + [LABEL])
+    for row, label in zip(split.X, split.y):
+        writer.writerow([repr(float(v)) for v in row] + [int(label)])
+    return write_atomic(path, text.getvalue())
 
 
 @dataclass

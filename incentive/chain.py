@@ -35,6 +35,7 @@ from web3 import Web3
 from web3.exceptions import TimeExhausted
 from web3.types import TxReceipt
 
+from incentive.atomic import write_atomic
 from incentive.errors import ChainError, KeyFileError
 from incentive.rpc import CheckedHTTPProvider
 
@@ -338,12 +339,8 @@ def load_key_file(path: Path) -> LocalAccount:
 
 
 def write_key_file(path: Path, account: LocalAccount) -> None:
-    """Write ``account``'s private key as hex, readable by the owner only."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w") as handle:
-        handle.write(HexBytes(account.key).to_0x_hex() + "\n")
+    """Write ``account``'s private key as hex, readable by the owner only (atomically)."""
+    write_atomic(path, HexBytes(account.key).to_0x_hex() + "\n", mode=0o600)
 
 
 # ------------------------------------------------------------------ anvil

@@ -12,6 +12,7 @@ from rich.console import Console
 from rich.markup import escape
 
 from fl_node.errors import FlNodeError
+from incentive.atomic import write_atomic
 from incentive.errors import IncentiveError
 
 app = typer.Typer(
@@ -37,11 +38,10 @@ class BadInput(Exception):
 
 
 def write_json(path: Path | None, payload: dict[str, Any]) -> None:
-    """Write a command's results to ``path`` (parents created), if a path was given."""
+    """Write a command's results to ``path`` (parents created, atomically), if a path was given."""
     if path is None:
         return
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(payload, indent=2, sort_keys=False) + "\n")
+    write_atomic(path, json.dumps(payload, indent=2, sort_keys=False) + "\n")
 
 
 JsonOption = typer.Option(None, "--json", help="Write the results as JSON to this path.", dir_okay=False)

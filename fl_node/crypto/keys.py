@@ -47,6 +47,7 @@ from cryptography.hazmat.primitives.kdf.scrypt import Scrypt
 from phe import PaillierPrivateKey, PaillierPublicKey
 
 from fl_node.crypto.secret_files import write_secret_file
+from incentive.atomic import write_atomic
 from fl_node.errors import KeyFormatError
 
 __all__ = [
@@ -216,7 +217,7 @@ def save_keypair(
     else:  # a passphrase file left from an earlier key at this path would be read first, and fail
         _passphrase_path(private_path).unlink(missing_ok=True)
     write_secret_file(private_path, encrypt_private_key(sk, passphrase))
-    public_path.write_bytes(public_key_to_bytes(pk))
+    write_atomic(public_path, public_key_to_bytes(pk))
     return private_path, public_path
 
 

@@ -59,6 +59,7 @@ from phe import PaillierPrivateKey, PaillierPublicKey
 
 from fl_node.crypto.codec import CodecConfig, EncryptedUpdate, SlotLayout, check_update, decode_plaintexts
 from fl_node.crypto.keys import generate_keypair, key_fingerprint
+from fl_node.crypto.secret_files import write_secret_file
 from fl_node.errors import CodecError, KeyFormatError, ThresholdDecryptionError
 
 __all__ = [
@@ -470,12 +471,7 @@ def save_share(path: str | os.PathLike[str], share: KeyShare, passphrase: str, *
         "kdf": {"name": "scrypt", "n": scrypt_n, "r": 8, "p": 1, "salt": salt.hex()},
         "cipher": {"name": "aes-256-gcm", "nonce": nonce.hex(), "sealed": sealed.hex()},
     }
-    target = Path(path)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w") as handle:
-        json.dump(document, handle)
-    return target
+    return write_secret_file(path, json.dumps(document).encode())
 
 
 def load_share(path: str | os.PathLike[str], passphrase: str) -> KeyShare:

@@ -11,6 +11,7 @@ from pathlib import Path
 
 from fl_node.explorer.render import Renderer, static_files
 from fl_node.explorer.views import Explorer
+from incentive.atomic import write_atomic
 
 
 def export_site(explorer: Explorer, out: Path, audit: bool = True) -> list[Path]:
@@ -54,7 +55,7 @@ def export_site(explorer: Explorer, out: Path, audit: bool = True) -> list[Path]
     out.mkdir(parents=True, exist_ok=True)
     written = []
     for name, html in pages.items():
-        (out / name).write_text(html, encoding="utf-8")
+        write_atomic(out / name, html)
         written.append(out / name)
     (out / "static").mkdir(exist_ok=True)
     for name, source in static_files().items():
