@@ -126,6 +126,10 @@ class FlowerRunFailed(ConsortiumError):
     """A Flower run ended in a state other than completed, or could not be submitted."""
 
 
+class FlowerMessageError(ConsortiumError):
+    """A Flower message lacks a record or field, or holds a value of the wrong type or size."""
+
+
 class MembershipRefused(ConsortiumError):
     """An account may not take part: not a member, not admitted, left, or its stake slashed below the minimum."""
 

@@ -123,6 +123,7 @@ class ChainHost:
     def __init__(self, state: Path) -> None:
         self.state = state
         self.node: AnvilNode = start_anvil(state=state)
+        self.started = [self.node]
         self.restarts = 0
 
     def restart(self) -> None:
@@ -130,7 +131,12 @@ class ChainHost:
         port = self.node.port
         self.node.stop()
         self.node = start_anvil(port=port, state=self.state)
+        self.started.append(self.node)
         self.restarts += 1
+
+    def left_running(self) -> int:
+        """anvil processes started by this host that are still running."""
+        return sum(node.process.poll() is None for node in self.started)
 
     def stop(self) -> None:
         self.node.stop()
@@ -395,9 +401,11 @@ def run_soak(config: SoakConfig, work_dir: Path, on_progress: Callable[[SoakProg
         "rss_mb": {"start": round(rss_start, 1), "end": round(rss_end, 1)},
         "rss_growth": round(growth, 4),
         "anvil_rss_mb": {"start": round(soak.anvil_rss_start or anvil_rss_end, 1), "end": round(anvil_rss_end, 1)},
+        "processes_left": chain_host.left_running(),
         "seconds": round(time.perf_counter() - started, 1),
         "ok": bool(
             nothing_lost and audit.ok and balances["ok"] and record["finalized"] == config.rounds and growth < 0.2
+            and chain_host.left_running() == 0
         ),
         "config": {"nodes": config.nodes, "min_participants": config.min_participants, "key_bits": config.key_bits,
                    "seed": config.seed, "faults": config.faults, "chain": "anvil"},

@@ -42,12 +42,39 @@ def query(msg: Message, context: Context) -> Message:
     return Message(RecordDict({"info": record}), reply_to=msg)
 
 
+def read_plan(content: RecordDict) -> tuple[dict[str, Any], dict[str, bytes]]:
+    """The worker's train request from a ``plan`` record.
+
+    Raises
+    ------
+    ValueError
+        No ``plan`` ConfigRecord, or a field missing or of the wrong type (named).
+    """
+    plan = content.get("plan")
+    if not isinstance(plan, ConfigRecord):
+        raise ValueError(f"malformed plan: no plan record (records: {', '.join(sorted(content)) or 'none'})")
+    for name, kind in (("task", int), ("round", int), ("sample-counts", str), ("spec", bytes), ("params", bytes)):
+        value = plan.get(name)
+        if not isinstance(value, kind) or isinstance(value, bool) or (kind is int and value < 0):
+            raise ValueError(f"malformed plan: {name} must be a {'non-negative integer' if kind is int else kind.__name__}, got {type(value).__name__}")
+    try:
+        counts = json.loads(plan["sample-counts"])
+    except ValueError:
+        raise ValueError("malformed plan: sample-counts is not JSON") from None
+    if not isinstance(counts, dict) or not all(isinstance(v, int) and not isinstance(v, bool) and v > 0 for v in counts.values()):
+        raise ValueError("malformed plan: sample-counts must map addresses to positive integers")
+    header = {"op": "train", "task": plan["task"], "round": plan["round"], "sample-counts": plan["sample-counts"]}
+    return header, {"spec": plan["spec"], "params": plan["params"]}
+
+
 @client_app.train()
 def train(msg: Message, context: Context) -> Message:
-    """Forward a round plan to the node's worker; answer its submission (or its error)."""
-    plan = msg.content["plan"]
-    header = {"op": "train", "task": int(plan["task"]), "round": int(plan["round"]), "sample-counts": str(plan["sample-counts"])}
-    reply, binary = _worker(context, header, {"spec": bytes(plan["spec"]), "params": bytes(plan["params"])})
+    """Forward a round plan to the node's worker; answer its submission (or its error, or why the plan is malformed)."""
+    try:
+        header, request = read_plan(msg.content)
+    except ValueError as exc:
+        return Message(RecordDict({"submission": ConfigRecord({"ok": False, "error": str(exc)})}), reply_to=msg)
+    reply, binary = _worker(context, header, request)
     record = ConfigRecord({k: v for k, v in reply.items() if isinstance(v, (str, int, float, bool))})
     if "blob" in binary:
         record["blob"] = binary["blob"]

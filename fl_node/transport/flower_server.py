@@ -23,11 +23,12 @@ from eth_hash.auto import keccak
 from flwr.app import ConfigRecord, Context, Message, RecordDict
 from flwr.serverapp import Grid, ServerApp
 from phe import PaillierPrivateKey
+from web3 import Web3
 
 from fl_node.artifacts import ArtifactStore
 from fl_node.crypto.keys import load_private_key
 from fl_node.data import ArraySplit, FeatureStats, check_feature_columns, federated_standardization, label_list, load_csv, map_labels
-from fl_node.errors import ConsortiumError, DataError, KeyMismatch, MembershipRefused
+from fl_node.errors import ConsortiumError, DataError, FlowerMessageError, KeyMismatch, MembershipRefused
 from fl_node.hfl.aggregator import Collected, Exclusion
 from fl_node.hfl.coordinator import Coordinator, RoundOutcome
 from fl_node.hfl.participant import RoundPlan, Submission
@@ -107,24 +108,16 @@ class FlowerTransport:
                 if reply.has_error():
                     dropped.append(Exclusion(self._who(node_id), f"Flower error: {reply.error.reason}"))
                     continue
-                record = reply.content["submission"]
-                address = str(record.get("address", "")) or self._who(node_id)
-                self.addresses[node_id] = address
-                if not record.get("ok", False) or "blob" not in record:
-                    dropped.append(Exclusion(address, f"node failed: {record.get('error', 'no blob in the reply')}"))
+                try:
+                    submission = submission_from_reply(reply.content, self._who(node_id))
+                except FlowerMessageError as exc:
+                    dropped.append(Exclusion(self._who(node_id), f"malformed reply: {exc}"))
                     continue
-                blob = bytes(record["blob"])
-                submissions.append(
-                    Submission(
-                        participant_id=address,
-                        n_samples=int(record["n-samples"]),
-                        blob=blob,
-                        blob_hash=keccak(blob),
-                        bytes_up=len(blob),
-                        clipped=int(record.get("clipped", 0)),
-                        train_loss=float(record.get("train-loss", float("nan"))),
-                    )
-                )
+                self.addresses[node_id] = submission.participant_id
+                if isinstance(submission, Exclusion):
+                    dropped.append(submission)
+                    continue
+                submissions.append(submission)
             if not pending:
                 break
             live = set(self.grid.get_node_ids())
@@ -147,6 +140,50 @@ class FlowerTransport:
         for d in dropped:
             log.warning("round %d: dropped %s: %s", plan.round, d.participant_id, d.reason)
         return Collected(tuple(submissions), tuple(dropped))
+
+
+#: Largest blob a node's reply may carry (far above any model this runs: a 2048-bit key packs
+#: a 1M-parameter update into about 40 MB).
+MAX_BLOB_BYTES = 256 * 1024 * 1024
+
+
+def submission_from_reply(content: RecordDict, who: str) -> Submission | Exclusion:
+    """A node's ``submission`` record as its :class:`Submission`, or an :class:`Exclusion` naming why
+    it failed (``ok`` false; the node is its address, else ``who``).
+
+    Raises
+    ------
+    FlowerMessageError
+        No ``submission`` ConfigRecord, an address that is not one, or a field of the wrong type or size.
+    """
+    record = content.get("submission")
+    if not isinstance(record, ConfigRecord):
+        raise FlowerMessageError(f"no submission record (records: {', '.join(sorted(content)) or 'none'})")
+    address = record.get("address")
+    valid = isinstance(address, str) and Web3.is_address(address)
+    ok = record.get("ok")
+    if ok is False:
+        name = Web3.to_checksum_address(address) if valid else who
+        return Exclusion(name, f"node failed: {str(record.get('error', 'no reason given'))[:300]}")
+    if ok is not True:
+        raise FlowerMessageError(f"ok must be a boolean, got {type(ok).__name__}")
+    if not valid:
+        raise FlowerMessageError(f"address {str(address)[:50]!r} is not an Ethereum address")
+    blob = record.get("blob")
+    if not isinstance(blob, bytes) or not 0 < len(blob) <= MAX_BLOB_BYTES:
+        size = f"{len(blob)} bytes" if isinstance(blob, bytes) else type(blob).__name__
+        raise FlowerMessageError(f"blob must be 1 to {MAX_BLOB_BYTES} bytes, got {size}")
+    n_samples, clipped = record.get("n-samples"), record.get("clipped", 0)
+    loss = record.get("train-loss", float("nan"))
+    for name, value in (("n-samples", n_samples), ("clipped", clipped)):
+        if not isinstance(value, int) or isinstance(value, bool) or value < (name == "n-samples"):
+            raise FlowerMessageError(f"{name} must be a {'positive' if name == 'n-samples' else 'non-negative'} integer, got {str(value)[:30]!r}")
+    if not isinstance(loss, (int, float)) or isinstance(loss, bool):
+        raise FlowerMessageError(f"train-loss must be a number, got {type(loss).__name__}")
+    return Submission(
+        participant_id=Web3.to_checksum_address(address), n_samples=n_samples, blob=blob, blob_hash=keccak(blob),
+        bytes_up=len(blob), clipped=clipped, train_loss=float(loss),
+    )
 
 
 def query_nodes(grid: Grid, expected: int, wait_s: float, poll_s: float = 0.5) -> dict[int, dict[str, Any]]:

@@ -13,6 +13,7 @@ from pathlib import Path
 
 from eth_account import Account
 from eth_account.signers.local import LocalAccount
+from eth_keyfile.exceptions import EthKeyfileException
 
 from fl_node.crypto.secret_files import write_secret_file
 from fl_node.errors import KeystoreError
@@ -73,8 +74,8 @@ def load_account(path: Path, passphrase: str | None = None) -> LocalAccount:
     try:
         payload = json.loads(path.read_text(encoding="utf-8"))
         key = Account.decrypt(payload, passphrase)
-    except ValueError as exc:  # MAC mismatch (wrong passphrase) or malformed JSON/keystore
-        raise KeystoreError(f"cannot open keystore {path}: {exc}") from None
-    except (KeyError, TypeError) as exc:
-        raise KeystoreError(f"{path} is not an Ethereum keystore (missing {exc})") from None
+    except (ValueError, EthKeyfileException) as exc:  # MAC mismatch (wrong passphrase), malformed JSON, unknown cipher or KDF
+        raise KeystoreError(f"cannot open keystore {path}: {' '.join(str(exc).split())[:200]}") from None
+    except (KeyError, TypeError, AttributeError) as exc:  # a field missing or of the wrong JSON type
+        raise KeystoreError(f"{path} is not an Ethereum keystore ({type(exc).__name__}: {exc})") from None
     return Account.from_key(key)

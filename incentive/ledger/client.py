@@ -36,7 +36,7 @@ from web3 import Web3
 from web3.types import TxReceipt
 
 from incentive.chain import Chain
-from incentive.errors import LedgerNotFound
+from incentive.errors import ChainError, LedgerNotFound
 from incentive.ledger.events import DecryptionRecorded, EventDecoder, LedgerEvent, Receipt
 from incentive.ledger.records import (
     AGGREGATOR_ROLE,
@@ -159,7 +159,9 @@ class LedgerClient:
                 client.contract.functions.EVALUATOR_ROLE().call() == EVALUATOR_ROLE
                 and client.contract.functions.SCORE_SCALE().call() == 10**6
             )
-        except Exception:
+        except ChainError:  # the node failed, not the contract
+            raise
+        except Exception:  # no such function: another contract
             is_ledger = False
         if not is_ledger:
             raise LedgerNotFound(f"the contract at {checksummed} is not a FederationLedger")

@@ -254,3 +254,82 @@ def test_a_task_table_with_wrong_values_is_read_or_refused(table) -> None:
         for key, value in table.items():
             assert type(flat[key]) is type(to_flat(TaskConfig())[key])
         assert dataclasses.is_dataclass(config)
+
+
+# ---------------------------------------------------------------- keystores, Ethereum key files, key shares
+
+LEAVES = st.one_of(st.none(), st.booleans(), st.integers(-(2**70), 2**70), st.text(max_size=10), st.just("zz"), st.just({}), st.just([]))
+
+
+def _mangle_json(document, draw) -> object:
+    """``document`` with one leaf (or a whole branch) replaced by a drawn value."""
+    if isinstance(document, dict) and document and draw(st.booleans()):
+        key = draw(st.sampled_from(sorted(document)))
+        return {**document, key: _mangle_json(document[key], draw)}
+    if isinstance(document, list) and document and draw(st.booleans()):
+        at = draw(st.integers(0, len(document) - 1))
+        return [*document[:at], _mangle_json(document[at], draw), *document[at + 1:]]
+    return draw(LEAVES)
+
+
+@pytest.fixture(scope="module")
+def secret_documents(tmp_path_factory) -> dict[str, Path]:
+    from eth_account import Account
+
+    from fl_node.crypto.threshold import save_share, split_private_key
+    from fl_node.transport.keystore import write_keystore
+
+    folder = tmp_path_factory.mktemp("secrets")
+    account = Account.create()
+    return {
+        "keystore": write_keystore(folder / "node.json", account, "pw", scrypt_n=2**10),
+        "share": save_share(folder / "custodian-1.share", split_private_key(PRIVATE, 3, 2)[0], "pw", scrypt_n=2**10),
+    }
+
+
+@FUZZ
+@given(data=st.data())
+def test_a_mangled_keystore_or_share_file_is_refused_with_a_named_error(tmp_path_factory, secret_documents, data) -> None:
+    import json
+
+    from fl_node.crypto.threshold import load_share
+    from fl_node.errors import KeystoreError
+    from fl_node.transport.keystore import load_account
+    from incentive.errors import KeyFileError
+
+    kind = data.draw(st.sampled_from(sorted(secret_documents)))
+    original = secret_documents[kind].read_bytes()
+    if data.draw(st.booleans()):
+        content = json.dumps(_mangle_json(json.loads(original), data.draw)).encode()
+    else:
+        content = bytearray(original)
+        position = data.draw(st.integers(0, 8 * len(content) - 1))
+        content[position // 8] ^= 1 << (position % 8)
+        content = bytes(content)
+    path = tmp_path_factory.mktemp("mangled") / secret_documents[kind].name
+    path.write_bytes(content)
+
+    load = (lambda p: load_account(p, "pw")) if kind == "keystore" else (lambda p: load_share(p, "pw"))
+    try:
+        load(path)
+    except (KeystoreError, KeyFileError, KeyFormatError) as exc:
+        assert str(exc) and "\n" not in str(exc)
+    else:  # a change that leaves the key as it was (JSON whitespace, an unused field) may be read
+        assert content == original or json.loads(content) != json.loads(original)
+    assert path.read_bytes() == content
+
+
+@FUZZ
+@given(text=st.one_of(st.text(max_size=80), st.from_regex(r"(0x)?[0-9a-fA-F]{60,68}\s*", fullmatch=True)))
+def test_an_ethereum_key_file_is_read_or_refused(tmp_path_factory, text) -> None:
+    from incentive.chain import load_key_file
+    from incentive.errors import KeyFileError
+
+    path = tmp_path_factory.mktemp("ethkey") / "node.key"
+    path.write_text(text, encoding="utf-8", errors="surrogateescape") if text.isprintable() else path.write_bytes(text.encode("utf-8", "surrogatepass"))
+    try:
+        account = load_key_file(path)
+    except KeyFileError as exc:
+        assert str(exc) and "\n" not in str(exc)
+    else:
+        assert account.key.hex() in text.lower().replace("0x", "")

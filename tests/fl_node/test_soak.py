@@ -31,7 +31,7 @@ def test_a_short_soak_under_faults_finalizes_every_round_and_balances(tmp_path: 
     assert payload["audit"] == {"ok": True, "failed": []}
     assert payload["balances_ok"] is True and all(payload["balances"]["checks"].values())
     assert set(payload["rss_mb"]) == {"start", "end"} and payload["rss_mb"]["end"] > 0
-    assert payload["late_commits_accepted"] == []
+    assert payload["late_commits_accepted"] == [] and payload["processes_left"] == 0
     assert payload["ok"] is True
 
 

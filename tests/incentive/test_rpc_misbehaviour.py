@@ -165,3 +165,18 @@ def test_a_node_of_another_chain_or_none_at_all_is_refused(anvil) -> None:
         rpc_chain(anvil.url, chain_id=1)
     with pytest.raises(ChainError, match="cannot reach"):
         rpc_chain("http://127.0.0.1:9", timeout_s=TIMEOUT_S)
+
+
+@pytest.mark.parametrize("method", ["eth_chainId", "eth_getCode", "eth_call"])
+def test_the_cli_reports_a_misbehaving_node_in_one_line_with_exit_2(node, ledger_on_anvil, capsys, method) -> None:
+    from fl_node.cli.app import main
+
+    node.method, node.answer = method, lambda r: (200, b"<html>proxy error</html>", None, 0.0)
+    try:
+        with pytest.raises(SystemExit) as exited:
+            main(["ledger", "show", "--rpc", node.url, "--ledger", ledger_on_anvil.address])
+    finally:
+        node.method = None
+    assert exited.value.code == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "not JSON" in err
