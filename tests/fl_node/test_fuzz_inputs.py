@@ -197,7 +197,7 @@ def key_files(tmp_path_factory) -> tuple[Path, Path]:
     return save_keypair(folder / "holder.key", PUBLIC, PRIVATE, passphrase="correct horse")
 
 
-@FUZZ
+@settings(FUZZ, max_examples=20)
 @given(data=st.data())
 def test_a_mangled_key_file_is_refused_with_a_key_format_error(tmp_path_factory, key_files, data) -> None:
     private_path, public_path = key_files

@@ -21,13 +21,17 @@ STAKE = 10**18
 def test_a_short_soak_under_faults_finalizes_every_round_and_balances(tmp_path: Path) -> None:
     out = tmp_path / "soak.json"
 
-    main(["bench", "soak", "--rounds", "4", "--faults", "--seed", "3", "--work-dir", str(tmp_path / "work"), "--json", str(out)])
+    # Seed 6 opens with RPC errors, a coordinator crash with its round open, a late commit and a cohort collapse.
+    main(["bench", "soak", "--rounds", "3", "--faults", "--seed", "6", "--work-dir", str(tmp_path / "work"), "--json", str(out)])
 
     payload = json.loads(out.read_text())
     assert {"rounds_finalized", "rounds_cancelled", "faults_injected", "audit", "balances_ok", "rss_mb"} <= set(payload)
-    assert payload["rounds_finalized"] == 4 and payload["rounds_open"] == 0
+    assert payload["rounds_finalized"] == 3 and payload["rounds_open"] == 0
     assert payload["cancelled_without_reason"] == []
     assert payload["faults_injected"] == sum(payload["faults_by_kind"].values()) >= 4
+    assert {"coordinator-restart", "late-commit", "cohort-collapse"} <= set(payload["faults_by_kind"])
+    assert payload["cancel_reasons"]["left open by an earlier run"] >= 1 and payload["rounds_cancelled"] >= 2
+    assert payload["late_commits_refused"] == {"RoundAlreadyFinalized": 1}
     assert payload["audit"] == {"ok": True, "failed": []}
     assert payload["balances_ok"] is True and all(payload["balances"]["checks"].values())
     assert set(payload["rss_mb"]) == {"start", "end"} and payload["rss_mb"]["end"] > 0
