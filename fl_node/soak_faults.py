@@ -8,6 +8,7 @@ restarts from its state file, and a coordinator that dies with a round open.
 
 from __future__ import annotations
 
+import dataclasses
 import random
 import threading
 import urllib.error
@@ -181,10 +182,7 @@ class FaultyNode:
         if fault == "corrupt-blob":
             blob = bytearray(submission.blob)
             blob[len(blob) // 2] ^= 0x01
-            return Submission(
-                submission.participant_id, submission.n_samples, bytes(blob), submission.blob_hash,
-                submission.bytes_up, submission.clipped, submission.train_loss,
-            )
+            return dataclasses.replace(submission, blob=bytes(blob))
         return submission
 
 

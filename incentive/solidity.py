@@ -26,12 +26,12 @@ import logging
 import os
 import re
 import subprocess
-import tempfile
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 from typing import Any
 
+from incentive.atomic import write_atomic
 from incentive.errors import CompileError
 
 log = logging.getLogger(__name__)
@@ -215,7 +215,7 @@ def _compiler_version_cached(solc_binary: Path, node_modules: Path, cache_dir: P
         raise CompileError(f"cannot run the solc shim {solc_binary}: {exc}") from exc
     match = re.search(r"Version:\s*(\S+)", full)
     version = match.group(1) if match else get_version_str_from_solc_binary(solc_binary)
-    _atomic_write(memo, version + "\n")
+    write_atomic(memo, version + "\n")
     return version
 
 
@@ -274,7 +274,7 @@ def compile_contracts(
             log.warning("solidity: unreadable cache entry %s, compiling again", path)
     log.info("solidity: compiling %d source files with solc %s", len(sources), compiler)
     contracts = _run_compiler(input_json, toolchain)
-    _atomic_write(path, json.dumps({"key": key, "compiler": compiler, "contracts": contracts}))
+    write_atomic(path, json.dumps({"key": key, "compiler": compiler, "contracts": contracts}))
     return _artifacts(contracts, entry_points)
 
 
@@ -318,19 +318,6 @@ def _artifacts(contracts: dict[str, dict[str, Any]], entry_points: tuple[str, ..
         for name, data in contracts.items()
         if data["source"] in wanted
     }
-
-
-def _atomic_write(path: Path, text: str) -> None:
-    """Write via a temporary file and rename, so concurrent test workers never read half a file."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name, suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 @cache

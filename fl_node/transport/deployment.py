@@ -21,6 +21,7 @@ from typing import Any
 from fl_node.errors import FlowerRunFailed, TransportProcessError
 from fl_node.transport.processes import LOOPBACK, ManagedProcess, ProcessGroup, tool_env, wait_for_port
 from fl_node.transport.tls import CertPaths
+from incentive.atomic import write_atomic
 
 log = logging.getLogger(__name__)
 
@@ -80,7 +81,7 @@ def write_app_project(folder: Path, run_config: Mapping[str, Any]) -> Path:
         *(f"{key} = {_toml_value(value)}" for key, value in run_config.items()),
         "",
     ]
-    (folder / "pyproject.toml").write_text("\n".join(lines))
+    write_atomic(folder / "pyproject.toml", "\n".join(lines))
     return folder
 
 
@@ -91,8 +92,9 @@ def write_connection(flwr_home: Path, superlink: str, name: str = CONNECTION, ro
     """
     flwr_home.mkdir(parents=True, exist_ok=True)
     security = f"root-certificates = {json.dumps(str(Path(root_cert).resolve()))}" if root_cert else "insecure = true"
-    (flwr_home / "config.toml").write_text(
-        f'[superlink]\ndefault = "{name}"\n\n[superlink.{name}]\naddress = "{superlink}"\n{security}\n'
+    write_atomic(
+        flwr_home / "config.toml",
+        f'[superlink]\ndefault = "{name}"\n\n[superlink.{name}]\naddress = "{superlink}"\n{security}\n',
     )
 
 

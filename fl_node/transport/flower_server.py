@@ -39,6 +39,7 @@ from fl_node.task import DataConfig, TaskConfig, build_task, from_flat, key_hold
 from fl_node.transport.keystore import load_account
 from fl_node.transport.node import node_split, require_active_member
 from fl_node.transport.processes import log_to_file
+from incentive.atomic import write_atomic
 from incentive.chain import connect
 from incentive.ledger import LedgerClient, TaskCreated
 
@@ -296,9 +297,7 @@ class Status:
     def update(self, **values: Any) -> None:
         self.data.update(values)
         if self.path is not None:
-            tmp = self.path.with_suffix(".tmp")
-            tmp.write_text(json.dumps(self.data, indent=2))
-            tmp.replace(self.path)
+            write_atomic(self.path, json.dumps(self.data, indent=2))
 
 
 server_app = ServerApp()
