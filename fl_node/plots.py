@@ -19,7 +19,7 @@ from incentive.atomic import write_atomic  # noqa: E402
 def _save(fig: plt.Figure, path: Path) -> None:
     fig.tight_layout()
     image = io.BytesIO()
-    fig.savefig(image, format="png", dpi=120)
+    fig.savefig(image, format=Path(path).suffix[1:].lower() or "png", dpi=120)
     plt.close(fig)
     write_atomic(path, image.getvalue())
 

@@ -270,6 +270,6 @@ def _plot(payload: dict[str, Any], name: str, path: Path) -> None:
     ax.legend()
     fig.tight_layout()
     image = io.BytesIO()
-    fig.savefig(image, format="png", dpi=120)
+    fig.savefig(image, format=Path(path).suffix[1:].lower() or "png", dpi=120)
     plt.close(fig)
     write_atomic(path, image.getvalue())
