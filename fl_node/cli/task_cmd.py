@@ -9,6 +9,7 @@ import click
 import typer
 
 from fl_node.cli.app import BadInput, app, console
+from incentive.atomic import write_atomic
 
 task_app = typer.Typer(help="Task files: everything that defines a federation task, for serve and demo.", no_args_is_help=True)
 app.add_typer(task_app, name="task")
@@ -25,7 +26,7 @@ def init_command(
     if out.exists() and not force:
         raise BadInput(f"{out} exists; give --force to overwrite it or another --out")
     out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(task_template())
+    write_atomic(out, task_template())
     console.print(f"wrote {out}; edit it, then `fedledger serve --task {out} …` or `fedledger demo --task {out}`")
 
 
