@@ -490,7 +490,7 @@ def load_share(path: str | os.PathLike[str], passphrase: str) -> KeyShare:
         raw = AESGCM(key).decrypt(bytes.fromhex(cipher["nonce"]), bytes.fromhex(cipher["sealed"]), _aad(document["public"], int(document["index"])))
     except InvalidTag as exc:
         raise KeyFormatError(f"share file {path}: wrong passphrase or altered file") from exc
-    except (KeyError, TypeError, ValueError) as exc:
+    except (KeyError, TypeError, ValueError, OverflowError) as exc:  # a field missing, of the wrong type or out of range
         raise KeyFormatError(f"share file {path} is malformed: {exc}") from exc
     return KeyShare(int(document["index"]), int.from_bytes(raw, "big"), public)
 

@@ -76,6 +76,6 @@ def load_account(path: Path, passphrase: str | None = None) -> LocalAccount:
         key = Account.decrypt(payload, passphrase)
     except (ValueError, EthKeyfileException) as exc:  # MAC mismatch (wrong passphrase), malformed JSON, unknown cipher or KDF
         raise KeystoreError(f"cannot open keystore {path}: {' '.join(str(exc).split())[:200]}") from None
-    except (KeyError, TypeError, AttributeError) as exc:  # a field missing or of the wrong JSON type
+    except (KeyError, TypeError, AttributeError, OverflowError) as exc:  # a field missing or of the wrong JSON type
         raise KeystoreError(f"{path} is not an Ethereum keystore ({type(exc).__name__}: {exc})") from None
     return Account.from_key(key)
