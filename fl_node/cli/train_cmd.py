@@ -45,6 +45,8 @@ def train_command(
     key: Path | None = typer.Option(None, "--key", help="Use this Paillier private key file instead of a fresh pair.", dir_okay=False),
     key_passphrase_file: Path | None = KeyPassphraseFileOption,
     bits: int = typer.Option(16, "--bits", help="Quantization bits of the packed codec."),
+    degree: int = typer.Option(1, "--degree", help="Damgård–Jurik degree of the packed codec (1: Paillier)."),
+    randomness: str = typer.Option("full", "--randomness", help="Encryption randomness: full (r^n) or short (DJN h^a, extra assumption)."),
     clip: float = typer.Option(1.0, "--clip", help="Clip bound of each weighted-delta value."),
     min_participants: int = typer.Option(1, "--min-participants", help="Submissions a round needs to complete."),
     aggregation: str = typer.Option("fedavg", "--aggregation", help="fedavg, or gated: each round leaves out participants whose GTG contribution is at or below --gate-threshold."),
@@ -59,6 +61,8 @@ def train_command(
     plot: Path | None = typer.Option(None, "--plot", help="Write a PNG of federated vs centralized accuracy per round.", dir_okay=False),
 ) -> None:
     """Train a model federatedly (encrypted updates, weighted FedAvg) and centrally with the same budget."""
+    if randomness not in ("full", "short"):
+        raise BadInput(f"--randomness must be 'full' or 'short', got {randomness!r}")
     if compare_plaintext and not encrypt:
         raise BadInput("--compare-plaintext compares an encrypted run with a plaintext one; drop --no-encrypt")
     if seed is not None and seeds is not None:
@@ -90,7 +94,7 @@ def train_command(
         data=DataConfig(partition=partition, nodes=nodes),
         model=ModelChoice(model, hidden),
         training=TrainConfig(epochs=local_epochs, batch_size=batch_size, lr=lr, optimizer=optimizer, prox_mu=mu),
-        codec=CodecConfig(bits=bits, clip=clip, max_participants=1),
+        codec=CodecConfig(bits=bits, clip=clip, max_participants=1, degree=degree, randomness=randomness),  # type: ignore[arg-type]
         custody=CustodyConfig(encrypt=encrypt, key_bits=key_bits),
         scoring=ScoringConfig(aggregation=aggregation, gate_threshold=gate_threshold),
         privacy=PrivacyConfig(dp_epsilon, dp_delta, dp_clip),
@@ -207,6 +211,8 @@ def _payload(config: SimulationConfig, ds: Dataset, results: list[SeedResult], p
             "optimizer": task.training.optimizer,
             "mu": task.training.prox_mu,
             "bits": task.codec.bits,
+            "degree": task.codec.degree,
+            "randomness": task.codec.randomness,
             "clip": task.codec.clip,
             "seeds": [res.seed for res in results],
         },

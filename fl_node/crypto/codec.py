@@ -88,12 +88,16 @@ class CodecConfig:
         Damgård–Jurik s: plaintexts mod nˢ, ciphertexts mod nˢ⁺¹; 1 is Paillier. Larger
         degrees shrink bytes per value (module docstring) and are best paired with
         ``randomness="short"`` (:mod:`fl_node.crypto.paillier`).
+    randomness : {"full", "short"} (default: "full")
+        Obfuscator kind participants encrypt with (:mod:`fl_node.crypto.paillier`); decryption
+        and the values are the same either way, "short" rests on an extra hardness assumption.
     """
 
     bits: int = 16
     clip: float = 1.0
     max_participants: int = 16
     degree: int = 1
+    randomness: RandomnessMode = "full"
 
     def __post_init__(self) -> None:
         if not 2 <= self.bits <= 32:
@@ -104,6 +108,8 @@ class CodecConfig:
             raise CodecError(f"max_participants must be in 1..2^20, got {self.max_participants}")
         if not 1 <= self.degree <= 16:
             raise CodecError(f"degree must be in 1..16, got {self.degree}")
+        if self.randomness not in ("full", "short"):
+            raise CodecError(f"randomness must be 'full' or 'short', got {self.randomness!r}")
 
     @property
     def qmax(self) -> int:
@@ -308,7 +314,7 @@ class PackedCodec:
         (worker processes, fed by a daemon thread), so the next update of the same size
         only pays ≈ 6 µs per ciphertext; this runs while the caller trains. With False,
         nothing runs between calls; :meth:`precompute` still works explicitly.
-    randomness : {"full", "short"} (default: "full")
+    randomness : {"full", "short"} | None (default: None, ``config.randomness``)
         Obfuscator kind, see :mod:`fl_node.crypto.paillier` ("short" rests on an extra
         hardness assumption).
     exponent_bits : int (default: 256)
@@ -324,7 +330,7 @@ class PackedCodec:
         *,
         workers: int | None = None,
         precompute: bool = True,
-        randomness: RandomnessMode = "full",
+        randomness: RandomnessMode | None = None,
         exponent_bits: int = 256,
         pool: WorkerPool | None = None,
     ) -> None:
@@ -335,7 +341,7 @@ class PackedCodec:
         self.layout = SlotLayout.for_key(config, public_key.n)
         self.fingerprint = key_fingerprint(public_key)
         try:
-            self._spec = paillier.make_spec(public_key.n, randomness, exponent_bits, config.degree)
+            self._spec = paillier.make_spec(public_key.n, randomness or config.randomness, exponent_bits, config.degree)
         except ValueError as exc:
             raise CodecError(str(exc)) from exc
         self._pool = pool if pool is not None else shared_pool(workers)
