@@ -1,0 +1,52 @@
+"""`fedledger bench scoring`: GTG-Shapley at N = 50/100 under an evaluation budget, against exact values of synthetic games."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+from rich.table import Table
+
+from fl_node.cli.app import BadInput, JsonOption, bench_app, console, write_json
+from incentive.scoring_bench import ScoringBenchConfig, run_scoring_bench
+
+
+def _ints(text: str, flag: str) -> tuple[int, ...]:
+    try:
+        values = tuple(int(v.replace("_", "")) for v in text.split(",") if v.strip())
+    except ValueError:
+        raise BadInput(f"{flag} must be comma-separated integers, got {text!r}") from None
+    if not values:
+        raise BadInput(f"{flag} needs at least one value")
+    return values
+
+
+@bench_app.command("scoring")
+def bench_scoring(
+    nodes: str = typer.Option("50,100", "--nodes", help="Comma-separated participant counts."),
+    budgets: str = typer.Option("1000,2000,5000,10000,20000,50000", "--budgets", help="Comma-separated GTG evaluation budgets per round."),
+    games: str = typer.Option("additive,weighted_majority", "--games", help="additive and/or weighted_majority."),
+    seeds: int = typer.Option(3, "--seeds", help="Games per (game, N)."),
+    json_path: Path | None = JsonOption,
+) -> None:
+    """GTG-Shapley's agreement with exact Shapley values at many participants, per evaluation budget."""
+    config = ScoringBenchConfig(
+        nodes=_ints(nodes, "--nodes"), budgets=_ints(budgets, "--budgets"),
+        games=tuple(g.strip() for g in games.split(",") if g.strip()), seeds=seeds,
+    )
+    with console.status("scoring benchmark") as status:
+        result = run_scoring_bench(config, progress=lambda message: status.update(message))
+    write_json(json_path, result)
+    table = Table(title=f"GTG-Shapley vs exact Shapley, {seeds} seeds: Pearson mean (min) per budget")
+    table.add_column("game / N")
+    for budget in sorted(config.budgets):
+        table.add_column(f"{budget:,}", justify="right")
+    table.add_column("budget for ≥ 0.95", justify="right")
+    for key, entry in result["summary"].items():  # type: ignore[union-attr]
+        cells = []
+        for budget in sorted(config.budgets):
+            row = entry["by_budget"][str(budget)]
+            cells.append("< 1 cycle" if "status" in row else f"{row['pearson_mean']:.3f} ({row['pearson_min']:.3f})")
+        needed = entry["budget_for_pearson_095"]
+        table.add_row(key, *cells, "not reached" if needed is None else f"{needed:,}")
+    console.print(table)
