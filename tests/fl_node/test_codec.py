@@ -75,7 +75,7 @@ def test_default_layout_is_twenty_bit_slots():
 
 @pytest.mark.parametrize(
     "kwargs",
-    [{"bits": 1}, {"bits": 33}, {"clip": 0.0}, {"clip": float("nan")}, {"max_participants": 0}, {"degree": 0}, {"degree": 17}],
+    [{"bits": 1}, {"bits": 33}, {"clip": 0.0}, {"clip": float("nan")}, {"max_participants": 0}, {"degree": 0}, {"degree": 17}, {"randomness": "weak"}],
 )
 def test_invalid_configs_are_refused(kwargs):
     with pytest.raises(CodecError):
@@ -130,6 +130,14 @@ def test_full_exponent_mode_is_exact_too(keys):
     total = codec.aggregate([codec.encrypt_ints(u) for u in updates])
 
     np.testing.assert_array_equal(_decryptor(keys).decrypt_ints(total), np.sum(updates, axis=0))
+
+
+def test_the_config_sets_the_randomness_unless_the_codec_overrides_it(keys):
+    config = CodecConfig(randomness="short", degree=2)
+
+    assert PackedCodec(keys[0], config, workers=1, precompute=False).randomness == "short"
+    assert PackedCodec(keys[0], config, workers=1, precompute=False, randomness="full").randomness == "full"
+    assert PackedCodec(keys[0], CodecConfig(), workers=1, precompute=False).randomness == "full"
 
 
 @pytest.mark.parametrize("randomness", ["full", "short"])
