@@ -96,4 +96,25 @@ def plot_privacy(path: Path, rows: Sequence[Mapping[str, object]], *, title: str
     ax.set_title(title)
     ax.grid(alpha=0.3)
     ax.legend()
+
+
+def plot_scaling(
+    path: Path, lines: Mapping[str, Sequence[tuple[float, float]]], *, xlabel: str, ylabel: str, title: str, exponents: Mapping[str, float] | None = None
+) -> None:
+    """Cost against size on log-log axes, one line per label; the fitted exponent (if given) joins the label."""
+    fig, ax = plt.subplots(figsize=(6, 4))
+    for label, points in lines.items():
+        points = [(x, y) for x, y in points if y > 0]
+        if not points:
+            continue
+        xs, ys = zip(*sorted(points))
+        slope = (exponents or {}).get(label)
+        ax.plot(xs, ys, marker="o", label=label if slope is None else f"{label} (slope {slope:.2f})")
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    ax.set_title(title)
+    ax.grid(alpha=0.3, which="both")
+    ax.legend(fontsize=8)
     _save(fig, path)

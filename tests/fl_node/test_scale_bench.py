@@ -1,0 +1,76 @@
+"""`fedledger bench scale`: one tiny cell on the embedded chain, the phase clock, the growth fit, bad input."""
+
+import time
+
+import pytest
+
+from fl_node.cli import main
+from fl_node.crypto.keys import generate_keypair
+from fl_node.phase_clock import PhaseClock
+from fl_node.scale_bench import PHASES, ScaleBenchConfig, growth_exponents, mlp_hidden_for, mlp_parameters, run_cell
+
+
+def test_one_cell_charges_every_phase_and_records_gas_and_bytes():
+    config = ScaleBenchConfig(rounds=1, key_bits=1024, bits=8, degree=2, randomness="short", score_budget=100)
+
+    cell = run_cell(config, 3, 300, generate_keypair(1024))
+
+    (round_,) = cell["rounds"]
+    seconds = round_["seconds"]
+    assert all(seconds[p] > 0 for p in ("training", "encryption", "aggregation", "decryption", "scoring", "chain"))
+    assert sum(seconds[p] for p in PHASES) == pytest.approx(seconds["total"], rel=1e-6)
+    assert round_["seconds_inside_scoring"]["decryption"] > 0
+    assert round_["scoring_complete"] and round_["evaluations"] == 2**3  # GTG at 3 nodes is exact
+    assert round_["transactions"] == 1 + 3 + 1  # open, three commits, finalize
+    assert round_["gas"]["commit"] > 0 and round_["gas"]["finalize"] > 0
+    assert round_["gas_total"] == sum(round_["gas"].values())
+    assert cell["params"] == mlp_parameters(cell["hidden"], 64, 10)
+    assert 0 < round_["bytes_up_per_node"] < 4 * cell["params"]
+    assert cell["peak_rss_mb"] > 0
+
+
+def test_phase_clock_keeps_self_time_of_nested_phases():
+    clock = PhaseClock()
+    start = time.perf_counter()
+
+    with clock.phase("outer"):
+        time.sleep(0.02)
+        with clock.phase("inner"):
+            time.sleep(0.03)
+    wall = time.perf_counter() - start
+
+    assert clock.seconds["inner"] >= 0.03 and clock.seconds["outer"] >= 0.02
+    assert clock.seconds["outer"] + clock.seconds["inner"] <= wall  # the inner time is not counted twice
+    assert clock.nested[("outer", "inner")] == pytest.approx(clock.seconds["inner"])
+
+
+def test_growth_exponents_recover_known_powers():
+    cells = [
+        {"status": "measured", "nodes": n, "params_target": p, "params": p, "peak_rss_mb": 1.0,
+         "mean": {"seconds": {"training": 1e-6 * n * p, "scoring": 1e-9 * n**2 * p}, "evaluations": float(n)}}
+        for n in (10, 20, 40) for p in (1_000, 10_000)
+    ] + [{"status": "skipped", "nodes": 80, "params_target": 1_000}]
+
+    growth = growth_exponents(cells)
+
+    assert growth["n"]["training"]["P=1000"] == pytest.approx(1.0)
+    assert growth["n"]["scoring"]["P=10000"] == pytest.approx(2.0)
+    assert growth["p"]["scoring"]["N=40"] == pytest.approx(1.0)
+    assert growth["n"]["evaluations"]["P=1000"] == pytest.approx(1.0)
+
+
+def test_hidden_width_comes_closest_to_the_target():
+    hidden = mlp_hidden_for(100_000, 64, 10)
+
+    assert abs(mlp_parameters(hidden, 64, 10) - 100_000) <= 75 / 2
+
+
+@pytest.mark.parametrize("args", [["--nodes", "1"], ["--nodes", "ten"], ["--randomness", "weak"], ["--score-budget", "1"]])
+def test_bad_grid_is_refused_with_exit_2(args, tmp_path):
+    path = tmp_path / "scale.json"
+
+    with pytest.raises(SystemExit) as exit_info:
+        main(["bench", "scale", *args, "--json", str(path)])
+
+    assert exit_info.value.code == 2
+    assert not path.exists()
