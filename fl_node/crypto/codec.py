@@ -97,7 +97,7 @@ class CodecConfig:
     clip: float = 1.0
     max_participants: int = 16
     degree: int = 1
-    randomness: RandomnessMode = "full"
+    randomness: str = "full"  # "full" or "short"; a plain str so that run-config tables can cast it
 
     def __post_init__(self) -> None:
         if not 2 <= self.bits <= 32:
