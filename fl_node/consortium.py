@@ -401,6 +401,8 @@ class ConsortiumResult:
     in_process: InProcessComparison | None
     tls: bool = False
     hosts: list[dict[str, str]] = field(default_factory=list)
+    best_round: int = 0
+    stopped_early: bool = False
 
     def to_json(self) -> dict[str, Any]:
         payload: dict[str, Any] = {
@@ -425,6 +427,8 @@ class ConsortiumResult:
             "auth": self.tls,
             "hosts": self.hosts,
             "overhead_s_per_round": None,
+            "best_round": self.best_round,
+            "stopped_early": self.stopped_early,
         }
         if self.in_process is not None:
             flower = statistics.fmean(self.round_seconds) if self.round_seconds else float("nan")
@@ -443,7 +447,7 @@ class ConsortiumResult:
 def run_in_process(config: ConsortiumConfig, chain: Chain, out_dir: Path) -> InProcessComparison:
     """The same federation through :class:`~fl_node.transport.inprocess.InProcessTransport` on ``chain``."""
     federation = setup_federation(config.demo_config(), chain, out_dir)
-    run = run_federation(federation.coordinator, InProcessTransport(federation.nodes), config.task.rounds)
+    run = run_federation(federation.coordinator, InProcessTransport(federation.nodes), config.task.rounds, patience=config.task.patience)
     return InProcessComparison(
         [o.seconds for o in run.outcomes], "0x" + model_hash(run.final_params).hex(), run.outcomes[-1].accuracy
     )
@@ -537,4 +541,6 @@ def run_consortium_local(
         in_process=comparison,
         tls=config.tls,
         hosts=host_list,
+        best_round=int(status.data.get("best_round", 0)),
+        stopped_early=bool(status.data.get("stopped_early", False)),
     )

@@ -174,6 +174,13 @@ class DemoResult:
     centralized_accuracy: float
     audit: AuditReport
     elapsed_s: float
+    best_round: int = 0
+    stopped_early: bool = False
+
+    @property
+    def best(self) -> DemoRound:
+        """The round with the best validation metric: its model is the one released."""
+        return next(r for r in self.rounds if r.outcome.round_id == self.best_round)
 
 
 @dataclass
@@ -210,7 +217,7 @@ def run_demo(
         federation.data.test,
     )
     observer = DemoRounds(federation, centralized, on_round)
-    run_federation(federation.coordinator, InProcessTransport(federation.nodes), task.rounds, observers=[observer])
+    run = run_federation(federation.coordinator, InProcessTransport(federation.nodes), task.rounds, observers=[observer], patience=task.patience)
     for node in federation.nodes:
         if federation.ledger.member(node.account.address).pending_reward > 0:
             federation.ledger.claim(node.account)
@@ -218,4 +225,6 @@ def run_demo(
     report = audit_federation(
         federation.ledger, federation.store, federation.task_id, federation.custody or private_key, on_check=on_check
     )
-    return DemoResult(federation, observer.rounds, centralized[-1].accuracy, report, time.perf_counter() - start)
+    return DemoResult(
+        federation, observer.rounds, centralized[-1].accuracy, report, time.perf_counter() - start, run.best.round_id, run.stopped_early
+    )

@@ -134,10 +134,17 @@ class SeedResult:
     n_params: int
     test_samples: int
     epsilon_spent: float = float("inf")
+    best_round: int = 0
+    stopped_early: bool = False
 
     @property
     def final_accuracy(self) -> float:
         return self.rounds[-1].accuracy
+
+    @property
+    def best_accuracy(self) -> float:
+        """Test accuracy of the round with the best validation metric (the released model)."""
+        return self.rounds[self.best_round - 1].accuracy
 
     @property
     def centralized_accuracy(self) -> float:
@@ -195,9 +202,14 @@ def run_seed(
         if config.check_exact and spec.encrypt:
             exact = null_federation(replace(spec, encrypt=False, public_key=b""), None, data, config.round, Path(tmp, "exact"))
         recorder = _Recorder(spec, data, centralized, exact, on_round)
-        run = run_federation(coordinator, transport, task.rounds, retries=config.round.retries, observers=[recorder])
+        run = run_federation(
+            coordinator, transport, task.rounds, retries=config.round.retries, observers=[recorder], patience=task.patience
+        )
     spent = epsilon_spent(spec.dp_noise_multiplier, spec.dp_delta, len(recorder.records)) if spec.client_dp() else float("inf")
-    return SeedResult(seed, recorder.records, centralized, run.final_params, len(initial), len(data.test), spent)
+    best_round = 1 + [o.round_id for o in run.outcomes].index(run.best.round_id)
+    return SeedResult(
+        seed, recorder.records, centralized, run.final_params, len(initial), len(data.test), spent, best_round, run.stopped_early
+    )
 
 
 def node_ids(nodes: int) -> list[str]:

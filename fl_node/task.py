@@ -208,6 +208,9 @@ class TaskConfig:
     rewards : RewardConfig
     privacy : PrivacyConfig
     rounds : int (default: 8)
+    patience : int (default: 0, off)
+        Stop after this many rounds without a better validation metric than the best round's,
+        whose model is the one released.
     min_participants : int (default: 2)
     seed : int (default: 0)
         Seeds the data split, the initial model, local training, rounding and the scorer.
@@ -222,6 +225,7 @@ class TaskConfig:
     rewards: RewardConfig = field(default_factory=RewardConfig)
     privacy: PrivacyConfig = field(default_factory=PrivacyConfig)
     rounds: int = 8
+    patience: int = 0
     min_participants: int = 2
     seed: int = 0
 

@@ -35,6 +35,7 @@ HEADER = """\
 
 COMMENTS: dict[str, str] = {
     "rounds": "Rounds the task runs (serve: rounds finalized on chain when the run ends).",
+    "patience": "Stop after this many rounds without a better validation metric; the best round's model is released. 0: run every round.",
     "min_participants": "Usable submissions a round needs; with fewer the round is cancelled on chain.",
     "seed": "Seeds the initial model, local training, rounding and the scorer (demo: the data split too).",
     "data": "The data: CSV columns of a consortium, bundled data set and split of a rehearsal.",
@@ -170,6 +171,8 @@ def parse_task(table: Mapping[str, Any]) -> TaskConfig:
 
 def check_task(config: TaskConfig) -> None:
     """TaskFileError naming the key of a setting no command could run."""
+    if config.patience < 0:
+        raise TaskFileError(f"patience must be 0 (off) or positive, got {config.patience}")
     if config.rounds < 1 or config.min_participants < 1 or config.data.nodes < 1:
         raise TaskFileError(f"rounds, min_participants and data.nodes must be at least 1, got {config.rounds}, {config.min_participants}, {config.data.nodes}")
     choices = (

@@ -21,6 +21,7 @@ app.add_typer(consortium_app, name="consortium")
 def local_command(
     nodes: int = typer.Option(3, "--nodes", help="Hospital nodes (each its own `node join` process and SuperNode)."),
     rounds: int = typer.Option(3, "--rounds", help="Federated rounds."),
+    patience: int = typer.Option(0, "--patience", min=0, help="Stop after this many rounds without a better validation metric (0: off)."),
     seed: int = typer.Option(0, "--seed", help="Seeds data splits, training, rounding and the scorer."),
     dataset: str = typer.Option("breast_cancer", "--dataset", help="breast_cancer, digits or wine."),
     key_bits: int = typer.Option(2048, "--key-bits", help="Paillier modulus size."),
@@ -54,7 +55,7 @@ def local_command(
         if work_dir.exists() and any(work_dir.iterdir()):
             raise BadInput(f"{work_dir} is not empty: give a new --work-dir (it holds the chain state of a consortium)")
         inner = [
-            "consortium", "local", "--hosts", "netns", "--nodes", str(nodes), "--rounds", str(rounds), "--seed", str(seed),
+            "consortium", "local", "--hosts", "netns", "--nodes", str(nodes), "--rounds", str(rounds), "--patience", str(patience), "--seed", str(seed),
             "--dataset", dataset, "--key-bits", str(key_bits), "--min-participants", str(min_participants),
             "--compare" if compare else "--no-compare", "--work-dir", str(work_dir.resolve()),
             *(["--json", str(json_path.resolve())] if json_path else []),
@@ -69,6 +70,7 @@ def local_command(
         data=DataConfig(dataset=dataset, nodes=nodes),
         custody=CustodyConfig(key_bits=key_bits),
         rounds=rounds,
+        patience=patience,
         min_participants=min_participants,
         seed=seed,
     )

@@ -33,7 +33,7 @@ from incentive.fixedpoint import from_fixed
 TOKEN = 10**18
 #: Options that define the task, refused beside --task FILE (the file holds them).
 TASK_FLAGS = (
-    "nodes", "rounds", "scorer", "utility", "seed", "dataset", "partition", "model", "key_bits", "local_epochs", "lr",
+    "nodes", "rounds", "patience", "scorer", "utility", "seed", "dataset", "partition", "model", "key_bits", "local_epochs", "lr",
     "encrypt", "key_custody", "aggregation", "gate_threshold", "dp_epsilon", "dp_delta", "dp_clip",
 )
 
@@ -48,6 +48,7 @@ def demo_command(
     free_riders: int = typer.Option(1, "--free-riders", help="Nodes that send zero updates."),
     label_flippers: int = typer.Option(1, "--label-flippers", help="Nodes that train on flipped labels."),
     rounds: int = typer.Option(8, "--rounds", help="Federated rounds."),
+    patience: int = typer.Option(0, "--patience", min=0, help="Stop after this many rounds without a better validation metric (0: off); the best round's model is released."),
     scorer: str = typer.Option("gtg", "--scorer", help=f"Contribution scorer: {', '.join(SCORERS)}."),
     utility: str = typer.Option("loss", "--utility", help="Scorer utility: loss (negative validation loss) or accuracy."),
     seed: int = typer.Option(0, "--seed", help="Seeds data splits, training, rounding and the scorer."),
@@ -99,6 +100,7 @@ def demo_command(
             scoring=ScoringConfig(scorer, utility, aggregation, gate_threshold),
             privacy=PrivacyConfig(dp_epsilon, dp_delta, dp_clip),
             rounds=rounds,
+            patience=patience,
             seed=seed,
         )
     config = DemoConfig(task, free_riders, label_flippers)
@@ -134,6 +136,11 @@ def demo_command(
 
         result = run_demo(federation, on_round=on_round)
     _print_nodes(result)
+    if result.stopped_early or result.best_round != result.rounds[-1].outcome.round_id:
+        console.print(
+            f"released the model of round {result.best_round} (best validation metric): test accuracy {result.best.test_accuracy:.3f}"
+            + (f"; stopped early after {len(result.rounds)} rounds" if result.stopped_early else "")
+        )
     console.print(
         f"global model accuracy [bold]{result.rounds[-1].test_accuracy:.3f}[/bold], "
         f"centralized {result.centralized_accuracy:.3f} (test set of {len(federation.data.test)})"
@@ -237,6 +244,10 @@ def demo_json(result: DemoResult, rpc: str | None, out: Path, elapsed_s: float) 
         ],
         "nodes": nodes,
         "final_accuracy": result.rounds[-1].test_accuracy,
+        "best_round": result.best_round,
+        "best_accuracy": result.best.test_accuracy,
+        "released_model_hash": ledger.round(result.best_round).aggregated_model_hash,
+        "stopped_early": result.stopped_early,
         "centralized_accuracy": result.centralized_accuracy,
         "audit": result.audit.to_json(),
         "artifacts": str(out / "artifacts"),

@@ -30,6 +30,7 @@ def train_command(
     drop: list[str] = typer.Option([], "--drop", help="A column of --data to leave out of the features (repeatable)."),
     nodes: int = typer.Option(10, "--nodes", help="Participants."),
     rounds: int = typer.Option(20, "--rounds", help="Federated rounds."),
+    patience: int = typer.Option(0, "--patience", min=0, help="Stop after this many rounds without a better validation metric (0: off); the best round's model is released."),
     partition: str = typer.Option("dirichlet:0.5", "--partition", help="iid, dirichlet:ALPHA or quantity:ALPHA."),
     model: str = typer.Option("mlp", "--model", help="logreg, mlp or cnn (square images: digits)."),
     hidden: int = typer.Option(32, "--hidden", help="MLP hidden width."),
@@ -99,6 +100,7 @@ def train_command(
         scoring=ScoringConfig(aggregation=aggregation, gate_threshold=gate_threshold),
         privacy=PrivacyConfig(dp_epsilon, dp_delta, dp_clip),
         rounds=rounds,
+        patience=patience,
     )
     config = SimulationConfig(task_config, round=RoundConfig(min_participants=min_participants))
     _check_inputs(config, ds, seed_list[0])
@@ -167,13 +169,16 @@ def _payload(config: SimulationConfig, ds: Dataset, results: list[SeedResult], p
             "auc": mean([res.rounds[r].auc for res in results]),
             "clipped": int(sum(res.rounds[r].clipped for res in results)),
         }
-        for r in range(task.rounds)
+        for r in range(min(len(res.rounds) for res in results))  # every seed's rounds (--patience may stop a seed early)
     ]
     per_seed = []
     for k, res in enumerate(results):
         entry: dict[str, Any] = {
             "seed": res.seed,
             "final_accuracy": res.final_accuracy,
+            "best_round": res.best_round,
+            "best_accuracy": res.best_accuracy,
+            "stopped_early": res.stopped_early,
             "centralized_accuracy": res.centralized_accuracy,
             "param_error_bound": sum(r.error_bound for r in res.rounds),
         }
@@ -188,6 +193,7 @@ def _payload(config: SimulationConfig, ds: Dataset, results: list[SeedResult], p
     return {
         "rounds": rounds,
         "final_accuracy": mean([res.final_accuracy for res in results]),
+        "best_accuracy": mean([res.best_accuracy for res in results]),
         "centralized_accuracy": mean([res.centralized_accuracy for res in results]),
         "test_samples": results[0].test_samples,
         "encrypted": task.custody.encrypt,

@@ -57,11 +57,23 @@ class FederationRun:
         The rounds this run finalized.
     final_params : np.ndarray
         The global model at the end.
+    best : RoundOutcome | None (default: None)
+        This run's round with the best validation metric (the task's utility: lowest loss or
+        highest accuracy; the earliest of equals): its model is the one to release.
+    stopped_early : bool (default: False)
+        The run stopped after ``patience`` rounds without a better validation metric.
     """
 
     resumed_from: int
     outcomes: list[RoundOutcome]
     final_params: np.ndarray
+    best: RoundOutcome | None = None
+    stopped_early: bool = False
+
+
+def validation_metric(spec: FederationSpec, outcome: RoundOutcome) -> float:
+    """The round's validation metric, higher is better: negative loss, or accuracy (the task's utility)."""
+    return outcome.accuracy if spec.utility == "accuracy" else -outcome.loss
 
 
 def run_federation(
@@ -72,6 +84,7 @@ def run_federation(
     retries: int = 0,
     resume: bool = False,
     observers: Sequence[RunObserver] = (),
+    patience: int = 0,
 ) -> FederationRun:
     """Run rounds until the task has ``rounds`` rounds finalized (this run's rounds, without ``resume``).
 
@@ -86,12 +99,17 @@ def run_federation(
         Cancel rounds an earlier run left open, count the rounds finalized on chain and start
         from the last aggregated model; otherwise start from :func:`initial_params`.
     observers : Sequence[RunObserver] (default: none)
+    patience : int (default: 0, run every round)
+        Stop once this many rounds in a row brought no better validation metric than the best
+        round's (see :class:`FederationRun`).
 
     Raises
     ------
     RoundAborted
         A round still short of ``min_participants`` after ``retries`` retries.
     """
+    if patience < 0:
+        raise ValueError(f"patience must be 0 (off) or positive, got {patience}")
     resumed_from, params = 0, None
     if resume:
         coordinator.cancel_open_rounds()
@@ -104,13 +122,23 @@ def run_federation(
     for observer in observers:
         observer.on_start(resumed_from, params)
     outcomes: list[RoundOutcome] = []
+    best_at = 0
+    stopped_early = False
     for _ in range(resumed_from, rounds):
         outcome = _run_with_retries(coordinator, transport, params, retries, observers)
         params = outcome.global_params
         outcomes.append(outcome)
+        if validation_metric(coordinator.spec, outcome) > validation_metric(coordinator.spec, outcomes[best_at]):
+            best_at = len(outcomes) - 1
         for observer in observers:
             observer.on_round(outcome)
-    return FederationRun(resumed_from, outcomes, params)
+        if patience and len(outcomes) - 1 - best_at >= patience and len(outcomes) < rounds - resumed_from:
+            log.info("task %d: no better validation metric in %d rounds since round %d; stopping",
+                     coordinator.task_id, patience, outcomes[best_at].round_id)
+            stopped_early = True
+            break
+    best = outcomes[best_at] if outcomes else None
+    return FederationRun(resumed_from, outcomes, params, best, stopped_early)
 
 
 def _run_with_retries(

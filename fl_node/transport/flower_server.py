@@ -371,15 +371,16 @@ def serve_federation(grid: Grid, config: ServeConfig, status: Status) -> None:
         poll_s=config.poll_s,
         addresses={nid: str(info["address"]) for nid, info in infos.items()},
     )
-    run_federation(
+    run = run_federation(
         coordinator,
         transport,
         config.task.rounds,
         retries=config.round_retries,
         resume=True,
         observers=[StatusRounds(status, coordinator)],
+        patience=config.task.patience,
     )
-    status.update(state="done")
+    status.update(state="done", best_round=run.best.round_id if run.best else 0, stopped_early=run.stopped_early)
 
 
 def key_holder_key(config: ServeConfig, spec: FederationSpec) -> PaillierPrivateKey | None:

@@ -47,13 +47,15 @@ def test_task_init_writes_the_template_once(tmp_path: Path, capsys) -> None:
 
 def test_demo_runs_the_task_file(tmp_path: Path) -> None:
     task = tmp_path / "task.toml"
-    task.write_text('rounds = 1\n[data]\nnodes = 3\n[model]\nhidden = 5\n[custody]\nencrypt = false\n[scoring]\nscorer = "loo"\n')
+    task.write_text('rounds = 1\npatience = 1\n[data]\nnodes = 3\n[model]\nhidden = 5\n[custody]\nencrypt = false\n[scoring]\nscorer = "loo"\n')
 
     main(["demo", "--task", str(task), "--free-riders", "0", "--label-flippers", "0",
           "--out", str(tmp_path / "demo"), "--json", str(tmp_path / "demo.json")])
 
     payload = json.loads((tmp_path / "demo.json").read_text())
     assert [r["round"] for r in payload["rounds"]] == [1] and len(payload["nodes"]) == 3
+    assert (payload["best_round"], payload["stopped_early"], payload["best_accuracy"]) == (1, False, payload["final_accuracy"])
+    assert payload["released_model_hash"].startswith("0x")
     [spec] = _specs(Path(payload["artifacts"]))
     assert (spec.model.hidden, spec.encrypt, spec.scorer) == (5, False, "loo")
 
