@@ -9,7 +9,8 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from fl_node.cli.app import BadInput, JsonOption, app, console, write_json
-from fl_node.cli.chain_cmd import ChainIdOption, RpcOption
+from fl_node.cli.chain_cmd import ChainIdOption, RpcOption, open_chain
+from fl_node.cli.existing_ledger import AdminKeyOption, AggregatorKeyOption, EvaluatorKeyOption, LedgerOption, existing_ledger_roles
 
 ftl_app = typer.Typer(help="Federated transfer learning: few shared samples, few shared features.", no_args_is_help=True)
 app.add_typer(ftl_app, name="ftl")
@@ -29,16 +30,21 @@ def ftl_demo(
     randomness: str = typer.Option("short", "--randomness", help="Encryption randomness: short (DJN, extra assumption) or full (standard r^n)."),
     rpc: str | None = RpcOption,
     chain_id: int | None = ChainIdOption,
+    ledger_address: str | None = LedgerOption,
+    admin_key: Path | None = AdminKeyOption,
+    aggregator_key: Path | None = AggregatorKeyOption,
+    evaluator_key: Path | None = EvaluatorKeyOption,
     json_path: Path | None = JsonOption,
 ) -> None:
     """Run FTL encrypted and in the clear, compare with the target-only model, record the run on the ledger."""
     if randomness not in ("short", "full"):
         raise BadInput(f"--randomness must be 'short' or 'full', got {randomness!r}")
+    roles = existing_ledger_roles(open_chain(rpc, chain_id), rpc, ledger_address, admin_key, aggregator_key, evaluator_key)
     from fl_node.ftl.demo import DemoConfig, run_demo
     from fl_node.ftl.protocol import FTLConfig
 
     protocol = FTLConfig(dim=dim, gamma=gamma, max_iter=max_iter, key_bits=key_bits, randomness=randomness)
-    config = DemoConfig(overlap=overlap, dataset=dataset, target_size=target_size, seed=seed, protocol=protocol, rpc=rpc, chain_id=chain_id, seeds=seeds)
+    config = DemoConfig(overlap=overlap, dataset=dataset, target_size=target_size, seed=seed, protocol=protocol, rpc=rpc, chain_id=chain_id, seeds=seeds, roles=roles)
     with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), console=console, transient=True) as progress:
         tasks = {mode: progress.add_task(f"FTL {mode}", total=max_iter) for mode in ("encrypted", "plaintext")}
         if seeds:

@@ -11,6 +11,7 @@ from rich.table import Table
 
 from fl_node.cli.app import BadInput, JsonOption, app, console, write_json
 from fl_node.cli.chain_cmd import ChainIdOption, RpcOption, open_chain
+from fl_node.cli.existing_ledger import AdminKeyOption, AggregatorKeyOption, EvaluatorKeyOption, LedgerOption, existing_ledger_roles
 from fl_node.twoparty.ledger import RecordedRun, record_party_run
 from fl_node.twoparty.tables import load_party_csv
 from fl_node.vfl.data import DEMO_GUEST_FEATURES, breast_cancer_vertical
@@ -43,11 +44,17 @@ def vfl_demo(
     label_column: str = typer.Option("label", "--label-column", help="Label column of the guest CSV (0/1)."),
     rpc: str | None = RpcOption,
     chain_id: int | None = ChainIdOption,
+    ledger: str | None = LedgerOption,
+    admin_key: Path | None = AdminKeyOption,
+    aggregator_key: Path | None = AggregatorKeyOption,
+    evaluator_key: Path | None = EvaluatorKeyOption,
     json_path: Path | None = JsonOption,
 ) -> None:
     """Align the guest's and host's samples by PSI, train hetero-LR through the arbiter, compare with centralized LR."""
     if randomness not in ("short", "full"):
         raise BadInput(f"--randomness must be 'short' or 'full', got {randomness!r}")
+    chain = open_chain(rpc, chain_id)
+    roles = existing_ledger_roles(chain, rpc, ledger, admin_key, aggregator_key, evaluator_key)
     if (guest_csv is None) != (host_csv is None):
         raise BadInput("give both --guest-csv and --host-csv, or neither for the breast_cancer demo")
     if guest_csv is not None and host_csv is not None:
@@ -81,9 +88,7 @@ def vfl_demo(
         result = run_vfl(guest, host, config, processes=processes, expected_intersection=expected, progress=progress)
         bar.update(task, total=result.iterations, completed=result.iterations)
     with console.status("recording the run on the ledger"):
-        recorded = record_party_run(
-            result.party_run({"source": source, "config": dataclasses.asdict(config)}), open_chain(rpc, chain_id)
-        )
+        recorded = record_party_run(result.party_run({"source": source, "config": dataclasses.asdict(config)}), chain, roles=roles)
     result = result.with_ledger(recorded.address, recorded.chain_id)
     write_json(json_path, {**result.to_json(), "ledger": {**result.to_json()["ledger"], **recorded.to_json()}})
     console.print(_summary(result, recorded))

@@ -15,6 +15,7 @@ from fl_node.ftl.data import transfer_split
 from fl_node.ftl.evaluation import held_out_auc, target_only_baseline
 from fl_node.ftl.protocol import FTLConfig, FTLRun, run_ftl
 from fl_node.ftl.record import record_ftl_run
+from fl_node.task import LedgerRoles
 from incentive.fixedpoint import to_fixed
 
 __all__ = ["DemoConfig", "run_demo", "seed_sweep"]
@@ -41,6 +42,8 @@ class DemoConfig:
         JSON-RPC URL of the chain; None uses the embedded chain.
     chain_id : int | None (default: None)
         Refuse a chain with another id.
+    roles : LedgerRoles | None (default: None, deploy a fresh ledger)
+        Record the run as a task of this existing ledger (on the chain at ``rpc``).
     seeds : int (default: 0)
         Also run the plaintext protocol and the target-only baseline at seeds 0..seeds-1 (the
         split and the protocol reseeded together) and report the gain at each; 0 skips it.
@@ -54,6 +57,7 @@ class DemoConfig:
     rpc: str | None = None
     chain_id: int | None = None
     seeds: int = 0
+    roles: LedgerRoles | None = None
 
 
 def run_demo(config: DemoConfig, *, on_iteration: Callable[[str, int], None] | None = None) -> dict[str, Any]:
@@ -86,7 +90,8 @@ def run_demo(config: DemoConfig, *, on_iteration: Callable[[str, int], None] | N
     encrypted_run = runs["encrypted"]
     spec = {"settings": asdict(protocol), "split": split.description, "seed": config.seed}
     record, shapley = record_ftl_run(
-        connect(config.rpc, chain_id=config.chain_id), encrypted_run, spec=spec, held_out_ids=held_ids, auc=auc, target_only_auc=baseline.auc
+        connect(config.rpc, chain_id=config.chain_id), encrypted_run, spec=spec, held_out_ids=held_ids, auc=auc, target_only_auc=baseline.auc,
+        roles=config.roles,
     )
     seconds["ledger"] = time.perf_counter() - start
     sweep = {}

@@ -20,6 +20,7 @@ from typing import Any
 from eth_hash.auto import keccak
 
 from fl_node.ftl.protocol import SOURCE, TARGET, FTLRun
+from fl_node.task import LedgerRoles
 from fl_node.twoparty.ledger import PartyRun, RecordedRun, record_party_run, two_party_shapley
 from incentive.chain import Chain
 
@@ -43,6 +44,7 @@ def record_ftl_run(
     held_out_ids: tuple[str, ...],
     auc: float,
     target_only_auc: float,
+    roles: LedgerRoles | None = None,
 ) -> tuple[RecordedRun, dict[str, float]]:
     """Record ``run`` as one finalized round on a fresh ledger; returns the record and the Shapley values.
 
@@ -58,6 +60,8 @@ def record_ftl_run(
         B's evaluation samples, hashed into the validation spec.
     auc, target_only_auc : float
         FTL and target-only AUC on the held-out samples.
+    roles : LedgerRoles | None (default: deploy a fresh ledger)
+        An existing ledger and its role accounts: the run becomes one more task on it.
     """
     contributions = ftl_shapley(auc, target_only_auc)
     outcomes = {SOURCE: run.source, TARGET: run.target}
@@ -68,5 +72,5 @@ def record_ftl_run(
         contributions=contributions,
         model_hashes={name: keccak(outcome.artifact) for name, outcome in outcomes.items()},
     )
-    return record_party_run(party_run, chain), contributions
+    return record_party_run(party_run, chain, roles=roles), contributions
 

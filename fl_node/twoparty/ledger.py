@@ -23,10 +23,11 @@ import numpy as np
 from eth_hash.auto import keccak
 
 from fl_node.errors import FlNodeError
+from fl_node.task import LedgerRoles, RewardConfig, bootstrap_ledger
 from incentive.chain import Chain
 from incentive.contribution import ExactShapley
 from incentive.fixedpoint import to_fixed
-from incentive.ledger import LedgerClient, RoundOpened, TaskCreated, node_key_hash
+from incentive.ledger import RoundOpened, TaskCreated, node_key_hash
 
 TOKEN = 10**18
 
@@ -104,8 +105,9 @@ def record_party_run(
     *,
     reward_per_round: int = 100 * TOKEN,
     stake_wei: int = 10**18,
+    roles: LedgerRoles | None = None,
 ) -> RecordedRun:
-    """Deploy a ledger on ``chain``, let each party join, commit and claim; finalize the run.
+    """Deploy a ledger on ``chain`` (or use ``roles.ledger``), let each party join, commit and claim; finalize the run.
 
     Parameters
     ----------
@@ -114,14 +116,19 @@ def record_party_run(
         A development chain (embedded or anvil): fresh party and role keys are funded from it.
     reward_per_round : int (default: 100 tokens)
     stake_wei : int (default: 1 ETH)
+        Each party's stake (at least the minimum of an existing ledger).
+    roles : LedgerRoles | None (default: deploy a fresh ledger)
+        An existing ledger and the accounts holding its admin, aggregator and evaluator roles:
+        the run becomes one more task on it.
     """
     parties = list(run.model_hashes)
     if set(parties) != set(run.contributions):
         raise FlNodeError(f"contributions name {sorted(run.contributions)}, commitments name {sorted(parties)}")
-    admin, aggregator, evaluator = (chain.new_account(10**19) for _ in range(3))
-    ledger = LedgerClient.deploy(
-        chain, admin, min_stake_wei=stake_wei, aggregator=aggregator.address, evaluator=evaluator.address
-    )
+    if roles is None:
+        roles = bootstrap_ledger(chain, RewardConfig(stake_wei=stake_wei))
+    else:
+        stake_wei = max(stake_wei, roles.ledger.min_stake())
+    ledger, admin, aggregator, evaluator = roles.ledger, roles.admin, roles.aggregator, roles.evaluator
     accounts = {name: chain.new_account(stake_wei + 10**19) for name in parties}
     for name, account in accounts.items():
         ledger.join(account, name, node_key_hash(account), stake_wei=stake_wei)

@@ -1,0 +1,58 @@
+"""One ledger for all work: `vfl demo` and `ftl demo` add their task to an existing ledger on anvil,
+and `fedledger audit` audits every task on it, naming the task in each check."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from fl_node.cli.app import main
+from fl_node.task import RewardConfig, bootstrap_ledger
+from incentive.chain import connect, write_key_file
+
+pytestmark = pytest.mark.anvil
+
+
+def _refused(args: list[str], capsys) -> str:
+    capsys.readouterr()
+    with pytest.raises(SystemExit) as exit_info:
+        main(args)
+    assert exit_info.value.code == 2
+    err = capsys.readouterr().err
+    assert "Traceback" not in err
+    return " ".join(err.split())
+
+
+def test_vfl_and_ftl_runs_are_tasks_of_one_ledger_and_the_audit_names_each(anvil, tmp_path: Path, capsys) -> None:
+    roles = bootstrap_ledger(connect(anvil.url), RewardConfig())
+    keys = []
+    for name in ("admin", "aggregator", "evaluator"):
+        path = tmp_path / f"{name}.key"
+        write_key_file(path, getattr(roles, name))
+        keys += [f"--{name}-key", str(path)]
+    on_ledger = ["--rpc", anvil.url, "--ledger", roles.ledger.address, *keys]
+
+    main(["vfl", "demo", "--key-bits", "1024", "--max-iter", "2", *on_ledger, "--json", str(tmp_path / "vfl.json")])
+    main(["ftl", "demo", "--key-bits", "1024", "--max-iter", "2", *on_ledger, "--json", str(tmp_path / "ftl.json")])
+    main(["audit", "--rpc", anvil.url, "--ledger", roles.ledger.address, "--artifacts", str(tmp_path), "--json", str(tmp_path / "audit.json")])
+
+    vfl, ftl = (json.loads((tmp_path / f"{k}.json").read_text())["ledger"] for k in ("vfl", "ftl"))
+    assert vfl["address"] == ftl["address"] == roles.ledger.address
+    assert (vfl["task_id"], ftl["task_id"]) == (1, 2) and roles.ledger.task_count() == 2
+    audit = json.loads((tmp_path / "audit.json").read_text())
+    assert audit["ok"] is True and audit["tasks"] == [1, 2]
+    assert {(c["task"], c["name"]) for c in audit["checks"] if not c["skipped"]} >= {
+        (1, "reward arithmetic"), (2, "reward arithmetic"), (None, "member totals"), (None, "token balances")
+    }
+    assert all(c["detail"].startswith(f"task {c['task']}: " if c["task"] else "ledger: ") for c in audit["checks"])
+    main(["audit", "--rpc", anvil.url, "--ledger", roles.ledger.address, "--artifacts", str(tmp_path), "--task", "2", "--json", str(tmp_path / "one.json")])
+    assert {c["task"] for c in json.loads((tmp_path / "one.json").read_text())["checks"]} == {2, None}
+
+    assert "--ledger ADDR needs --rpc" in _refused(["vfl", "demo", "--ledger", roles.ledger.address, *keys], capsys)
+    assert "needs --evaluator-key" in _refused(["ftl", "demo", "--rpc", anvil.url, "--ledger", roles.ledger.address, *keys[:4]], capsys)
+    swapped = [*keys[:2], "--aggregator-key", keys[5], "--evaluator-key", keys[3]]
+    assert "is not the aggregator of the ledger" in _refused(["vfl", "demo", "--rpc", anvil.url, "--ledger", roles.ledger.address, *swapped], capsys)
+    assert "only with --ledger ADDR" in _refused(["ftl", "demo", "--admin-key", keys[1]], capsys)
+    assert roles.ledger.task_count() == 2
