@@ -18,11 +18,15 @@ class ModelError(FlNodeError):
 
 
 class UpdateFormatError(FlNodeError):
-    """A plaintext update blob has the wrong length or holds non-finite values."""
+    """An update blob is malformed: a plaintext one of the wrong length or non-finite, a signed blob cut short."""
 
 
 class RoundAborted(FlNodeError):
     """Fewer than ``min_participants`` usable submissions arrived in a round, even after the retries."""
+
+
+class BlobRefused(FlNodeError):
+    """A blob not bound to the round and sender it came with: another header, or not signed by its sender."""
 
 
 class CryptoError(FlNodeError):

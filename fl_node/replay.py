@@ -16,6 +16,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
+from eth_hash.auto import keccak
 from phe import PaillierPrivateKey
 
 from fl_node.artifacts import ArtifactStore
@@ -26,12 +27,13 @@ from fl_node.hfl.keyholder import ThresholdCustody
 from fl_node.hfl.spec import FederationSpec, model_from_bytes, validation_from_bytes
 from fl_node.data import ArraySplit
 from fl_node.hfl.aggregator import Aggregator
+from fl_node.hfl.envelope import SignedBlob, ledger_binding, signed_evidence
 from fl_node.hfl.participant import RoundPlan, Submission
 from fl_node.models import model_hash, unflatten
 from fl_node.training import evaluate
 from incentive.audit import AuditCheck, AuditReport, check, finalized_rounds, ledger_checks
 from incentive.fixedpoint import to_fixed
-from incentive.ledger import DecryptionRecorded, LedgerClient, Round, to_bytes32
+from incentive.ledger import DecryptionRecorded, LedgerClient, MemberSlashed, Round, to_bytes32
 
 #: Largest difference, in fixed-point units, between a recomputed and a recorded score (1e-6).
 SCORE_TOLERANCE = 1
@@ -89,7 +91,66 @@ def check_performance(rounds: Sequence[Round], store: ArtifactStore, published: 
     return check("performance", failures, f"{len(rounds)} rounds: validation accuracy reproduced")
 
 
-def _verified_round(r: Round, store: ArtifactStore, spec: FederationSpec, aggregator: Aggregator):
+def check_signed_blobs(rounds: Sequence[Round], store: ArtifactStore, spec: FederationSpec, binding: tuple[int, str]) -> AuditCheck:
+    """Every aggregated blob is bound to its round and sender: header, sender's signature, plaintext-knowledge proofs.
+
+    Needs only the public key: the proofs verify without decrypting.
+    """
+    aggregator = Aggregator(spec.scheme())
+    failures: list[str] = []
+    examined = 0
+    for r in rounds:
+        plan = _plan(r, np.zeros(0), spec, binding)
+        for p in r.participants:
+            if p.dropped:
+                continue
+            examined += 1
+            try:
+                aggregator.open(plan, p.account, store.get(to_bytes32(p.commitment)))
+            except (ArtifactError, FlNodeError) as exc:
+                failures.append(f"round {r.round_id}: {p.account}'s blob: {exc}")
+    return check("signed blobs", failures, f"{examined} aggregated blobs: header, sender's signature and proofs verified")
+
+
+def check_slashing_evidence(ledger: LedgerClient, store: ArtifactStore, binding: tuple[int, str]) -> AuditCheck:
+    """Every slash whose evidence is a stored blob rests on a blob its member signed for a round and did not commit.
+
+    A slash whose evidence hash names no blob of this store is not this federation's (an admin's
+    slash, another store's task); it is counted, not judged.
+    """
+    failures: list[str] = []
+    examined = foreign = 0
+    for event in ledger.events():
+        if not isinstance(event, MemberSlashed):
+            continue
+        try:
+            blob = store.get(to_bytes32(event.evidence_hash))
+        except ArtifactError:
+            foreign += 1
+            continue
+        examined += 1
+        try:
+            header = SignedBlob.parse(blob).header
+        except FlNodeError as exc:
+            failures.append(f"slash of {event.account} in tx {event.tx_hash}: evidence is not a signed blob ({exc})")
+            continue
+        committed = {p.account: to_bytes32(p.commitment) for p in ledger.participants(header.round_id)} if header.round_id else {}
+        if (header.chain_id, header.ledger) != binding or header.sender != event.account or not signed_evidence(blob, header):
+            failures.append(f"slash of {event.account} in tx {event.tx_hash}: evidence is not a blob signed by it for this ledger")
+        elif committed.get(event.account) in (None, keccak(blob)):
+            failures.append(f"slash of {event.account} in tx {event.tx_hash}: evidence is not a blob differing from its round-{header.round_id} commitment")
+    return check(
+        "slashing evidence", failures,
+        f"{examined} slashes rest on blobs signed by their member that differ from its commitment"
+        + (f"; {foreign} with evidence outside this store not examined" if foreign else ""),
+    )
+
+
+def _plan(r: Round, global_params: np.ndarray, spec: FederationSpec, binding: tuple[int, str]) -> RoundPlan:
+    return RoundPlan(r.round_id, global_params, dict(spec.sample_counts), binding[0], binding[1], r.task_id)
+
+
+def _verified_round(r: Round, store: ArtifactStore, spec: FederationSpec, aggregator: Aggregator, binding: tuple[int, str]):
     """Rebuild the round's verified updates from the blobs of its non-dropped participants.
 
     A gated task's scores cover every verified participant, those the gate left out (recorded
@@ -97,7 +158,7 @@ def _verified_round(r: Round, store: ArtifactStore, spec: FederationSpec, aggreg
     stored and usable, the others being the round's real dropouts.
     """
     global_params = _stored_model(store, r.global_model_hash)
-    plan = RoundPlan(r.round_id, global_params, dict(spec.sample_counts))
+    plan = _plan(r, global_params, spec, binding)
     gated = spec.aggregation == "gated"
     submissions = []
     commitments = {}
@@ -123,6 +184,8 @@ def check_with_key(
     published: Published,
     private_key: PaillierPrivateKey | ThresholdCustody | None,
     recorded: Sequence[DecryptionRecorded] | None = None,
+    *,
+    binding: tuple[int, str],
 ) -> list[AuditCheck]:
     """Rebuild each aggregated model from the blobs and recompute every score; needs the key for encrypted runs.
 
@@ -138,7 +201,7 @@ def check_with_key(
     scores_checked = 0
     for r in rounds:
         try:
-            global_params, verified = _verified_round(r, store, spec, aggregator)
+            global_params, verified = _verified_round(r, store, spec, aggregator, binding)
         except (ArtifactError, FlNodeError) as exc:
             model_failures.append(f"round {r.round_id}: {exc}")
             continue
@@ -211,15 +274,18 @@ def audit_federation(
     if private_key is not None and published.spec.encrypt:
         if private_key.public_key.n != published.spec.paillier_public_key().n:
             raise KeyMismatch("the private key given does not belong to this federation's public key")
+    binding = ledger_binding(ledger)
     add(check_model_chain(rounds, store))
     add(check_performance(rounds, store, published))
+    add(check_signed_blobs(rounds, store, published.spec, binding))
+    add(check_slashing_evidence(ledger, store, binding))
     recorded = ledger.decryptions()
     if published.spec.encrypt and private_key is None:
         add(AuditCheck("aggregation", True, "not recomputed: no key given (--key)", skipped=True))
         add(AuditCheck("scores", True, "not recomputed: no key given (--key)", skipped=True))
         add(check_decryptions(rounds, recorded, None))
     else:
-        for c in check_with_key(rounds, store, published, private_key, recorded):
+        for c in check_with_key(rounds, store, published, private_key, recorded, binding=binding):
             add(c)
     return AuditReport(tuple(checks))
 

@@ -9,7 +9,10 @@ error is quantization only and can be compared with the codec's stated bound):
     ("precompute", which a node can run while it trains) then quantize, pack and encrypt;
     add the N encrypted updates; decrypt and average. ``packed_s_per_value`` counts *all*
     of it, divided by N·P; ``packed_online_s_per_value`` leaves out the precompute phase;
-(c) plaintext: the float average of the N updates.
+(c) plaintext: the float average of the N updates;
+(d) one signed blob (:mod:`fl_node.hfl.envelope`): ``prove_s`` for its plaintext-knowledge
+    proofs, ``sign_s`` for the sender's EIP-191 signature, ``verify_s`` for the coordinator's
+    header, signature and proof checks, ``proof_bytes`` and ``signed_blob_bytes``.
 
 Wall-clock figures depend on what else runs on the machine, and contention hurts the
 parallel packed path more than the one-core naive loop. So CPU seconds are reported too
@@ -26,11 +29,15 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
+from eth_account import Account
 
 from fl_node.crypto.codec import CodecConfig, EncryptedUpdate, PackedCodec, PackedDecryptor
 from fl_node.crypto.keys import generate_keypair
+from fl_node.crypto.knowledge import ProofStatement, prove_update, verify_update
 from fl_node.crypto.paillier import RandomnessMode
 from fl_node.crypto.parallel import WorkerPool
+from fl_node.errors import CodecError
+from fl_node.hfl.envelope import BlobHeader, SignedBlob, seal, sign_blob
 
 __all__ = ["CryptoBenchConfig", "run_crypto_bench", "Progress"]
 
@@ -137,6 +144,9 @@ def run_crypto_bench(config: CryptoBenchConfig, progress: Progress | None = None
         blob = encrypted[0].to_bytes()
         EncryptedUpdate.from_bytes(blob, pk)
         roundtrip_s = time.perf_counter() - start
+
+        signed = _signed_blob_costs(codec, updates[0], rng, pool)
+        report("signed blob", 1, 1)
     finally:
         pool.close()
     packed_cpu_s += _children_cpu_s() - children_cpu_start  # the workers, reaped by close()
@@ -177,6 +187,11 @@ def run_crypto_bench(config: CryptoBenchConfig, progress: Progress | None = None
         "slot_bits": codec.layout.slot_bits,
         "slots_per_ciphertext": codec.layout.slots,
         "ciphertexts_per_update": per_update,
+        "prove_s": signed["prove_s"],
+        "sign_s": signed["sign_s"],
+        "verify_s": signed["verify_s"],
+        "proof_bytes": signed["proof_bytes"],
+        "signed_blob_bytes": signed["signed_blob_bytes"],
         "seconds": {
             "keygen": keygen_s,
             "naive_sample": naive_s_per_value * config.naive_sample,
@@ -188,6 +203,32 @@ def run_crypto_bench(config: CryptoBenchConfig, progress: Progress | None = None
             "plaintext": plaintext_s,
         },
     }
+
+
+def _signed_blob_costs(codec: PackedCodec, values: np.ndarray, rng: np.random.Generator, pool: WorkerPool) -> dict[str, float]:
+    """Per blob: plaintext-knowledge proofs (prove, bytes), the sender's EIP-191 signature, and the coordinator's checks.
+
+    ``verify_s`` is what the coordinator spends per blob: parse, header, ``ecrecover`` of the
+    signature and every proof (the payload parse is in ``serialize_roundtrip_one_update``).
+    """
+    account = Account.create()
+    header = BlobHeader(1, "0x" + "00" * 20, 1, 1, account.address)
+    update, witness = codec.encrypt_witnessed(values, rng=rng)
+    statement = ProofStatement(codec.public_key.n, codec.config.degree, header.to_bytes())
+    start = time.perf_counter()
+    proof = prove_update(statement, update, witness, pool)
+    prove_s = time.perf_counter() - start
+    unsigned = seal(header, update.to_bytes(), proof)
+    start = time.perf_counter()
+    blob = sign_blob(unsigned, account)
+    sign_s = time.perf_counter() - start
+    start = time.perf_counter()
+    parsed = SignedBlob.parse(blob)
+    if parsed.header != header or parsed.signer() != account.address:
+        raise CodecError("the benchmark's signed blob does not verify")
+    verify_update(statement, update.ciphertexts, parsed.proof, pool)
+    verify_s = time.perf_counter() - start
+    return {"prove_s": prove_s, "sign_s": sign_s, "verify_s": verify_s, "proof_bytes": len(proof), "signed_blob_bytes": len(blob)}
 
 
 def _children_cpu_s() -> float:

@@ -60,7 +60,7 @@ from fl_node.crypto.paillier import RandomnessMode
 from fl_node.crypto.parallel import WorkerPool, shared_pool
 from fl_node.errors import CiphertextFormatError, CodecError
 
-__all__ = ["CodecConfig", "EncryptedUpdate", "PackedCodec", "PackedDecryptor", "SlotLayout"]
+__all__ = ["CodecConfig", "EncryptedUpdate", "PackedCodec", "PackedDecryptor", "SlotLayout", "Witness"]
 
 log = logging.getLogger(__name__)
 
@@ -261,6 +261,22 @@ class EncryptedUpdate:
         return cls(length, count, tuple(ciphertexts), fingerprint, bits, clip, slot_bits, slots, width, degree)
 
 
+@dataclass(frozen=True)
+class Witness:
+    """What the encrypting participant knows of its ciphertexts: ``c_i = (1+n)^(m_i) · r_i^(nˢ) mod nˢ⁺¹``.
+
+    Attributes
+    ----------
+    plaintexts : tuple[int, ...]
+        The packed plaintexts m_i.
+    roots : tuple[int, ...]
+        The obfuscators' roots r_i in Z*_n.
+    """
+
+    plaintexts: tuple[int, ...]
+    roots: tuple[int, ...]
+
+
 def _width(modulus: int) -> int:
     return (modulus.bit_length() + 7) // 8
 
@@ -346,7 +362,7 @@ class PackedCodec:
             raise CodecError(str(exc)) from exc
         self._pool = pool if pool is not None else shared_pool(workers)
         self._auto_refill = precompute
-        self._reserve: list[int] = []
+        self._reserve: list[tuple[int, int]] = []
         self._lock = threading.Lock()  # guards the reserve (the feeder thread appends)
         self._encrypt_lock = threading.Lock()  # one encryption at a time: it stops and restarts the feeder
         self._stop = threading.Event()
@@ -382,7 +398,7 @@ class PackedCodec:
             False returns at once and fills the reserve from a background thread.
         """
         if wait:
-            fresh = self._pool.map_counts(paillier.obfuscators, self._spec, count)
+            fresh = self._pool.map_counts(paillier.witnessed_obfuscators, self._spec, count)
             with self._lock:
                 self._reserve.extend(fresh)
         else:
@@ -391,10 +407,17 @@ class PackedCodec:
 
     def encrypt(self, values: np.ndarray, *, rng: np.random.Generator) -> EncryptedUpdate:
         """Clip, quantize (stochastic rounding with ``rng``), pack and encrypt a float vector."""
-        return self.encrypt_ints(quantize(values, self.config, rng))
+        return self.encrypt_witnessed(values, rng=rng)[0]
+
+    def encrypt_witnessed(self, values: np.ndarray, *, rng: np.random.Generator) -> tuple[EncryptedUpdate, Witness]:
+        """As :meth:`encrypt`, also returning each ciphertext's plaintext and obfuscator root (the prover's witness)."""
+        return self._encrypt_quantized(quantize(values, self.config, rng))
 
     def encrypt_ints(self, q: np.ndarray) -> EncryptedUpdate:
         """Pack and encrypt already-quantized integers in [-Q, Q] (exact; for tests and custom quantizers)."""
+        return self._encrypt_quantized(q)[0]
+
+    def _encrypt_quantized(self, q: np.ndarray) -> tuple[EncryptedUpdate, Witness]:
         q = np.asarray(q)
         if q.ndim != 1 or q.size == 0 or not np.issubdtype(q.dtype, np.integer):
             raise CodecError(f"encrypt_ints takes a non-empty 1-D integer array, got shape {q.shape} dtype {q.dtype}")
@@ -402,8 +425,8 @@ class PackedCodec:
         if int(q.min()) < -qmax or int(q.max()) > qmax:
             raise CodecError(f"quantized values must lie in [-{qmax}, {qmax}], got [{int(q.min())}, {int(q.max())}]")
         plaintexts = pack((q.astype(np.int64) + qmax).astype(np.uint64), self.layout)
-        ciphertexts = self._encrypt_plaintexts(plaintexts)
-        return self._update(len(q), 1, ciphertexts)
+        ciphertexts, roots = self._encrypt_plaintexts(plaintexts)
+        return self._update(len(q), 1, ciphertexts), Witness(tuple(plaintexts), tuple(roots))
 
     def aggregate(self, updates: Sequence[EncryptedUpdate]) -> EncryptedUpdate:
         """Slot-wise sum: multiply ciphertexts mod n²; ``count`` is the sum of the counts.
@@ -452,18 +475,22 @@ class PackedCodec:
     def _check_compatible(self, update: EncryptedUpdate) -> None:
         check_update(update, self.fingerprint, self.config, self.layout)
 
-    def _encrypt_plaintexts(self, plaintexts: list[int]) -> list[int]:
+    def _encrypt_plaintexts(self, plaintexts: list[int]) -> tuple[list[int], list[int]]:
+        """Ciphertexts and their obfuscators' roots (the reserve keeps ``(root, ρ)`` pairs)."""
         with self._encrypt_lock:
             self._stop_feeder()
             with self._lock:
                 take = min(len(plaintexts), len(self._reserve))
-                rhos, self._reserve = self._reserve[:take], self._reserve[take:]
-            ciphertexts = paillier.encrypt_with(self._spec, plaintexts[:take], rhos)
-            ciphertexts += self._pool.map_chunks(paillier.encrypt_fresh, self._spec, plaintexts[take:])
+                pairs, self._reserve = self._reserve[:take], self._reserve[take:]
+            ciphertexts = paillier.encrypt_with(self._spec, plaintexts[:take], [rho for _, rho in pairs])
+            roots = [root for root, _ in pairs]
+            for c, root in self._pool.map_chunks(paillier.encrypt_fresh_witnessed, self._spec, plaintexts[take:]):
+                ciphertexts.append(c)
+                roots.append(root)
             log.debug("encrypted %d plaintexts, %d with precomputed randomness", len(plaintexts), take)
             if self._auto_refill:
                 self._start_feeder(len(plaintexts))
-        return ciphertexts
+        return ciphertexts, roots
 
     def _start_feeder(self, count: int) -> None:
         self._stop_feeder()
@@ -483,7 +510,7 @@ class PackedCodec:
         while remaining > 0 and not self._stop.is_set():
             sizes = [min(_REFILL_CHUNK, remaining - i * _REFILL_CHUNK) for i in range(self._pool.workers)]
             try:
-                futures = [self._pool.submit(paillier.obfuscators, self._spec, s) for s in sizes if s > 0]
+                futures = [self._pool.submit(paillier.witnessed_obfuscators, self._spec, s) for s in sizes if s > 0]
                 results = [future.result() for future in futures]
             except BrokenExecutor:  # must not kill the caller; encrypt() recomputes what is missing
                 log.exception("background precomputation failed")

@@ -43,7 +43,10 @@ from typing import Literal
 
 import gmpy2
 
-__all__ = ["RandomnessMode", "EncryptionSpec", "DecryptionSpec", "make_spec", "obfuscators", "encrypt_with", "encrypt_fresh", "decrypt"]
+__all__ = [
+    "RandomnessMode", "EncryptionSpec", "DecryptionSpec", "make_spec", "obfuscators", "witnessed_obfuscators",
+    "encrypt_with", "encrypt_fresh", "encrypt_fresh_witnessed", "decrypt",
+]
 
 RandomnessMode = Literal["full", "short"]
 _WINDOW = 8
@@ -65,6 +68,11 @@ class EncryptionSpec:
         Bit length of the short exponent a (``"short"`` mode only).
     degree : int
         Damgård–Jurik s (1: Paillier).
+    h_root : int
+        ``−x² mod n`` with ``h = h_rootⁿˢ`` (``"short"`` mode only): with it a short-exponent
+        obfuscator hᵃ has the known root ``h_rootᵃ mod n``, the witness of a proof of
+        plaintext knowledge (:mod:`fl_node.crypto.knowledge`). It reveals nothing about the
+        plaintexts; it stays with the encrypting participant.
     """
 
     n: int
@@ -72,6 +80,7 @@ class EncryptionSpec:
     h: int = 0
     exponent_bits: int = 256
     degree: int = 1
+    h_root: int = 0
     modulus: int = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -110,8 +119,9 @@ def make_spec(n: int, mode: RandomnessMode = "full", exponent_bits: int = 256, d
         raise ValueError(f"short exponents need at least 128 bits, got {exponent_bits}")
     n_z = gmpy2.mpz(n)
     x = gmpy2.mpz(secrets.randbelow(n - 1) + 1)
-    h = gmpy2.powmod((n_z - x * x) % n_z, n_z**degree, n_z ** (degree + 1))
-    return EncryptionSpec(n=n, mode="short", h=int(h), exponent_bits=exponent_bits, degree=degree)
+    h_root = (n_z - x * x) % n_z
+    h = gmpy2.powmod(h_root, n_z**degree, n_z ** (degree + 1))
+    return EncryptionSpec(n=n, mode="short", h=int(h), exponent_bits=exponent_bits, degree=degree, h_root=int(h_root))
 
 
 @lru_cache(maxsize=4)
@@ -131,20 +141,34 @@ def _window_table(modulus: int, h: int, exponent_bits: int) -> tuple[tuple[gmpy2
 
 def obfuscators(spec: EncryptionSpec, count: int) -> list[int]:
     """Draw ``count`` fresh obfuscators ρ (random nˢ-th residues mod nˢ⁺¹) per ``spec.mode``."""
+    return [rho for _, rho in _draw(spec, count, keep_roots=False)]
+
+
+def witnessed_obfuscators(spec: EncryptionSpec, count: int) -> list[tuple[int, int]]:
+    """Draw ``count`` obfuscators with their roots: pairs ``(r, ρ)``, ``r`` in Z*_n, ``ρ = r^(nˢ) mod nˢ⁺¹``.
+
+    In ``"short"`` mode ``r = h_rootᵃ mod n`` costs one short exponentiation mod n more per draw.
+    """
+    return _draw(spec, count, keep_roots=True)
+
+
+def _draw(spec: EncryptionSpec, count: int, keep_roots: bool) -> list[tuple[int, int]]:
     modulus = gmpy2.mpz(spec.modulus)
+    n = gmpy2.mpz(spec.n)
     if spec.mode == "full":
-        exponent = gmpy2.mpz(spec.n) ** spec.degree
-        return [int(gmpy2.powmod(secrets.randbelow(spec.n - 1) + 1, exponent, modulus)) for _ in range(count)]
+        exponent = n**spec.degree
+        roots = [secrets.randbelow(spec.n - 1) + 1 for _ in range(count)]
+        return [(r if keep_roots else 0, int(gmpy2.powmod(r, exponent, modulus))) for r in roots]
     table = _window_table(spec.modulus, spec.h, spec.exponent_bits)
     width = len(table)
     out = []
     for _ in range(count):
-        digits = secrets.randbits(spec.exponent_bits).to_bytes(width, "little")
+        a = secrets.randbits(spec.exponent_bits)
         acc = gmpy2.mpz(1)
-        for row, digit in zip(table, digits):
+        for row, digit in zip(table, a.to_bytes(width, "little")):
             if digit:
                 acc = acc * row[digit] % modulus
-        out.append(int(acc))
+        out.append((int(gmpy2.powmod(spec.h_root, a, n)) if keep_roots else 0, int(acc)))
     return out
 
 
@@ -153,7 +177,7 @@ def _inverse_factorials(modulus: int, degree: int) -> tuple[gmpy2.mpz, ...]:
     return tuple(gmpy2.invert(gmpy2.fac(k), modulus) for k in range(degree + 1))
 
 
-def _one_plus_n_pow(m: int, n: gmpy2.mpz, degree: int, modulus: gmpy2.mpz) -> gmpy2.mpz:
+def one_plus_n_pow(m: int, n: gmpy2.mpz, degree: int, modulus: gmpy2.mpz) -> gmpy2.mpz:
     """(1+n)^m mod nˢ⁺¹ by the binomial series Σ_{k<=s} C(m, k)·nᵏ (higher terms vanish).
 
     C(m, k) = m(m−1)…(m−k+1) / k!, and k! is a unit mod nˢ⁺¹, so everything stays mod nˢ⁺¹."""
@@ -174,12 +198,19 @@ def encrypt_with(spec: EncryptionSpec, plaintexts: list[int], rhos: list[int]) -
     """Encrypt each plaintext (0 <= m < nˢ) with its own precomputed obfuscator: (1+n)^m·ρ mod nˢ⁺¹."""
     n = gmpy2.mpz(spec.n)
     modulus = gmpy2.mpz(spec.modulus)
-    return [int(_one_plus_n_pow(m, n, spec.degree, modulus) * rho % modulus) for m, rho in zip(plaintexts, rhos, strict=True)]
+    return [int(one_plus_n_pow(m, n, spec.degree, modulus) * rho % modulus) for m, rho in zip(plaintexts, rhos, strict=True)]
 
 
 def encrypt_fresh(spec: EncryptionSpec, plaintexts: list[int]) -> list[int]:
     """Encrypt each plaintext with a freshly drawn obfuscator (the worker task of the codec)."""
     return encrypt_with(spec, plaintexts, obfuscators(spec, len(plaintexts)))
+
+
+def encrypt_fresh_witnessed(spec: EncryptionSpec, plaintexts: list[int]) -> list[tuple[int, int]]:
+    """Encrypt each plaintext with a fresh obfuscator; pairs ``(c, r)`` with ``r`` the obfuscator's root."""
+    pairs = witnessed_obfuscators(spec, len(plaintexts))
+    ciphertexts = encrypt_with(spec, plaintexts, [rho for _, rho in pairs])
+    return [(c, r) for c, (r, _) in zip(ciphertexts, pairs, strict=True)]
 
 
 def _padic_log(x: gmpy2.mpz, p: gmpy2.mpz, degree: int, modulus: gmpy2.mpz) -> gmpy2.mpz:
@@ -203,7 +234,7 @@ def _crt_constants(p: int, q: int, degree: int) -> tuple[tuple[gmpy2.mpz, gmpy2.
     out = []
     for r in (gmpy2.mpz(p), gmpy2.mpz(q)):
         r_s, r_s1 = r**degree, r ** (degree + 1)
-        base = gmpy2.powmod(_one_plus_n_pow(1, n, degree, n ** (degree + 1)) % r_s1, r - 1, r_s1)
+        base = gmpy2.powmod(one_plus_n_pow(1, n, degree, n ** (degree + 1)) % r_s1, r - 1, r_s1)
         out.append((r, r_s, r_s1, gmpy2.invert(_padic_log(base, r, degree, r_s1), r_s)))
     return tuple(out)
 

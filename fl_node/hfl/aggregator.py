@@ -13,7 +13,8 @@ from typing import Any
 
 from eth_hash.auto import keccak
 
-from fl_node.errors import CryptoError, FlNodeError, UpdateFormatError
+from fl_node.errors import BlobRefused, CryptoError, FlNodeError, UpdateFormatError
+from fl_node.hfl.envelope import SignedBlob
 from fl_node.hfl.participant import Participant, RoundPlan, Submission
 from fl_node.hfl.schemes import EncryptedUpdates, PlainUpdates, PublicScheme
 
@@ -117,13 +118,41 @@ class Aggregator:
             reason = self._reject_reason(plan, sub, updates, expected_hashes)
             if reason is None:
                 try:
-                    updates[sub.participant_id] = self.scheme.parse(sub.blob)
+                    updates[sub.participant_id] = self.open(plan, sub.participant_id, sub.blob)
+                except BlobRefused as exc:
+                    reason = str(exc)
                 except (CryptoError, UpdateFormatError) as exc:
                     reason = f"unusable blob: {exc}"
             if reason is not None:
                 log.warning("round %d: excluded %s: %s", plan.round, sub.participant_id, reason)
                 excluded.append(Exclusion(sub.participant_id, reason))
         return VerifiedRound(plan, self.scheme, updates, excluded)
+
+    def open(self, plan: RoundPlan, sender: str, blob: bytes) -> Any:
+        """The update in ``sender``'s blob, once its binding to ``plan`` and ``sender`` holds.
+
+        Checks, in order: the header names this chain, ledger, task, round and ``sender``; on a
+        chain, the blob is signed by ``sender``; the payload parses; its plaintext-knowledge
+        proofs verify under the header (so a copied or re-randomized update is refused).
+
+        Raises
+        ------
+        BlobRefused
+            Header or signature not this round's and sender's.
+        UpdateFormatError, CryptoError
+            Malformed blob or payload, or a proof that does not verify.
+        """
+        signed = SignedBlob.parse(blob)
+        expected = plan.header_for(sender)
+        if signed.header != expected:
+            raise BlobRefused(f"blob bound to {signed.header.describe()}, not to {expected.describe()}")
+        if plan.signed:
+            signer = signed.signer()
+            if signer != sender:
+                raise BlobRefused(f"blob not signed by its sender (signature {'of ' + signer if signer else 'missing or invalid'})")
+        update = self.scheme.parse(signed.payload)
+        self.scheme.check_proof(update, signed.proof, signed.header.to_bytes())
+        return update
 
     @staticmethod
     def _reject_reason(
@@ -158,6 +187,9 @@ def collect_submissions(
 ) -> Collected:
     """Ask every participant for its submission; one that raises or misses the deadline is dropped.
 
+    A submission is attributed to the participant that was asked, never to the id it carries:
+    one that names another participant is refused (dropped under the asked participant's id).
+
     A late participant's thread is not killed (Python cannot); its result is ignored.
     """
     pool = ThreadPoolExecutor(max_workers=max(1, max_workers), thread_name_prefix="participant")
@@ -172,6 +204,8 @@ def collect_submissions(
         elif future.exception() is not None:
             exc = future.exception()
             dropped.append(Exclusion(pid, f"failed: {type(exc).__name__}: {exc}"))
+        elif future.result().participant_id != pid:
+            dropped.append(Exclusion(pid, f"its reply claims to come from {future.result().participant_id}: refused"))
         else:
             submissions.append(future.result())
     for d in dropped:

@@ -8,8 +8,9 @@ One round (the seed's four steps, on the ledger):
    keccak256 on chain with its own key, and hands the blob to the transport.
 3. The coordinator stores every blob it receives, checks it against the on-chain commitment
    (a committed participant whose blob is missing is a dropout; a blob that differs from its
-   commitment is excluded and its sender slashed, the received blob being the evidence), and
-   adds the ciphertexts.
+   commitment is excluded, and its sender slashed when the blob is signed by it for this
+   round, the signed blob being the evidence), checks each blob's header, signature and
+   plaintext-knowledge proof against the round and sender, and adds the ciphertexts.
 4. The evaluator records each coalition sum it needs on the ledger's decryption record
    (:mod:`fl_node.hfl.decryptions`) before the key holder opens it (threshold custodians
    refuse sums not on the record); the key holder decrypts sums only; the evaluator values each participant with the
@@ -39,6 +40,7 @@ from fl_node.data import ArraySplit
 from fl_node.errors import FlNodeError, RoundAborted
 from fl_node.hfl.aggregator import Aggregator, Collected, Exclusion, SummedUpdate, VerifiedRound
 from fl_node.hfl.decryptions import DecryptionRecorder, LedgerGate
+from fl_node.hfl.envelope import ledger_binding, signed_evidence
 from fl_node.hfl.gating import gated_out
 from fl_node.hfl.keyholder import KeyHolder, ThresholdCustody, round_error_bound
 from fl_node.hfl.null_ledger import NullAccount, NullLedger
@@ -304,14 +306,15 @@ class Coordinator:
         """
         start = time.perf_counter()
         round_id = self.open_round(global_params)
-        plan = RoundPlan(round_id, global_params, dict(self.spec.sample_counts))
+        chain_id, ledger_address = ledger_binding(self.ledger)
+        plan = RoundPlan(round_id, global_params, dict(self.spec.sample_counts), chain_id, ledger_address, self.task_id)
         collected = transport.collect(plan)
         committed = self.ledger.participants(round_id)
         commitments = {r.account: to_bytes32(r.commitment) for r in committed}
         received = {s.participant_id: s for s in collected.submissions}
         for submission in collected.submissions:
             self.store.put(submission.blob)
-        slashed = self._slash_mismatches(round_id, received, commitments)
+        slashed = self._slash_mismatches(plan, received, commitments)
         verified = self.aggregator.verify(
             plan, [received[a] for a in commitments if a in received], expected_hashes=commitments
         )
@@ -397,13 +400,23 @@ class Coordinator:
         return cancelled
 
     def _slash_mismatches(
-        self, round_id: int, received: Mapping[str, Submission], commitments: Mapping[str, bytes]
+        self, plan: RoundPlan, received: Mapping[str, Submission], commitments: Mapping[str, bytes]
     ) -> tuple[str, ...]:
-        """Slash every committed sender whose blob differs from its commitment; the blob is the evidence."""
+        """Slash every committed sender whose blob differs from its commitment, when the blob is evidence.
+
+        The evidence (stored, its keccak256 on chain with the slash) is a blob with this round's
+        header signed by the sender (:func:`~fl_node.hfl.envelope.signed_evidence`): it proves the
+        sender sent something other than what it committed. A blob that is not (altered in
+        transit, sent by someone else) proves nothing: it is excluded and nobody is slashed.
+        """
+        round_id = plan.round
         slashed = []
         for address, commitment in commitments.items():
             submission = received.get(address)
             if submission is None or keccak(submission.blob) == commitment:
+                continue
+            if not signed_evidence(submission.blob, plan.header_for(address)):
+                log.warning("round %d: %s's blob differs from its commitment but is not signed by it: not slashed", round_id, address)
                 continue
             stake = self.ledger.member(address).stake
             amount = min(self.slash_wei, stake)

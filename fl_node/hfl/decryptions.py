@@ -20,6 +20,7 @@ from fl_node.artifacts import ArtifactStore
 from fl_node.crypto.codec import EncryptedUpdate
 from fl_node.errors import ArtifactError, CryptoError, DecryptionRefused, FlNodeError, UpdateFormatError
 from fl_node.hfl.aggregator import SummedUpdate
+from fl_node.hfl.envelope import SignedBlob
 from fl_node.hfl.schemes import EncryptedUpdates
 from incentive.audit import AuditCheck, check
 from incentive.ledger import DecryptionRecorded, ParticipantRecord, Round, RoundStatus, to_bytes32
@@ -159,7 +160,7 @@ class LedgerGate:
             raise DecryptionRefused(f"round {rid}: sum 0x{digest.hex()} is recorded for coalition {recorded:#x}, not {wanted:#x}")
         commitments = {a: to_bytes32(p.commitment) for a, p in committed.items()}
         try:
-            blobs = [self.scheme.parse(self.store.get(commitments[pid])) for pid in request.participant_ids]
+            blobs = [self.scheme.parse(SignedBlob.parse(self.store.get(commitments[pid])).payload) for pid in request.participant_ids]
             rebuilt = self.scheme.add(blobs)
         except (ArtifactError, CryptoError, UpdateFormatError) as exc:
             raise DecryptionRefused(f"round {rid}: cannot rebuild the sum from the committed blobs: {exc}") from exc

@@ -1,11 +1,15 @@
-"""A participant with its own ledger identity: commits its blob's hash with its own key before sending the blob.
+"""A participant with its own ledger identity: signs its blob and commits its hash with its own key before sending it.
 """
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from eth_account.signers.local import LocalAccount
+from eth_hash.auto import keccak
 
 from fl_node.errors import FlNodeError
+from fl_node.hfl.envelope import sign_blob
 from fl_node.hfl.null_ledger import NullAccount, NullLedger
 from fl_node.hfl.participant import Participant, RoundPlan, Submission
 from incentive.ledger import LedgerClient
@@ -52,7 +56,14 @@ class LedgerNode:
         return self.participant.n_samples
 
     def submit(self, plan: RoundPlan) -> Submission:
-        """Train on ``plan`` (``plan.round`` is the on-chain round id), commit the blob's hash, return the blob."""
+        """Train on ``plan`` (``plan.round`` is the on-chain round id), sign the blob, commit its hash, return it.
+
+        On a chain (``plan.signed``) the blob is signed with the node's ledger key; a null
+        ledger's accounts have no key, so its blobs stay unsigned.
+        """
         submission = self.participant.submit(plan)
+        if plan.signed:
+            blob = sign_blob(submission.blob, self.account)
+            submission = replace(submission, blob=blob, blob_hash=keccak(blob), bytes_up=len(blob))
         self.ledger.commit(self.account, plan.round, submission.blob_hash)
         return submission

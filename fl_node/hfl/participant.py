@@ -12,6 +12,7 @@ from torch import nn
 
 from fl_node.data import ArraySplit
 from fl_node.errors import FlNodeError
+from fl_node.hfl.envelope import BlobHeader, seal
 from fl_node.hfl.schemes import PublicScheme
 from fl_node.models import flatten, unflatten
 from fl_node.privacy import ClientDp
@@ -29,11 +30,28 @@ class RoundPlan:
         The global flat float32 vector.
     sample_counts : Mapping[str, int]
         Public sample count of every participant selected for the round.
+    chain_id : int (default: 0)
+        The ledger's chain; 0 is a null ledger (no keys: blobs are bound but not signed).
+    ledger : str (default: "")
+        The ledger's address.
+    task_id : int (default: 0)
     """
 
     round: int
     global_params: np.ndarray
     sample_counts: Mapping[str, int]
+    chain_id: int = 0
+    ledger: str = ""
+    task_id: int = 0
+
+    @property
+    def signed(self) -> bool:
+        """Whether blobs of this round must be signed by their senders (every round on a chain)."""
+        return self.chain_id != 0
+
+    def header_for(self, sender: str) -> BlobHeader:
+        """The header a blob of ``sender`` in this round must carry."""
+        return BlobHeader(self.chain_id, self.ledger, self.task_id, self.round, sender)
 
     @property
     def total_samples(self) -> int:
@@ -53,7 +71,7 @@ class Submission:
     participant_id : str
     n_samples : int
     blob : bytes
-        The encoded (encrypted or plaintext) weighted delta.
+        The signed blob (:mod:`fl_node.hfl.envelope`) of the encoded (encrypted or plaintext) weighted delta.
     blob_hash : bytes
         keccak256 of ``blob`` (bytes32): the commitment that goes on chain.
     bytes_up : int
@@ -134,7 +152,7 @@ class Participant:
         return len(self.data)
 
     def submit(self, plan: RoundPlan) -> Submission:
-        """Train from ``plan.global_params`` and return the encoded, hashed weighted delta."""
+        """Train from ``plan.global_params`` and return the encoded weighted delta in an unsigned blob bound to ``plan``."""
         if self.participant_id not in plan.sample_counts:
             raise FlNodeError(f"participant {self.participant_id} is not selected for round {plan.round}")
         train_seed, code_seed = np.random.SeedSequence([self.seed, plan.round]).spawn(2)
@@ -157,7 +175,9 @@ class Participant:
             weighted = self.privacy.privatize(delta, weight, max_weight, len(plan.sample_counts), rng)
         clip = self.scheme.clip
         clipped = int(np.count_nonzero(np.abs(weighted) > clip))
-        blob = self.scheme.encode(np.clip(weighted, -clip, clip), rng)
+        header = plan.header_for(self.participant_id)
+        payload, proof = self.scheme.encode_proved(np.clip(weighted, -clip, clip), rng, header.to_bytes())
+        blob = seal(header, payload, proof)
         return Submission(
             participant_id=self.participant_id,
             n_samples=self.n_samples,

@@ -14,6 +14,7 @@ import numpy as np
 from phe import PaillierPrivateKey, PaillierPublicKey
 
 from fl_node.crypto.codec import CodecConfig, EncryptedUpdate, PackedCodec, PackedDecryptor
+from fl_node.crypto.knowledge import ProofStatement, prove_update, verify_update
 from fl_node.errors import UpdateFormatError
 
 
@@ -26,7 +27,11 @@ class PublicScheme(Protocol):
 
     def encode(self, values: np.ndarray, rng: np.random.Generator) -> bytes: ...
 
+    def encode_proved(self, values: np.ndarray, rng: np.random.Generator, context: bytes) -> tuple[bytes, bytes]: ...
+
     def parse(self, blob: bytes) -> Any: ...
+
+    def check_proof(self, update: Any, proof: bytes, context: bytes) -> None: ...
 
     def add(self, updates: Sequence[Any]) -> Any: ...
 
@@ -55,6 +60,15 @@ class PlainUpdates:
 
     def encode(self, values: np.ndarray, rng: np.random.Generator) -> bytes:
         return np.ascontiguousarray(values, dtype="<f4").tobytes()
+
+    def encode_proved(self, values: np.ndarray, rng: np.random.Generator, context: bytes) -> tuple[bytes, bytes]:
+        """The encoded values and an empty proof: plaintext values are visible, a copy cannot be told apart."""
+        return self.encode(values, rng), b""
+
+    def check_proof(self, update: np.ndarray, proof: bytes, context: bytes) -> None:
+        """Plaintext updates carry no proof; a non-empty one is refused."""
+        if proof:
+            raise UpdateFormatError("a plaintext update carries no proof")
 
     def parse(self, blob: bytes) -> np.ndarray:
         """The vector as float64; a wrong length or a non-finite value raises UpdateFormatError."""
@@ -110,6 +124,18 @@ class EncryptedUpdates:
 
     def encode(self, values: np.ndarray, rng: np.random.Generator) -> bytes:
         return self.codec.encrypt(np.asarray(values, dtype=np.float64), rng=rng).to_bytes()
+
+    def encode_proved(self, values: np.ndarray, rng: np.random.Generator, context: bytes) -> tuple[bytes, bytes]:
+        """The encrypted update and its plaintext-knowledge proofs bound to ``context`` (the blob header)."""
+        update, witness = self.codec.encrypt_witnessed(np.asarray(values, dtype=np.float64), rng=rng)
+        return update.to_bytes(), prove_update(self._statement(context), update, witness)
+
+    def check_proof(self, update: EncryptedUpdate, proof: bytes, context: bytes) -> None:
+        """Verify the update's plaintext-knowledge proofs under ``context`` (CiphertextFormatError if not)."""
+        verify_update(self._statement(context), update.ciphertexts, proof)
+
+    def _statement(self, context: bytes) -> ProofStatement:
+        return ProofStatement(self.public_key.n, self.config.degree, context)
 
     def parse(self, blob: bytes) -> EncryptedUpdate:
         """Parse a blob (CiphertextFormatError when malformed or under another key) and check its length."""

@@ -18,6 +18,9 @@ from typing import Any
 
 import numpy as np
 import torch
+from cryptography.exceptions import UnsupportedAlgorithm
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec
 from eth_account.signers.local import LocalAccount
 from eth_hash.auto import keccak
 from flwr.app import ConfigRecord, Context, Message, RecordDict
@@ -39,9 +42,10 @@ from fl_node.task import DataConfig, TaskConfig, build_task, from_flat, key_hold
 from fl_node.transport.keystore import load_account
 from fl_node.transport.node import node_split, require_active_member
 from fl_node.transport.processes import log_to_file
+from fl_node.transport.tls import auth_key_hash
 from incentive.atomic import write_atomic
 from incentive.chain import connect
-from incentive.ledger import LedgerClient, TaskCreated
+from incentive.ledger import LedgerClient, TaskCreated, to_bytes32
 
 log = logging.getLogger(__name__)
 
@@ -65,7 +69,16 @@ class FlowerTransport:
     straggler_grace_s : float (default: 10.0)
     poll_s : float (default: 0.2)
     addresses : dict[int, str]
-        Node id → member address, learned from :func:`query_nodes` and from replies.
+        Node id → member address: the identity each SuperNode established when it connected,
+        never a field of a reply. With a ``ledger``, a node whose authentication key (checked by
+        the SuperLink) a member recorded at join is that member (:func:`authenticated_members`);
+        otherwise the address it answered to :func:`query_nodes` before the first round.
+    ledger : LedgerClient | None (default: None)
+        Where members' SuperNode key hashes are read (each round, for nodes that connect later).
+
+    A reply whose ``address`` names anyone but its node's member is refused (a dropout of that
+    node's member; nobody else is touched); the blob's own header and signature are checked by
+    the coordinator against the same member.
     """
 
     grid: Grid
@@ -76,6 +89,7 @@ class FlowerTransport:
     straggler_grace_s: float = 10.0
     poll_s: float = 0.2
     addresses: dict[int, str] = field(default_factory=dict)
+    ledger: LedgerClient | None = None
 
     def _plan_message(self, plan: RoundPlan, node_id: int) -> Message:
         record = ConfigRecord(
@@ -93,6 +107,8 @@ class FlowerTransport:
         return self.addresses.get(node_id, f"node {node_id}")
 
     def collect(self, plan: RoundPlan) -> Collected:
+        if self.ledger is not None:
+            self.addresses.update(authenticated_members(self.grid, self.ledger))
         node_ids = sorted(self.grid.get_node_ids())
         message_ids = list(self.grid.push_messages([self._plan_message(plan, nid) for nid in node_ids]))
         pending = dict(zip(message_ids, node_ids))
@@ -109,12 +125,18 @@ class FlowerTransport:
                 if reply.has_error():
                     dropped.append(Exclusion(self._who(node_id), f"Flower error: {reply.error.reason}"))
                     continue
-                try:
-                    submission = submission_from_reply(reply.content, self._who(node_id))
-                except FlowerMessageError as exc:
-                    dropped.append(Exclusion(self._who(node_id), f"malformed reply: {exc}"))
+                address = self._who(node_id)
+                if node_id not in self.addresses:
+                    dropped.append(Exclusion(address, "a SuperNode of no known member: its reply is refused"))
                     continue
-                self.addresses[node_id] = submission.participant_id
+                try:
+                    submission = submission_from_reply(reply.content, address)
+                except FlowerMessageError as exc:
+                    dropped.append(Exclusion(address, f"malformed reply: {exc}"))
+                    continue
+                if submission.participant_id != address:
+                    dropped.append(Exclusion(address, f"its reply claims to come from {submission.participant_id}: refused"))
+                    continue
                 if isinstance(submission, Exclusion):
                     dropped.append(submission)
                     continue
@@ -185,6 +207,28 @@ def submission_from_reply(content: RecordDict, who: str) -> Submission | Exclusi
         participant_id=Web3.to_checksum_address(address), n_samples=n_samples, blob=blob, blob_hash=keccak(blob),
         bytes_up=len(blob), clipped=clipped, train_loss=float(loss),
     )
+
+
+def authenticated_members(grid: Grid, ledger: LedgerClient) -> dict[int, str]:
+    """Node id → member address for each connected SuperNode whose authentication key a member recorded at join.
+
+    The SuperLink (``--enable-supernode-auth``) admits a node only with the private half of a
+    registered key, so the key it reports for a node id is that node's identity; the member is
+    the one whose ``nodeKeyHash`` is the key's :func:`~fl_node.transport.tls.auth_key_hash`.
+    Nodes without a reported key (no SuperNode authentication) are left out.
+    """
+    members = {to_bytes32(m.node_key_hash): m.address for m in ledger.members()}
+    out = {}
+    for info in grid.get_nodes():
+        if not info.public_key:
+            continue
+        try:
+            key = serialization.load_pem_public_key(bytes(info.public_key))
+        except (ValueError, UnsupportedAlgorithm):
+            continue
+        if isinstance(key, ec.EllipticCurvePublicKey) and auth_key_hash(key) in members:
+            out[int(info.node_id)] = members[auth_key_hash(key)]
+    return out
 
 
 def query_nodes(grid: Grid, expected: int, wait_s: float, poll_s: float = 0.5) -> dict[int, dict[str, Any]]:
@@ -370,6 +414,7 @@ def serve_federation(grid: Grid, config: ServeConfig, status: Status) -> None:
         straggler_grace_s=config.straggler_grace_s,
         poll_s=config.poll_s,
         addresses={nid: str(info["address"]) for nid, info in infos.items()},
+        ledger=ledger,
     )
     run = run_federation(
         coordinator,

@@ -27,6 +27,7 @@ from eth_hash.auto import keccak
 
 from fl_node.data import ArraySplit, Dataset, FeatureStats, check_feature_columns, load_csv, map_labels
 from fl_node.errors import DataError, MembershipRefused, PlanRejected
+from fl_node.hfl.envelope import ledger_binding
 from fl_node.hfl.node import LedgerNode
 from fl_node.hfl.spec import FederationSpec, model_from_bytes
 from fl_node.hfl.participant import Participant, RoundPlan
@@ -222,7 +223,7 @@ class NodeRuntime:
         data = self._data[digest]
         participant = Participant(self.address, data, spec.model.factory(), spec.train, self._schemes[digest], seed=self.seed)
         submission = LedgerNode(self.name, participant, self.account, self.ledger).submit(
-            RoundPlan(round_id, params, sample_counts)
+            RoundPlan(round_id, params, sample_counts, *ledger_binding(self.ledger), task_id)
         )
         log.info(
             "round %d: trained on %d samples and committed 0x%s in %.2f s",

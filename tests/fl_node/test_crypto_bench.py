@@ -30,7 +30,10 @@ def test_bench_reports_consistent_figures():
     assert 0 < result["max_abs_error"] < result["error_bound"]
     assert result["ciphertext_bytes_per_param"] == result["update_bytes"] / 700
     assert result["update_bytes"] == 68 + 32 + result["ciphertexts_per_update"] * 288
-    assert {"keygen", "naive", "packed", "decrypt"} <= set(phases)
+    assert {"keygen", "naive", "packed", "decrypt", "signed blob"} <= set(phases)
+    assert min(result["prove_s"], result["sign_s"], result["verify_s"]) > 0
+    assert result["proof_bytes"] > 0 and result["proof_bytes"] % result["ciphertexts_per_update"] == 0
+    assert result["signed_blob_bytes"] > result["update_bytes"] + result["proof_bytes"]
 
 
 def test_cli_writes_the_json(tmp_path):

@@ -16,6 +16,7 @@ from fl_node.hfl.coordinator import Coordinator
 from fl_node.hfl.spec import FederationSpec, model_to_bytes
 from fl_node.transport.inprocess import InProcessTransport
 from fl_node.hfl.aggregator import Collected, Exclusion
+from fl_node.hfl.envelope import SignedBlob, sign_blob
 from fl_node.hfl.participant import RoundPlan
 from fl_node.models import flatten, model_hash, unflatten
 from fl_node.replay import audit_federation
@@ -119,16 +120,22 @@ def test_round_below_min_participants_is_cancelled_on_chain(tmp_path):
 
 
 class SwappingTransport(InProcessTransport):
-    """One node sends a blob other than the one it committed to."""
+    """One node sends a blob other than the one it committed to, signed with its own key."""
 
     def __init__(self, nodes, cheater):
         super().__init__(nodes)
         self.cheater = cheater
+        self.account = next(n.account for n in nodes if n.participant_id == cheater)
 
     def collect(self, plan: RoundPlan) -> Collected:
         collected = super().collect(plan)
+
+        def swap(blob: bytes) -> bytes:
+            body = SignedBlob.parse(blob).body
+            return sign_blob(body[:-1] + bytes([body[-1] ^ 1]) + b"\x00", self.account)
+
         swapped = tuple(
-            dataclasses.replace(s, blob=s.blob[:-1] + bytes([s.blob[-1] ^ 1])) if s.participant_id == self.cheater else s
+            dataclasses.replace(s, blob=swap(s.blob)) if s.participant_id == self.cheater else s
             for s in collected.submissions
         )
         return Collected(swapped, collected.dropped)

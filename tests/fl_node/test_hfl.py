@@ -22,6 +22,7 @@ from fl_node.hfl.coordinator import Coordinator
 from fl_node.hfl.node import LedgerNode
 from fl_node.hfl.null_ledger import NullAccount, NullLedger
 from fl_node.hfl.keyholder import KeyHolder, round_error_bound
+from fl_node.hfl.envelope import SignedBlob, seal
 from fl_node.hfl.participant import Behaviour, Participant, RoundPlan
 from fl_node.hfl.runner import RunObserver, initial_params, run_federation
 from fl_node.hfl.schemes import EncryptedSums, EncryptedUpdates, PlainSums, PlainUpdates
@@ -142,7 +143,8 @@ def test_round_is_the_sample_weighted_average_of_the_deltas(fed, model_config, k
 
     expected = global_params + sum(c * d for c, d in zip(counts, deltas, strict=True)) / counts.sum()
     assert result.included == ("p0", "p1", "p2", "p3") and not result.dropped
-    assert result.bytes_up == 4 * len(scheme.encode(np.zeros(len(global_params)), rng))
+    payload, proof = scheme.encode_proved(np.zeros(len(global_params)), rng, b"")
+    assert result.bytes_up == sum(len(seal(RoundPlan(1, global_params, {}).header_for(p), payload, proof)) for p in ("p0", "p1", "p2", "p3"))
     assert np.max(np.abs(result.global_params - expected)) <= result.error_bound + 1e-6
     if kind == "encrypted":
         assert result.error_bound == pytest.approx(4 * CODEC.clip / CODEC.qmax)
@@ -229,7 +231,10 @@ def test_aggregator_excludes_bad_submissions_and_keeps_the_rest(encrypted_round,
     wrong_clip = EncryptedUpdates(keypair[0], scheme.n_params, replace(CODEC, clip=2.0)).encode(
         np.zeros(scheme.n_params), np.random.default_rng(0)
     )
-    summed_blob = scheme.add([scheme.parse(subs[0].blob), scheme.parse(subs[0].blob)]).to_bytes()
+    first = scheme.parse(SignedBlob.parse(subs[0].blob).payload)
+    summed_blob = seal(plan.header_for("p1"), scheme.add([first, first]).to_bytes(), b"")
+    foreign = seal(plan.header_for("p2"), foreign, b"")
+    wrong_clip = seal(plan.header_for("p1"), wrong_clip, b"")
     commitments = {s.participant_id: s.blob_hash for s in subs}
     tampered = bytearray(subs[1].blob)
     tampered[100] ^= 1
@@ -406,5 +411,6 @@ def test_submission_hash_and_determinism(fed, model_config) -> None:
 
     a, b = node.submit(plan), node.submit(plan)
 
-    assert a.blob == b.blob and a.blob_hash == keccak(a.blob) and a.bytes_up == len(a.blob) == 4 * 62
+    assert a.blob == b.blob and a.blob_hash == keccak(a.blob) and a.bytes_up == len(a.blob)
+    assert len(SignedBlob.parse(a.blob).payload) == 4 * 62 and SignedBlob.parse(a.blob).header == plan.header_for("p0")
     assert node.submit(replace(plan, round=3)).blob != a.blob
