@@ -92,9 +92,9 @@ def check_performance(rounds: Sequence[Round], store: ArtifactStore, published: 
 
 
 def check_signed_blobs(rounds: Sequence[Round], store: ArtifactStore, spec: FederationSpec, binding: tuple[int, str]) -> AuditCheck:
-    """Every aggregated blob is bound to its round and sender: header, sender's signature, plaintext-knowledge proofs.
+    """Every aggregated blob is bound to its round and sender: header, sender's signature, plaintext-knowledge proof.
 
-    Needs only the public key: the proofs verify without decrypting.
+    Needs only the public key: the proof verifies without decrypting.
     """
     aggregator = Aggregator(spec.scheme())
     failures: list[str] = []
@@ -109,7 +109,7 @@ def check_signed_blobs(rounds: Sequence[Round], store: ArtifactStore, spec: Fede
                 aggregator.open(plan, p.account, store.get(to_bytes32(p.commitment)))
             except (ArtifactError, FlNodeError) as exc:
                 failures.append(f"round {r.round_id}: {p.account}'s blob: {exc}")
-    return check("signed blobs", failures, f"{examined} aggregated blobs: header, sender's signature and proofs verified")
+    return check("signed blobs", failures, f"{examined} aggregated blobs: header, sender's signature and proof verified")
 
 
 def check_slashing_evidence(ledger: LedgerClient, store: ArtifactStore, binding: tuple[int, str]) -> AuditCheck:

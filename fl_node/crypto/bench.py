@@ -145,7 +145,7 @@ def run_crypto_bench(config: CryptoBenchConfig, progress: Progress | None = None
         EncryptedUpdate.from_bytes(blob, pk)
         roundtrip_s = time.perf_counter() - start
 
-        signed = _signed_blob_costs(codec, updates[0], rng, pool)
+        signed = _signed_blob_costs(codec, updates[0], rng)
         report("signed blob", 1, 1)
     finally:
         pool.close()
@@ -205,8 +205,8 @@ def run_crypto_bench(config: CryptoBenchConfig, progress: Progress | None = None
     }
 
 
-def _signed_blob_costs(codec: PackedCodec, values: np.ndarray, rng: np.random.Generator, pool: WorkerPool) -> dict[str, float]:
-    """Per blob: plaintext-knowledge proofs (prove, bytes), the sender's EIP-191 signature, and the coordinator's checks.
+def _signed_blob_costs(codec: PackedCodec, values: np.ndarray, rng: np.random.Generator) -> dict[str, float]:
+    """Per blob: plaintext-knowledge proof (prove, bytes), the sender's EIP-191 signature, and the coordinator's checks.
 
     ``verify_s`` is what the coordinator spends per blob: parse, header, ``ecrecover`` of the
     signature and every proof (the payload parse is in ``serialize_roundtrip_one_update``).
@@ -216,7 +216,7 @@ def _signed_blob_costs(codec: PackedCodec, values: np.ndarray, rng: np.random.Ge
     update, witness = codec.encrypt_witnessed(values, rng=rng)
     statement = ProofStatement(codec.public_key.n, codec.config.degree, header.to_bytes())
     start = time.perf_counter()
-    proof = prove_update(statement, update, witness, pool)
+    proof = prove_update(statement, update, witness)
     prove_s = time.perf_counter() - start
     unsigned = seal(header, update.to_bytes(), proof)
     start = time.perf_counter()
@@ -226,7 +226,7 @@ def _signed_blob_costs(codec: PackedCodec, values: np.ndarray, rng: np.random.Ge
     parsed = SignedBlob.parse(blob)
     if parsed.header != header or parsed.signer() != account.address:
         raise CodecError("the benchmark's signed blob does not verify")
-    verify_update(statement, update.ciphertexts, parsed.proof, pool)
+    verify_update(statement, update.ciphertexts, parsed.proof)
     verify_s = time.perf_counter() - start
     return {"prove_s": prove_s, "sign_s": sign_s, "verify_s": verify_s, "proof_bytes": len(proof), "signed_blob_bytes": len(blob)}
 

@@ -1,47 +1,55 @@
-"""Non-interactive proofs of plaintext knowledge for Paillier / Damgård–Jurik ciphertexts, bound to a context.
+"""A non-interactive proof of plaintext knowledge for a blob's Paillier / Damgård–Jurik ciphertexts, bound to a context.
 
-A participant proves, for each ciphertext of its update, that it knows the plaintext, in a proof
-whose challenge hashes the round's context (chain id, ledger, task, round, sender: the blob
-header). This is what makes a copied update unusable: a copier holds another member's
-ciphertexts but not their plaintexts.
+A participant proves that it knows the plaintexts of all the ciphertexts of its update, in one
+proof whose challenges hash the round's context (chain id, ledger, task, round, sender: the blob
+header) and the ciphertexts. This is what makes a copied update unusable: a copier holds another
+member's ciphertexts but not their plaintexts.
 
-Statement (N = nˢ, s the degree; s = 1 is Paillier)
-    For c in Z*_(nˢ⁺¹) the prover knows m and r in Z*_n with ``c = (1+n)^m · r^N mod nˢ⁺¹``.
-    The codec's obfuscators are such r^N: ``"full"`` randomness draws r, ``"short"`` draws
-    ``hᵃ`` with ``h = h_root^N`` so ``r = h_rootᵃ mod n`` (:mod:`fl_node.crypto.paillier`).
+Statement (N = nˢ, s the degree; s = 1 is Paillier; g = 1 + n)
+    For c_1..c_k in Z*_(nˢ⁺¹) the prover knows m_i and r_i in Z*_n with
+    ``c_i = g^(m_i) · r_i^N mod nˢ⁺¹``. The codec's obfuscators are such r^N: ``"full"``
+    randomness draws r, ``"short"`` draws ``hᵃ`` with ``h = h_root^N``, so ``r = h_rootᵃ mod n``
+    (:mod:`fl_node.crypto.paillier`).
 
-Protocol (Σ-protocol, Fiat–Shamir per ciphertext i)
-    The prover draws x uniform in ``[0, 2^(s·|n| + E + K))`` (E = 128 challenge bits, K = 80
-    bits of statistical slack) and u in Z*_n, and sets ``a = (1+n)^x · u^N``,
-    ``e = H(context, i, c, a)`` (SHA-256, first E bits), ``z1 = x + e·m`` (an integer, no
-    reduction) and ``z2 = u · r^e mod n``. The proof is ``(e, z1, z2)``; the verifier
-    recomputes ``a' = (1+n)^z1 · z2^N · c^(−e) mod nˢ⁺¹`` and accepts when
-    ``e = H(context, i, c, a')``, ``0 <= z1 < 2^(s·|n| + E + K + 1)`` and z2 is a unit mod n.
+Protocol (batched Σ-protocol, Fiat–Shamir)
+    The prover draws x uniform in ``[0, 2^(s·|n| + E + L + K))`` (E = 128 challenge bits,
+    L = bit length of k, K = 80 bits of statistical slack) and u in Z*_n, and sends
+    ``a = g^x · u^N``. The challenges are ``e_i = H(H(context, k, c_1..c_k, a), i)`` (SHA-256,
+    first E bits). The prover answers ``z1 = x + Σ e_i·m_i`` (an integer, no reduction) and
+    ``z2 = u · Π r_i^(e_i) mod n``. The verifier accepts when
+    ``g^z1 · z2^N = a · Π c_i^(e_i) mod nˢ⁺¹``, ``0 <= z1 < 2^(s·|n| + E + L + K + 1)`` and a, z2
+    are units.
 
 Completeness
-    ``(1+n)^(x+e·m) · (u·r^e)^N = a · c^e`` (u^N mod nˢ⁺¹ depends only on u mod n).
+    ``g^(x + Σ e_i m_i) · (u · Π r_i^(e_i))^N = a · Π c_i^(e_i)`` (u^N mod nˢ⁺¹ depends only on
+    u mod n).
 
-Soundness (special soundness; knowledge in the random-oracle model by the forking lemma)
-    Two accepting answers to one a with challenges e ≠ e' give
-    ``(1+n)^(z1−z1') · (z2/z2')^N = c^(e−e')``. Since ``0 < |e−e'| < 2^E`` is below both prime
-    factors of n, gcd(e−e', N) = 1; with ``α(e−e') + βN = 1``,
-    ``c = c^(α(e−e')) · c^(βN) = (1+n)^(α(z1−z1')) · ((z2/z2')^α · c^β)^N``: c encrypts
-    ``m = α(z1−z1') mod N``, which the extractor outputs.
+Soundness (knowledge, in the random-oracle model)
+    Fork the prover k times at the oracle query that fixes the challenges, for the same a: k+1
+    accepting answers with challenge vectors e⁰..eᵏ. With the k×k integer matrix
+    ``D = (eʲ_i − e⁰_i)`` and ``δ_j = z1ʲ − z1⁰``, each row gives
+    ``g^(δ_j) · w_j^N = Π c_i^(D_ji)``. Its determinant d is nonzero mod p and mod q except with
+    probability ≤ k/2^(E+1) (Schwartz–Zippel over Z_p with entries from a set of 2^(E+1)), so
+    gcd(d, N) = 1. Multiplying by the adjugate (``adj(D)·D = d·I``) gives
+    ``c_i^d = g^(μ_i) · v_i^N`` with ``μ_i = Σ_j adj(D)_ij δ_j`` known, hence
+    ``c_i = g^(μ_i · d⁻¹ mod N) · (…)^N``: the extractor outputs every m_i.
 
 Zero knowledge (honest verifier, statistical)
-    z1 = x + e·m with e·m < 2^(s·|n|+E) lies within statistical distance 2^−K of x's own
-    distribution, and u·r^e is uniform in Z*_n; the proof shows nothing of m beyond c.
+    ``Σ e_i m_i < k·2^E·N <= 2^(s·|n| + E + L)``, so z1 is within statistical distance 2^−K of
+    x's own distribution; z2 is uniform in Z*_n; a follows from the verification equation.
 
 Binding, and why a copy fails
-    The context and c are inside the hash. B's proof does not verify under another context
-    (another round, task, ledger or sender). A copier C holding B's ciphertext c and proof can
-    re-randomize (``c·t^N``) or re-use c, but then needs a proof for its own context: by
-    soundness that is a proof of knowledge of B's plaintext, which the semantic security of
-    B's ciphertext hides from C. Mauling B's proof (``z2·t^e``) fits the new ciphertext but
-    not the new hash.
+    The context and every c_i are inside the hash. B's proof does not verify under another
+    context (another round, task, ledger or sender). A copier C holding B's ciphertexts and
+    proof can re-randomize them (``c_i·t_i^N``), keep them, or mix some with its own, but then
+    needs a proof for its own context and ciphertexts: by soundness that yields every plaintext,
+    B's among them, which the semantic security of B's ciphertexts hides from C. Mauling B's
+    proof (``z2·Π t_i^(e_i)``) fits re-randomized ciphertexts under B's challenges, not under the
+    new hash.
 
-Cost per ciphertext: one exponentiation ``u^N`` mod nˢ⁺¹ for the prover and one ``z2^N`` for
-the verifier, about one full-randomness encryption each; ``16 + |z1| + |n|`` bytes of proof.
+Cost per blob: one exponentiation ``u^N`` mod nˢ⁺¹ for the prover and one ``z2^N`` for the
+verifier (about one full-randomness encryption each), plus k exponentiations by E-bit challenges;
+``|nˢ⁺¹| + |z1| + |n|`` bytes of proof, whatever k.
 """
 
 from __future__ import annotations
@@ -55,20 +63,19 @@ import gmpy2
 
 from fl_node.crypto.codec import EncryptedUpdate, Witness
 from fl_node.crypto.paillier import one_plus_n_pow
-from fl_node.crypto.parallel import WorkerPool, shared_pool
-from fl_node.errors import CiphertextFormatError
+from fl_node.errors import CiphertextFormatError, CodecError
 
 __all__ = ["ProofStatement", "prove_update", "verify_update", "proof_size"]
 
 CHALLENGE_BITS = 128
 SLACK_BITS = 80
-_DOMAIN = b"fedledger/plaintext-knowledge/v1"
+_DOMAIN = b"fedledger/plaintext-knowledge/v2"
 _E_BYTES = CHALLENGE_BITS // 8
 
 
 @dataclass(frozen=True)
 class ProofStatement:
-    """The public part shared by prover and verifier: key, degree and the context the proofs are bound to.
+    """The public part shared by prover and verifier: key, degree and the context the proof is bound to.
 
     Attributes
     ----------
@@ -84,88 +91,46 @@ class ProofStatement:
     degree: int
     context: bytes
 
-    @property
-    def z1_bits(self) -> int:
-        """Bit bound of z1: ``s·|n| + E + K + 1``."""
-        return self.degree * self.n.bit_length() + CHALLENGE_BITS + SLACK_BITS + 1
+    def x_bits(self, count: int) -> int:
+        """Bits of the prover's mask x for ``count`` ciphertexts: ``s·|n| + E + L + K``."""
+        return self.degree * self.n.bit_length() + CHALLENGE_BITS + count.bit_length() + SLACK_BITS
+
+    def z1_bytes(self, count: int) -> int:
+        return (self.x_bits(count) + 1 + 7) // 8
 
     @property
-    def z1_bytes(self) -> int:
-        return (self.z1_bits + 7) // 8
+    def ciphertext_bytes(self) -> int:
+        return ((self.n ** (self.degree + 1)).bit_length() + 7) // 8
 
     @property
     def n_bytes(self) -> int:
         return (self.n.bit_length() + 7) // 8
 
-    @property
-    def item_bytes(self) -> int:
-        """Bytes of one ciphertext's proof: e, z1, z2."""
-        return _E_BYTES + self.z1_bytes + self.n_bytes
+    def proof_bytes(self, count: int) -> int:
+        """Bytes of the proof for ``count`` ciphertexts: a, z1, z2."""
+        return self.ciphertext_bytes + self.z1_bytes(count) + self.n_bytes
 
 
 def proof_size(n: int, degree: int, ciphertexts: int) -> int:
-    """Bytes of the proofs for ``ciphertexts`` ciphertexts under modulus ``n`` and ``degree``."""
-    return ciphertexts * ProofStatement(n, degree, b"").item_bytes
+    """Bytes of the proof for ``ciphertexts`` ciphertexts under modulus ``n`` and ``degree``."""
+    return ProofStatement(n, degree, b"").proof_bytes(ciphertexts)
 
 
-def _challenge(statement: ProofStatement, index: int, c: int, a: int, width: int) -> int:
-    digest = hashlib.sha256(
+def _challenges(statement: ProofStatement, ciphertexts: Sequence[int], a: int) -> list[int]:
+    width = statement.ciphertext_bytes
+    seed = hashlib.sha256(
         _DOMAIN
         + len(statement.context).to_bytes(4, "big")
         + statement.context
-        + index.to_bytes(4, "big")
-        + int(c).to_bytes(width, "big")
+        + len(ciphertexts).to_bytes(4, "big")
+        + b"".join(int(c).to_bytes(width, "big") for c in ciphertexts)
         + int(a).to_bytes(width, "big")
     ).digest()
-    return int.from_bytes(digest[:_E_BYTES], "big")
+    return [int.from_bytes(hashlib.sha256(seed + i.to_bytes(4, "big")).digest()[:_E_BYTES], "big") for i in range(len(ciphertexts))]
 
 
-def _width(statement: ProofStatement) -> int:
-    return ((statement.n ** (statement.degree + 1)).bit_length() + 7) // 8
-
-
-def prove_items(statement: ProofStatement, items: list[tuple[int, int, int, int]]) -> list[bytes]:
-    """Proofs for ``(index, c, m, r)`` items (a worker task); see the module docstring."""
-    n = gmpy2.mpz(statement.n)
-    big_n = n**statement.degree
-    modulus = n * big_n
-    width = _width(statement)
-    x_bits = statement.degree * statement.n.bit_length() + CHALLENGE_BITS + SLACK_BITS
-    out = []
-    for index, c, m, r in items:
-        x = gmpy2.mpz(secrets.randbits(x_bits))
-        u = gmpy2.mpz(secrets.randbelow(statement.n - 1) + 1)
-        a = one_plus_n_pow(x, n, statement.degree, modulus) % modulus * gmpy2.powmod(u, big_n, modulus) % modulus
-        e = _challenge(statement, index, c, int(a), width)
-        z1 = x + e * gmpy2.mpz(m)
-        z2 = u * gmpy2.powmod(r, e, n) % n
-        out.append(e.to_bytes(_E_BYTES, "big") + int(z1).to_bytes(statement.z1_bytes, "big") + int(z2).to_bytes(statement.n_bytes, "big"))
-    return out
-
-
-def verify_items(statement: ProofStatement, items: list[tuple[int, int, bytes]]) -> list[int]:
-    """Indices among ``(index, c, proof)`` items whose proof fails (a worker task)."""
-    n = gmpy2.mpz(statement.n)
-    big_n = n**statement.degree
-    modulus = n * big_n
-    width = _width(statement)
-    failed = []
-    for index, c, proof in items:
-        e = int.from_bytes(proof[:_E_BYTES], "big")
-        z1 = gmpy2.mpz(int.from_bytes(proof[_E_BYTES : _E_BYTES + statement.z1_bytes], "big"))
-        z2 = gmpy2.mpz(int.from_bytes(proof[_E_BYTES + statement.z1_bytes :], "big"))
-        if z1.bit_length() > statement.z1_bits or not 0 < z2 < n or gmpy2.gcd(z2, n) != 1:
-            failed.append(index)
-            continue
-        c_e_inverse = gmpy2.invert(gmpy2.powmod(c, e, modulus), modulus)
-        a = one_plus_n_pow(z1, n, statement.degree, modulus) % modulus * gmpy2.powmod(z2, big_n, modulus) % modulus
-        if _challenge(statement, index, c, int(a * c_e_inverse % modulus), width) != e:
-            failed.append(index)
-    return failed
-
-
-def prove_update(statement: ProofStatement, update: EncryptedUpdate, witness: Witness, pool: WorkerPool | None = None) -> bytes:
-    """The proofs for every ciphertext of ``update``, concatenated (``item_bytes`` each).
+def prove_update(statement: ProofStatement, update: EncryptedUpdate, witness: Witness) -> bytes:
+    """The proof that the sender knows every plaintext of ``update``, bound to ``statement.context``.
 
     Parameters
     ----------
@@ -174,31 +139,53 @@ def prove_update(statement: ProofStatement, update: EncryptedUpdate, witness: Wi
         A fresh encryption (count 1).
     witness : Witness
         Its plaintexts and obfuscator roots (:meth:`~fl_node.crypto.codec.PackedCodec.encrypt_witnessed`).
-    pool : WorkerPool | None (default: the shared pool)
     """
-    items = [
-        (i, c, m, r) for i, (c, m, r) in enumerate(zip(update.ciphertexts, witness.plaintexts, witness.roots, strict=True))
-    ]
-    return b"".join((pool or shared_pool()).map_chunks(prove_items, statement, items))
+    if not len(update.ciphertexts) == len(witness.plaintexts) == len(witness.roots):
+        raise CodecError("the witness does not match the update's ciphertexts")
+    n = gmpy2.mpz(statement.n)
+    big_n = n**statement.degree
+    modulus = n * big_n
+    count = len(update.ciphertexts)
+    x = gmpy2.mpz(secrets.randbits(statement.x_bits(count)))
+    u = gmpy2.mpz(secrets.randbelow(statement.n - 1) + 1)
+    a = one_plus_n_pow(x, n, statement.degree, modulus) % modulus * gmpy2.powmod(u, big_n, modulus) % modulus
+    challenges = _challenges(statement, update.ciphertexts, int(a))
+    z1 = x
+    z2 = u
+    for e, m, r in zip(challenges, witness.plaintexts, witness.roots, strict=True):
+        z1 += e * gmpy2.mpz(m)
+        z2 = z2 * gmpy2.powmod(r, e, n) % n
+    return int(a).to_bytes(statement.ciphertext_bytes, "big") + int(z1).to_bytes(statement.z1_bytes(count), "big") + int(z2).to_bytes(statement.n_bytes, "big")
 
 
-def verify_update(statement: ProofStatement, ciphertexts: Sequence[int], proof: bytes, pool: WorkerPool | None = None) -> None:
-    """Check the proofs of ``ciphertexts`` under ``statement``.
+def verify_update(statement: ProofStatement, ciphertexts: Sequence[int], proof: bytes) -> None:
+    """Check the proof of knowledge of the plaintexts of ``ciphertexts`` under ``statement``.
 
     Raises
     ------
     CiphertextFormatError
-        A proof of the wrong size, or one that does not verify (naming the first ciphertext).
+        A proof of the wrong size, or one that does not verify.
     """
-    size = statement.item_bytes
-    if len(proof) != len(ciphertexts) * size:
+    count = len(ciphertexts)
+    if len(proof) != statement.proof_bytes(count):
         raise CiphertextFormatError(
-            f"plaintext-knowledge proof has {len(proof)} bytes, {len(ciphertexts)} ciphertexts need {len(ciphertexts) * size}"
+            f"plaintext-knowledge proof has {len(proof)} bytes, {count} ciphertexts need {statement.proof_bytes(count)}"
         )
-    items = [(i, int(c), proof[i * size : (i + 1) * size]) for i, c in enumerate(ciphertexts)]
-    failed = sorted((pool or shared_pool()).map_chunks(verify_items, statement, items))
-    if failed:
+    n = gmpy2.mpz(statement.n)
+    big_n = n**statement.degree
+    modulus = n * big_n
+    a_end = statement.ciphertext_bytes
+    z1_end = a_end + statement.z1_bytes(count)
+    a = gmpy2.mpz(int.from_bytes(proof[:a_end], "big"))
+    z1 = gmpy2.mpz(int.from_bytes(proof[a_end:z1_end], "big"))
+    z2 = gmpy2.mpz(int.from_bytes(proof[z1_end:], "big"))
+    if not (0 < a < modulus and gmpy2.gcd(a, n) == 1 and 0 < z2 < n and gmpy2.gcd(z2, n) == 1) or z1.bit_length() > statement.x_bits(count) + 1:
+        raise CiphertextFormatError("plaintext-knowledge proof holds values out of range")
+    right = a
+    for e, c in zip(_challenges(statement, ciphertexts, int(a)), ciphertexts, strict=True):
+        right = right * gmpy2.powmod(c, e, modulus) % modulus
+    left = one_plus_n_pow(z1, n, statement.degree, modulus) % modulus * gmpy2.powmod(z2, big_n, modulus) % modulus
+    if left != right:
         raise CiphertextFormatError(
-            f"the plaintext-knowledge proof of ciphertext {failed[0]} does not verify for this header "
-            f"({len(failed)} of {len(ciphertexts)} fail): the update was not encrypted by its sender for this round"
+            "the plaintext-knowledge proof does not verify for this header: the update was not encrypted by its sender for this round"
         )

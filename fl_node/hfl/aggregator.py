@@ -133,7 +133,7 @@ class Aggregator:
 
         Checks, in order: the header names this chain, ledger, task, round and ``sender``; on a
         chain, the blob is signed by ``sender``; the payload parses; its plaintext-knowledge
-        proofs verify under the header (so a copied or re-randomized update is refused).
+        proof verifies under the header (so a copied or re-randomized update is refused).
 
         Raises
         ------

@@ -5,7 +5,7 @@ Layout (big-endian)::
     b"FLSB" | version u8 | chain id u64 | task id u64 | round id u64
     | ledger (u8 length, ASCII) | sender (u8 length, UTF-8)          ← the header
     | payload (u32 length, the encoded update: packed ciphertexts or float32 values)
-    | proof (u32 length, plaintext-knowledge proofs, :mod:`fl_node.crypto.knowledge`; empty in plaintext runs)
+    | proof (u32 length, plaintext-knowledge proof, :mod:`fl_node.crypto.knowledge`; empty in plaintext runs)
     | signature (u8 length, 65-byte EIP-191 signature of the body's keccak256; 0 on a null ledger)
 
 The *body* is everything before the signature; the sender signs ``keccak256(body)`` with its
@@ -14,7 +14,7 @@ The on-chain commitment stays ``keccak256`` of the whole signed blob.
 
 The header binds the blob to (chain, ledger, task, round, sender): the coordinator accepts a
 blob only if its header is its own round's and its signer is the member it came from. The
-proofs hash the header too, so a copied update (even re-randomized and re-signed) does not
+proof hashes the header too, so a copied update (even re-randomized and re-signed) does not
 verify under a copier's header.
 """
 
@@ -62,7 +62,7 @@ class BlobHeader:
     sender: str
 
     def to_bytes(self) -> bytes:
-        """The header's bytes (also the context the plaintext-knowledge proofs hash)."""
+        """The header's bytes (also the context the plaintext-knowledge proof hashes)."""
         ledger, sender = self.ledger.encode("ascii"), self.sender.encode()
         if len(ledger) > 255 or len(sender) > 255:
             raise UpdateFormatError("a blob header's ledger and sender must be at most 255 bytes")

@@ -126,12 +126,12 @@ class EncryptedUpdates:
         return self.codec.encrypt(np.asarray(values, dtype=np.float64), rng=rng).to_bytes()
 
     def encode_proved(self, values: np.ndarray, rng: np.random.Generator, context: bytes) -> tuple[bytes, bytes]:
-        """The encrypted update and its plaintext-knowledge proofs bound to ``context`` (the blob header)."""
+        """The encrypted update and its plaintext-knowledge proof bound to ``context`` (the blob header)."""
         update, witness = self.codec.encrypt_witnessed(np.asarray(values, dtype=np.float64), rng=rng)
         return update.to_bytes(), prove_update(self._statement(context), update, witness)
 
     def check_proof(self, update: EncryptedUpdate, proof: bytes, context: bytes) -> None:
-        """Verify the update's plaintext-knowledge proofs under ``context`` (CiphertextFormatError if not)."""
+        """Verify the update's plaintext-knowledge proof under ``context`` (CiphertextFormatError if not)."""
         verify_update(self._statement(context), update.ciphertexts, proof)
 
     def _statement(self, context: bytes) -> ProofStatement:

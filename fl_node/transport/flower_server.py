@@ -110,6 +110,16 @@ class FlowerTransport:
         if self.ledger is not None:
             self.addresses.update(authenticated_members(self.grid, self.ledger))
         node_ids = sorted(self.grid.get_node_ids())
+        newcomers = [nid for nid in node_ids if nid not in self.addresses]
+        if newcomers:  # connected since the last round without an authenticated key: their identity is fixed now
+            infos = node_infos(self.grid, newcomers, timeout_s=min(60.0, self.round_timeout_s))
+            taken = {self.addresses[nid] for nid in node_ids if nid in self.addresses}
+            for nid, info in infos.items():
+                if str(info["address"]) in taken:  # a second node may not take a connected member's identity
+                    log.warning("node %d claims %s, the identity of a connected node: refused", nid, info["address"])
+                    continue
+                self.addresses[nid] = str(info["address"])
+                taken.add(str(info["address"]))
         message_ids = list(self.grid.push_messages([self._plan_message(plan, nid) for nid in node_ids]))
         pending = dict(zip(message_ids, node_ids))
         submissions: list[Submission] = []
@@ -243,8 +253,13 @@ def query_nodes(grid: Grid, expected: int, wait_s: float, poll_s: float = 0.5) -
         time.sleep(poll_s)
         node_ids = sorted(grid.get_node_ids())
     log.info("%d SuperNodes connected (%d expected)", len(node_ids), expected)
-    messages = [Message(RecordDict(), dst_node_id=nid, message_type="query", ttl=wait_s + 60) for nid in node_ids]
-    replies = grid.send_and_receive(messages, timeout=max(30.0, deadline - time.monotonic()))
+    return node_infos(grid, node_ids, max(30.0, deadline - time.monotonic()))
+
+
+def node_infos(grid: Grid, node_ids: list[int], timeout_s: float) -> dict[int, dict[str, Any]]:
+    """Ask each of ``node_ids`` for its info; node id → ``{"address", "name", "n-samples", "n-features", "labels"}``."""
+    messages = [Message(RecordDict(), dst_node_id=nid, message_type="query", ttl=timeout_s + 60) for nid in node_ids]
+    replies = grid.send_and_receive(messages, timeout=timeout_s)
     infos: dict[int, dict[str, Any]] = {}
     for reply in replies:
         if reply.has_error():

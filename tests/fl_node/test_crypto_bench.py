@@ -32,7 +32,7 @@ def test_bench_reports_consistent_figures():
     assert result["update_bytes"] == 68 + 32 + result["ciphertexts_per_update"] * 288
     assert {"keygen", "naive", "packed", "decrypt", "signed blob"} <= set(phases)
     assert min(result["prove_s"], result["sign_s"], result["verify_s"]) > 0
-    assert result["proof_bytes"] > 0 and result["proof_bytes"] % result["ciphertexts_per_update"] == 0
+    assert 0 < result["proof_bytes"] < result["update_bytes"]  # one proof per blob, whatever its ciphertext count
     assert result["signed_blob_bytes"] > result["update_bytes"] + result["proof_bytes"]
 
 
