@@ -26,6 +26,7 @@ from phe import PaillierPrivateKey, PaillierPublicKey
 from fl_node.behaviours import ATTACKS, attack_roster
 from fl_node.data import Dataset, FederatedData, federate
 from fl_node.errors import FlNodeError
+from fl_node.hfl.envelope import SignedBlob
 from fl_node.hfl.participant import Participant, RoundPlan
 from fl_node.hfl.runner import initial_params
 from fl_node.models import unflatten
@@ -132,7 +133,7 @@ def _flower_run(task: TaskConfig, dataset: Dataset, cell: Cell, roster: Callable
         plan = RoundPlan(r, params.astype(np.float32), dict(spec.sample_counts))
         results = []
         for p in participants:
-            weighted = scheme.parse(p.submit(plan).blob).astype(np.float64)
+            weighted = scheme.parse(SignedBlob.parse(p.submit(plan).blob).payload).astype(np.float64)
             results.append(([params + weighted / plan.weight(p.participant_id)], p.n_samples))
         params = np.asarray(_flower_aggregate(cell.defence, results, attackers)[0], dtype=np.float64)
     return evaluate(unflatten(spec.model.build(), params.astype(np.float32)), data.test).accuracy
