@@ -63,6 +63,7 @@ COMMENTS: dict[str, str] = {
     "codec.clip": "Update values are clipped to [-clip, clip].",
     "codec.max_participants": "Headroom: a sum of this many updates never overflows (raised to the member count).",
     "codec.degree": "Damgard-Jurik degree s; 1 is Paillier.",
+    "codec.randomness": "Encryption randomness: full (standard r^n) or short (DJN, an extra assumption).",
     "custody": "Who can read updates.",
     "custody.encrypt": "Paillier-encrypt the updates; the aggregator never decrypts them.",
     "custody.key_bits": "Paillier modulus size of the key holder's key.",
