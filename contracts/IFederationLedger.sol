@@ -29,13 +29,29 @@ interface IFederationLedger {
         Cancelled
     }
 
+    /// @notice Why a committed participant was left out of a round's aggregate.
+    /// @dev `None`: not excluded. `InvalidUpdate`: its update failed a validity check (e.g. a
+    ///      decrypted value outside the codec's range, or a blob that does not decode).
+    ///      `Gated`: left out by contribution gating. New reasons are appended, never renumbered.
+    enum ExclusionReason {
+        None,
+        InvalidUpdate,
+        Gated
+    }
+
     /// @notice A federation task: what is trained, how it is validated, and what a round pays.
+    /// @dev `requiredParticipants` is the task's minimum cohort: the least number of included
+    ///      (committed and not dropped) participants a round needs to be finalized, at least
+    ///      MIN_COHORT. `partyTask`: the parties keep their own model shares (vertical FL,
+    ///      transfer learning), no aggregate of updates is published, and the minimum is the
+    ///      number of parties (at least MIN_PARTIES).
     struct Task {
         bytes32 modelSpecHash;
         bytes32 validationSpecHash;
         uint128 rewardPerRound;
         uint32 requiredParticipants;
         uint64 createdAt;
+        bool partyTask;
     }
 
     /// @notice A member as an auditor reads it.
@@ -73,6 +89,8 @@ interface IFederationLedger {
     }
 
     /// @notice One participant of one round: its commitment and, once finalized, score and reward.
+    /// @dev `exclusion` is why the evaluator left it out of the aggregate (`None` if it did not);
+    ///      an excluded participant is always also `dropped` once the round is finalized.
     struct ParticipantInfo {
         address account;
         uint256 index;
@@ -80,6 +98,7 @@ interface IFederationLedger {
         int256 score;
         uint256 reward;
         bool dropped;
+        ExclusionReason exclusion;
     }
 
     // ---------------------------------------------------------------- events
@@ -188,6 +207,13 @@ interface IFederationLedger {
     /// @param score The score recorded for it (normally zero).
     event ParticipantDropped(uint256 indexed roundId, address indexed member, int256 score);
 
+    /// @notice The evaluator left `member` out of the round's aggregate for `reason`: it is
+    ///         finalized as a dropout (recorded, not rewarded).
+    /// @param roundId The round.
+    /// @param member The participant.
+    /// @param reason Why (see `ExclusionReason`).
+    event ParticipantExcluded(uint256 indexed roundId, address indexed member, ExclusionReason reason);
+
     /// @notice A round was finalized; `rewarded` + `dust` == the round's budget.
     /// @param roundId The round.
     /// @param taskId Its task.
@@ -273,10 +299,34 @@ interface IFederationLedger {
     /// @notice No task has id `taskId`.
     /// @param taskId The id named.
     error UnknownTask(uint256 taskId);
-    /// @notice A task needs 1 to `max` required participants.
+    /// @notice A task may require at most `max` participants.
     /// @param required The number given.
     /// @param max The largest allowed.
     error InvalidRequiredParticipants(uint256 required, uint256 max);
+    /// @notice A task's minimum cohort may not be below `minimum` (MIN_COHORT, or MIN_PARTIES for
+    ///         a party task): in a smaller round each participant could read the others' updates
+    ///         from the published model.
+    /// @param required The number given.
+    /// @param minimum The least allowed.
+    error CohortBelowMinimum(uint256 required, uint256 minimum);
+    /// @notice A round cannot be finalized with fewer included participants than its task's minimum
+    ///         cohort (cancel it instead).
+    /// @param roundId The round.
+    /// @param included Participants neither dropped nor excluded.
+    /// @param required The task's minimum cohort.
+    error CohortTooSmall(uint256 roundId, uint256 included, uint256 required);
+    /// @notice An exclusion needs a reason other than `None`.
+    error InvalidExclusionReason();
+    /// @notice `account` was already excluded from this round.
+    /// @param roundId The round.
+    /// @param account The participant.
+    /// @param reason The reason recorded first.
+    error AlreadyExcluded(uint256 roundId, address account, ExclusionReason reason);
+    /// @notice Finalize must mark every excluded participant as dropped in the bitmap.
+    /// @param roundId The round.
+    /// @param index The participant's position.
+    /// @param account The excluded participant.
+    error ExcludedNotDropped(uint256 roundId, uint256 index, address account);
     /// @notice A round's budget must fit in 128 bits.
     /// @param rewardPerRound The budget given.
     error RewardTooLarge(uint256 rewardPerRound);
@@ -312,7 +362,7 @@ interface IFederationLedger {
     /// @param roundId The round.
     /// @param account The account named.
     error NotParticipant(uint256 roundId, address account);
-    /// @notice The round has fewer commitments than its task requires.
+    /// @notice The round has fewer commitments than its task's minimum cohort.
     /// @param roundId The round.
     /// @param committed Commitments received.
     /// @param required Commitments the task requires.
@@ -422,13 +472,29 @@ interface IFederationLedger {
     /// @param modelSpecHash keccak256 of the model specification.
     /// @param validationSpecHash keccak256 of the validation specification.
     /// @param rewardPerRound Reward-token budget split among a round's participants.
-    /// @param requiredParticipants Least number of commitments a round needs to be finalized.
+    /// @param requiredParticipants The task's minimum cohort: least number of included
+    ///        participants a round needs to be finalized (MIN_COHORT or more).
     /// @return taskId The new task's id.
     function createTask(
         bytes32 modelSpecHash,
         bytes32 validationSpecHash,
         uint256 rewardPerRound,
         uint256 requiredParticipants
+    ) external returns (uint256 taskId);
+
+    /// @notice Create a party task (admin): a run whose parties keep their own model shares
+    ///         (vertical FL, transfer learning), so no aggregate of individual updates is
+    ///         published; every one of its `parties` must be included when a round is finalized.
+    /// @param modelSpecHash keccak256 of the run's specification.
+    /// @param validationSpecHash keccak256 of the validation specification.
+    /// @param rewardPerRound Reward-token budget split among the parties.
+    /// @param parties Number of parties (MIN_PARTIES or more).
+    /// @return taskId The new task's id.
+    function createPartyTask(
+        bytes32 modelSpecHash,
+        bytes32 validationSpecHash,
+        uint256 rewardPerRound,
+        uint256 parties
     ) external returns (uint256 taskId);
 
     /// @notice Open a round of `taskId` on the published global model (aggregator).
@@ -449,7 +515,8 @@ interface IFederationLedger {
     /// @param performance The aggregated model's performance (fixed point, 1e6).
     /// @param participants The committed participants, in commit order.
     /// @param scores One contribution score per participant (fixed point, 1e6).
-    /// @param dropped Dropout bitmap (bit i of word i / 256 marks participant i).
+    /// @param dropped Dropout bitmap (bit i of word i / 256 marks participant i); it must mark
+    ///        every excluded participant, and leave at least the task's minimum cohort unmarked.
     function finalizeRound(
         uint256 roundId,
         bytes32 aggregatedModelHash,
@@ -458,6 +525,13 @@ interface IFederationLedger {
         int256[] calldata scores,
         uint256[] calldata dropped
     ) external;
+
+    /// @notice Leave a committed participant out of an open round's aggregate (evaluator), saying
+    ///         why; finalize must then mark it dropped: it is recorded and not rewarded.
+    /// @param roundId The round.
+    /// @param account The participant.
+    /// @param reason Why (not `None`).
+    function excludeParticipant(uint256 roundId, address account, ExclusionReason reason) external;
 
     /// @notice Cancel an open round (aggregator or admin), saying why.
     /// @param roundId The round.
@@ -494,7 +568,7 @@ interface IFederationLedger {
     /// @return accounts The participants.
     function participantsOf(uint256 roundId) external view returns (address[] memory accounts);
 
-    /// @notice Every participant of a round with commitment, score, reward and dropout flag.
+    /// @notice Every participant of a round with commitment, score, reward, dropout flag and exclusion.
     /// @param roundId The round.
     /// @return infos One entry per participant, in commit order.
     function getParticipants(uint256 roundId) external view returns (ParticipantInfo[] memory infos);

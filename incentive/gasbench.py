@@ -122,7 +122,7 @@ def run_gas_bench(
         members.append(member)
         join_gas.append(receipt.gas_used)
         report("join", i + 1, sizes[-1])
-    task_id = ledger.create_task(admin, keccak(text="model"), keccak(text="validation"), 10**18, 1).event(TaskCreated).task_id
+    task_id = ledger.create_task(admin, keccak(text="model"), keccak(text="validation"), 10**18, 3).event(TaskCreated).task_id
 
     finalize_gas: dict[str, int] = {}
     commit_gas: list[int] = []

@@ -3,6 +3,8 @@ pragma solidity 0.8.28;
 
 // Rejections are part of the fuzzed sequences: the handler's `catch {}` blocks are meant empty.
 // solhint-disable no-empty-blocks
+// One ghost counter per property the invariants check: the handler's state grows with them.
+// solhint-disable max-states-count
 
 import {FederationLedger} from "../FederationLedger.sol";
 import {IFederationLedger} from "../IFederationLedger.sol";
@@ -71,6 +73,10 @@ contract LedgerHandler {
     ///         by a non-active member or one below the minimum stake (unless exempt), a
     ///         withdrawStake before the unbonding period ended.
     uint256 public ruleBreaks;
+    /// @notice Finalized rounds the cohort and exclusion rules forbid: fewer included
+    ///         participants than the task's minimum cohort (or MIN_COHORT), or an excluded
+    ///         participant that was not recorded as dropped or was rewarded.
+    uint256 public roundRuleBreaks;
     /// @notice Successful calls per entry point name, for the run's summary.
     mapping(string name => uint256) public successes;
 
@@ -88,9 +94,9 @@ contract LedgerHandler {
         VM.prank(admin);
         ledger.setUnbondingPeriod(2 hours);
         VM.prank(admin);
-        _tasks.push(ledger.createTask(keccak256("model-a"), keccak256("val-a"), 1 ether, 1));
+        _tasks.push(ledger.createTask(keccak256("model-a"), keccak256("val-a"), 1 ether, 3));
         VM.prank(admin);
-        _tasks.push(ledger.createTask(keccak256("model-b"), keccak256("val-b"), 999_983, 3));
+        _tasks.push(ledger.createTask(keccak256("model-b"), keccak256("val-b"), 999_983, 4));
         for (uint256 i; i < CANDIDATES + OUTSIDERS; ++i) {
             _actors.push(address(uint160(0x10000 + i)));
         }
@@ -318,8 +324,7 @@ contract LedgerHandler {
             // Scores in [-1.0, 2.0) in fixed point 1e6, zero included.
             scores[i] = int256(uint256(keccak256(abi.encode(scoreSeed, i))) % 3e6) - 1e6;
         }
-        uint256[] memory dropped = new uint256[](dropSeed % 3 == 0 && n != 0 ? 1 : 0);
-        if (dropped.length == 1) dropped[0] = dropSeed % (1 << n);
+        uint256[] memory dropped = _droppedBitmap(roundId, n, dropSeed);
         bytes32 before = _fingerprintUnless(authorized);
         VM.prank(caller);
         try ledger.finalizeRound(roundId, keccak256("aggregated"), 912_345, participants, scores, dropped) {
@@ -327,9 +332,47 @@ contract LedgerHandler {
                 ghostScore[participants[i]] += scores[i];
             }
             ghostCredited += ledger.getRound(roundId).rewarded;
+            _checkCohortAndExclusions(roundId);
             _succeeded(authorized, "finalizeRound");
         } catch {}
         _checkUnchanged(authorized, before);
+    }
+
+    /// @notice Exclude a committed participant for a reason (mostly as the evaluator).
+    /// @param callerSeed Picks the caller.
+    /// @param roundSeed Picks the round.
+    /// @param indexSeed Picks the participant.
+    /// @param reasonSeed Picks the reason (None included: refused).
+    function excludeParticipant(uint256 callerSeed, uint256 roundSeed, uint256 indexSeed, uint256 reasonSeed) external {
+        address caller = _caller(callerSeed, evaluator);
+        bool authorized = caller == evaluator;
+        uint256 roundId = _roundId(roundSeed);
+        address[] memory participants;
+        if (roundId <= ledger.roundCount()) participants = ledger.participantsOf(roundId);
+        address account = participants.length == 0 ? _anyone(indexSeed) : participants[indexSeed % participants.length];
+        IFederationLedger.ExclusionReason reason = IFederationLedger.ExclusionReason(reasonSeed % 3);
+        bytes32 before = _fingerprintUnless(authorized);
+        VM.prank(caller);
+        try ledger.excludeParticipant(roundId, account, reason) {
+            _succeeded(authorized, "excludeParticipant");
+        } catch {}
+        _checkUnchanged(authorized, before);
+    }
+
+    /// @notice Try to create a task with a random minimum cohort (as the admin); a task below
+    ///         MIN_COHORT that is created breaks the cohort rule.
+    /// @param requiredSeed Picks the minimum cohort.
+    function createTask(uint256 requiredSeed) external {
+        if (_tasks.length >= 4) return;
+        uint256 required = requiredSeed % 6;
+        VM.prank(admin);
+        try ledger.createTask(keccak256(abi.encode("model", requiredSeed)), keccak256("val"), 1 ether, required) returns (
+            uint256 taskId
+        ) {
+            if (required < ledger.MIN_COHORT()) ++roundRuleBreaks;
+            _tasks.push(taskId);
+            ++successes["createTask"];
+        } catch {}
     }
 
     /// @notice Cancel a round (as anyone).
@@ -401,6 +444,34 @@ contract LedgerHandler {
 
     function _checkUnchanged(bool authorized, bytes32 before) private {
         if (!authorized && fingerprint() != before) ++unauthorizedChanges;
+    }
+
+    /// @dev Random dropouts one call in three; one call in two also marks the excluded
+    ///      participants (so that finalizing a round with exclusions can succeed).
+    function _droppedBitmap(uint256 roundId, uint256 n, uint256 dropSeed) private view returns (uint256[] memory dropped) {
+        dropped = new uint256[](n != 0 ? 1 : 0);
+        if (n == 0) return dropped;
+        if (dropSeed % 3 == 0) dropped[0] = dropSeed % (1 << n);
+        if ((dropSeed >> 8) % 2 == 0) {
+            IFederationLedger.ParticipantInfo[] memory infos = ledger.getParticipants(roundId);
+            for (uint256 i; i < n; ++i) {
+                if (infos[i].exclusion != IFederationLedger.ExclusionReason.None) dropped[0] |= 1 << i;
+            }
+        }
+    }
+
+    function _checkCohortAndExclusions(uint256 roundId) private {
+        IFederationLedger.RoundInfo memory r = ledger.getRound(roundId);
+        uint256 included = r.participantCount - r.droppedCount;
+        if (included < ledger.MIN_COHORT() || included < ledger.getTask(r.taskId).requiredParticipants) {
+            ++roundRuleBreaks;
+        }
+        IFederationLedger.ParticipantInfo[] memory infos = ledger.getParticipants(roundId);
+        for (uint256 i; i < infos.length; ++i) {
+            if (infos[i].exclusion != IFederationLedger.ExclusionReason.None && (!infos[i].dropped || infos[i].reward != 0)) {
+                ++roundRuleBreaks;
+            }
+        }
     }
 
     function _succeeded(bool authorized, string memory name) private {

@@ -155,6 +155,7 @@ contract LedgerInvariants {
     function _checkNonRoleCallsChangeNothing() private view {
         _eq("unauthorized calls that changed state", handler.unauthorizedChanges(), 0);
         _eq("commits or withdrawals the incentive rules forbid", handler.ruleBreaks(), 0);
+        _eq("finalized rounds the cohort and exclusion rules forbid", handler.roundRuleBreaks(), 0);
     }
 
     function _indexOf(address[] memory accounts, address account) private pure returns (uint256 i) {

@@ -20,6 +20,11 @@ abstract contract Rounds is Membership, RewardPolicy {
     uint256 public constant MAX_PARTICIPANTS = 512;
     /// @notice Longest reason a cancelled round records, in bytes.
     uint256 public constant MAX_REASON_BYTES = 256;
+    /// @notice Least minimum cohort of a task: with fewer included participants, each could
+    ///         subtract its own update from the published model and read the others'.
+    uint256 public constant MIN_COHORT = 3;
+    /// @notice Least number of parties of a party task (its parties keep their model shares).
+    uint256 public constant MIN_PARTIES = 2;
 
     uint8 private constant FLAG_COMMITTED = 1;
     uint8 private constant FLAG_DROPPED = 2;
@@ -28,11 +33,14 @@ abstract contract Rounds is Membership, RewardPolicy {
     ///      finalize (flags + score), so finalizing a participant never pays for a fresh slot.
     ///      A participant's reward is derived by the policy from its score, the round's budget
     ///      and the round's normalizer (see `_participantInfo`), so it needs no storage of its own.
+    ///      `exclusion` shares slot 0; finalize reads it only in a round with exclusions
+    ///      (`Round.excludedCount`), so a round without any pays nothing for that check.
     struct Participation {
         // slot 0
         address account;
         uint8 flags;
         int64 score;
+        ExclusionReason exclusion;
         // slot 1
         bytes32 commitment;
     }
@@ -44,6 +52,7 @@ abstract contract Rounds is Membership, RewardPolicy {
         uint64 deadline;
         RoundStatus status;
         uint32 droppedCount;
+        uint16 excludedCount;
         // slots 1-5
         bytes32 globalModelHash;
         bytes32 aggregatedModelHash;
@@ -88,20 +97,16 @@ abstract contract Rounds is Membership, RewardPolicy {
         uint256 rewardPerRound,
         uint256 requiredParticipants
     ) external onlyRole(DEFAULT_ADMIN_ROLE) returns (uint256 taskId) {
-        if (modelSpecHash == bytes32(0) || validationSpecHash == bytes32(0)) revert EmptyHash();
-        if (requiredParticipants == 0 || requiredParticipants > MAX_PARTICIPANTS) {
-            revert InvalidRequiredParticipants(requiredParticipants, MAX_PARTICIPANTS);
-        }
-        if (rewardPerRound > type(uint128).max) revert RewardTooLarge(rewardPerRound);
-        taskId = ++taskCount;
-        _tasks[taskId] = Task({
-            modelSpecHash: modelSpecHash,
-            validationSpecHash: validationSpecHash,
-            rewardPerRound: uint128(rewardPerRound),
-            requiredParticipants: uint32(requiredParticipants),
-            createdAt: uint64(block.timestamp)
-        });
-        emit TaskCreated(taskId, modelSpecHash, validationSpecHash, rewardPerRound, requiredParticipants);
+        taskId = _createTask(modelSpecHash, validationSpecHash, rewardPerRound, requiredParticipants, false);
+    }
+
+    /// @inheritdoc IFederationLedger
+    function createPartyTask(bytes32 modelSpecHash, bytes32 validationSpecHash, uint256 rewardPerRound, uint256 parties)
+        external
+        onlyRole(DEFAULT_ADMIN_ROLE)
+        returns (uint256 taskId)
+    {
+        taskId = _createTask(modelSpecHash, validationSpecHash, rewardPerRound, parties, true);
     }
 
     /// @inheritdoc IFederationLedger
@@ -139,7 +144,15 @@ abstract contract Rounds is Membership, RewardPolicy {
         if (positionOf[msg.sender] != 0) revert AlreadyCommitted(roundId, msg.sender);
         uint256 index = r.participants.length;
         if (index >= MAX_PARTICIPANTS) revert RoundFull(roundId, MAX_PARTICIPANTS);
-        r.participants.push(Participation({account: msg.sender, flags: FLAG_COMMITTED, score: 0, commitment: updateHash}));
+        r.participants.push(
+            Participation({
+                account: msg.sender,
+                flags: FLAG_COMMITTED,
+                score: 0,
+                exclusion: ExclusionReason.None,
+                commitment: updateHash
+            })
+        );
         positionOf[msg.sender] = index + 1;
         m.openCommitments += 1;
         emit UpdateCommitted(roundId, msg.sender, index, updateHash);
@@ -161,7 +174,7 @@ abstract contract Rounds is Membership, RewardPolicy {
     ) external onlyRole(EVALUATOR_ROLE) {
         Round storage r = _openRoundOrRevert(roundId);
         uint256 n = r.participants.length;
-        _checkFinalizeShape(r, roundId, n, participants.length, scores.length, dropped);
+        uint256 required = _checkFinalizeShape(r, roundId, n, participants.length, scores.length, dropped);
         if (aggregatedModelHash == bytes32(0)) revert EmptyHash();
         Settlement memory st = Settlement({
             roundId: roundId,
@@ -170,9 +183,28 @@ abstract contract Rounds is Membership, RewardPolicy {
             paid: 0,
             droppedCount: 0
         });
+        if (r.excludedCount != 0) _checkExclusionsDropped(r.participants, roundId, dropped);
         _settleAll(r.participants, participants, scores, dropped, st);
+        if (n - st.droppedCount < required) revert CohortTooSmall(roundId, n - st.droppedCount, required);
         if (st.paid > st.budget) revert PolicyOverpaid(roundId, st.paid, st.budget);
         _record(r, st, aggregatedModelHash, performance);
+    }
+
+    /// @inheritdoc IFederationLedger
+    /// @dev The reason sits in the participant's slot 0 (see `Participation`); finalize checks it.
+    function excludeParticipant(uint256 roundId, address account, ExclusionReason reason)
+        external
+        onlyRole(EVALUATOR_ROLE)
+    {
+        if (reason == ExclusionReason.None) revert InvalidExclusionReason();
+        Round storage r = _openRoundOrRevert(roundId);
+        uint256 position = _positionOf[roundId][account];
+        if (position == 0) revert NotParticipant(roundId, account);
+        Participation storage p = r.participants[position - 1];
+        if (p.exclusion != ExclusionReason.None) revert AlreadyExcluded(roundId, account, p.exclusion);
+        p.exclusion = reason;
+        ++r.excludedCount;
+        emit ParticipantExcluded(roundId, account, reason);
     }
 
     /// @inheritdoc IFederationLedger
@@ -269,6 +301,32 @@ abstract contract Rounds is Membership, RewardPolicy {
         return _openRoundOrRevert(roundId).participants.length;
     }
 
+    function _createTask(
+        bytes32 modelSpecHash,
+        bytes32 validationSpecHash,
+        uint256 rewardPerRound,
+        uint256 requiredParticipants,
+        bool partyTask
+    ) private returns (uint256 taskId) {
+        if (modelSpecHash == bytes32(0) || validationSpecHash == bytes32(0)) revert EmptyHash();
+        uint256 minimum = partyTask ? MIN_PARTIES : MIN_COHORT;
+        if (requiredParticipants < minimum) revert CohortBelowMinimum(requiredParticipants, minimum);
+        if (requiredParticipants > MAX_PARTICIPANTS) {
+            revert InvalidRequiredParticipants(requiredParticipants, MAX_PARTICIPANTS);
+        }
+        if (rewardPerRound > type(uint128).max) revert RewardTooLarge(rewardPerRound);
+        taskId = ++taskCount;
+        _tasks[taskId] = Task({
+            modelSpecHash: modelSpecHash,
+            validationSpecHash: validationSpecHash,
+            rewardPerRound: uint128(rewardPerRound),
+            requiredParticipants: uint32(requiredParticipants),
+            createdAt: uint64(block.timestamp),
+            partyTask: partyTask
+        });
+        emit TaskCreated(taskId, modelSpecHash, validationSpecHash, rewardPerRound, requiredParticipants);
+    }
+
     function _roundOrRevert(uint256 roundId) private view returns (Round storage r) {
         r = _rounds[roundId];
         if (r.status == RoundStatus.None) revert UnknownRound(roundId);
@@ -280,7 +338,7 @@ abstract contract Rounds is Membership, RewardPolicy {
         if (r.status == RoundStatus.Cancelled) revert RoundIsCancelled(roundId);
     }
 
-    /// @dev Reads calldata only: counts and the bitmap's length.
+    /// @dev Reads calldata and the task's minimum cohort (returned): counts and the bitmap's length.
     function _checkFinalizeShape(
         Round storage r,
         uint256 roundId,
@@ -288,8 +346,8 @@ abstract contract Rounds is Membership, RewardPolicy {
         uint256 participantCount,
         uint256 scoreCount,
         uint256[] calldata dropped
-    ) private view {
-        uint256 required = _tasks[r.taskId].requiredParticipants;
+    ) private view returns (uint256 required) {
+        required = _tasks[r.taskId].requiredParticipants;
         if (n < required) revert NotEnoughParticipants(roundId, n, required);
         if (participantCount != n) revert ParticipantCountMismatch(roundId, n, participantCount);
         if (scoreCount != n) revert ScoreCountMismatch(roundId, n, scoreCount);
@@ -311,6 +369,19 @@ abstract contract Rounds is Membership, RewardPolicy {
             int256 s = scores[i];
             if (s > MAX_ABS_SCORE || s < -MAX_ABS_SCORE) revert ScoreOutOfRange(i, s);
             normalizer = _accumulate(normalizer, s, _isDropped(dropped, i));
+        }
+    }
+
+    /// @dev Runs only in a round with exclusions, so a round without any pays nothing for it.
+    function _checkExclusionsDropped(Participation[] storage records, uint256 roundId, uint256[] calldata dropped)
+        private
+        view
+    {
+        uint256 n = records.length;
+        for (uint256 i; i < n; ++i) {
+            if (records[i].exclusion != ExclusionReason.None && !_isDropped(dropped, i)) {
+                revert ExcludedNotDropped(roundId, i, records[i].account);
+            }
         }
     }
 
@@ -381,7 +452,8 @@ abstract contract Rounds is Membership, RewardPolicy {
             commitment: p.commitment,
             score: p.score,
             reward: finalized ? _rewardOf(r.budget, p.score, isDropped, r.positiveScoreSum) : 0,
-            dropped: isDropped
+            dropped: isDropped,
+            exclusion: p.exclusion
         });
     }
 }

@@ -4,6 +4,8 @@ A run of a few parties that train one joint model (guest and host in vertical FL
 target in transfer learning) is one task with one round on the same ledger as horizontal FL:
 
 * every party joins the consortium with its own key and stake;
+* the task is a party task (each party keeps its model share and no aggregate of updates is
+  published, so every party is included rather than a minimum cohort of three);
 * the task's model-spec hash is the keccak256 of the run's canonical JSON description and its
   validation-spec hash that of the evaluation split's description;
 * the aggregator opens the round on the spec's hash; each party commits the keccak256 of its
@@ -133,7 +135,7 @@ def record_party_run(
     for name, account in accounts.items():
         ledger.join(account, name, node_key_hash(account), stake_wei=stake_wei)
     spec_hash = canonical_hash(run.spec)
-    task_id = ledger.create_task(
+    task_id = ledger.create_party_task(
         admin, spec_hash, canonical_hash(run.validation), reward_per_round, len(parties)
     ).event(TaskCreated).task_id
     round_id = ledger.open_round(aggregator, task_id, spec_hash).event(RoundOpened).round_id

@@ -7,6 +7,7 @@ Everything a caller needs is importable from here, e.g.
 
 from eth_utils import keccak
 
+from incentive.cohort import MIN_COHORT, MIN_PARTIES
 from incentive.ledger.client import LedgerClient
 from incentive.ledger.events import (
     DecryptionRecorded,
@@ -20,6 +21,7 @@ from incentive.ledger.events import (
     MemberSlashed,
     MinStakeChanged,
     ParticipantDropped,
+    ParticipantExcluded,
     ParticipantScored,
     Receipt,
     RewardClaimed,
@@ -41,6 +43,7 @@ from incentive.ledger.records import (
     EVALUATOR_ROLE,
     MINTER_ROLE,
     ROLE_NAMES,
+    ExclusionReason,
     Member,
     MemberStatus,
     ParticipantRecord,
@@ -76,6 +79,7 @@ __all__ = [
     "EVALUATOR_ROLE",
     "EVENT_TYPES",
     "EventDecoder",
+    "ExclusionReason",
     "FINALIZE_GAS_BASE",
     "FINALIZE_GAS_PER_PARTICIPANT",
     "GAS",
@@ -86,6 +90,8 @@ __all__ = [
     "LedgerClient",
     "LedgerEvent",
     "MINTER_ROLE",
+    "MIN_COHORT",
+    "MIN_PARTIES",
     "Member",
     "MemberApproved",
     "MemberJoined",
@@ -95,6 +101,7 @@ __all__ = [
     "MembershipRequested",
     "MinStakeChanged",
     "ParticipantDropped",
+    "ParticipantExcluded",
     "ParticipantRecord",
     "ParticipantScored",
     "ROLE_NAMES",

@@ -42,6 +42,7 @@ from incentive.ledger.records import (
     AGGREGATOR_ROLE,
     EVALUATOR_ROLE,
     MINTER_ROLE,
+    ExclusionReason,
     Member,
     MemberStatus,
     ParticipantRecord,
@@ -233,9 +234,28 @@ class LedgerClient:
         reward_per_round: int,
         required_participants: int,
     ) -> Receipt:
-        """Create a task (admin); the receipt's :class:`TaskCreated` carries ``task_id``."""
+        """Create a task (admin); the receipt's :class:`TaskCreated` carries ``task_id``.
+
+        ``required_participants`` is the task's minimum cohort: the least number of included
+        participants a round needs to be finalized, :data:`MIN_COHORT` or more (fewer raises
+        ``LedgerRevert`` ``CohortBelowMinimum``).
+        """
         args = [to_bytes32(model_spec_hash), to_bytes32(validation_spec_hash), reward_per_round, required_participants]
         return self._send(admin, "createTask", args)
+
+    def create_party_task(
+        self,
+        admin: LocalAccount,
+        model_spec_hash: bytes | str,
+        validation_spec_hash: bytes | str,
+        reward_per_round: int,
+        parties: int,
+    ) -> Receipt:
+        """Create a party task (admin): a run whose ``parties`` keep their own model shares (vertical FL,
+        transfer learning), each of which must be included when a round is finalized (:data:`MIN_PARTIES` or more).
+        """
+        args = [to_bytes32(model_spec_hash), to_bytes32(validation_spec_hash), reward_per_round, parties]
+        return self._send(admin, "createPartyTask", args)
 
     def open_round(
         self,
@@ -302,6 +322,16 @@ class LedgerClient:
         ]
         gas = FINALIZE_GAS_BASE + FINALIZE_GAS_PER_PARTICIPANT * max(len(scores), len(participants))
         return self._send(evaluator, "finalizeRound", args, gas=gas)
+
+    def exclude(self, evaluator: LocalAccount, round_id: int, account: str, reason: ExclusionReason) -> Receipt:
+        """Leave ``account`` out of the open round's aggregate for ``reason`` (evaluator).
+
+        The receipt carries :class:`ParticipantExcluded`; :meth:`finalize` must then mark it
+        dropped (the contract rejects it otherwise with ``ExcludedNotDropped``): it is recorded
+        with its reason and not rewarded.
+        """
+        reason = ExclusionReason(reason)
+        return self._send(evaluator, "excludeParticipant", [round_id, Web3.to_checksum_address(account), int(reason)])
 
     def cancel_round(self, manager: LocalAccount, round_id: int, reason: str = "cancelled by its manager") -> Receipt:
         """Cancel an open round (aggregator or admin), recording ``reason`` (1 to 256 bytes).
@@ -418,6 +448,7 @@ class LedgerClient:
             reward_per_round=t[2],
             required_participants=t[3],
             created_at=t[4],
+            party_task=t[5],
         )
 
     def tasks(self) -> list[Task]:
@@ -531,6 +562,7 @@ class LedgerClient:
             score=p[3],
             reward=p[4],
             dropped=p[5],
+            exclusion=ExclusionReason(p[6]),
         )
 
     def transact(

@@ -136,6 +136,13 @@ class ParticipantScored(LedgerEvent):
 
 
 @dataclass(frozen=True, kw_only=True)
+class ParticipantExcluded(LedgerEvent):
+    round_id: int
+    member: str
+    reason: int
+
+
+@dataclass(frozen=True, kw_only=True)
 class ParticipantDropped(LedgerEvent):
     round_id: int
     member: str

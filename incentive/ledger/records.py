@@ -42,6 +42,15 @@ class RoundStatus(IntEnum):
     CANCELLED = 3
 
 
+class ExclusionReason(IntEnum):
+    """Why the evaluator left a committed participant out of a round (mirrors ``IFederationLedger.ExclusionReason``)."""
+
+    NONE = 0
+    INVALID_UPDATE = 1
+    GATED = 2
+
+
+
 @dataclass(frozen=True)
 class Member:
     """A member as the ledger records it (stake in wei; score fixed point; rewards in token units)."""
@@ -79,6 +88,7 @@ class Task:
     reward_per_round: int
     required_participants: int
     created_at: int
+    party_task: bool = False
 
 
 @dataclass(frozen=True)
@@ -92,6 +102,7 @@ class ParticipantRecord:
     score: int
     reward: int
     dropped: bool
+    exclusion: ExclusionReason = ExclusionReason.NONE
 
 
 @dataclass(frozen=True)

@@ -30,6 +30,8 @@ GAS = {
     "grantRole": 120_000,
     "revokeRole": 80_000,
     "createTask": 200_000,
+    "createPartyTask": 200_000,
+    "excludeParticipant": 80_000,
     "openRound": 220_000,
     "commit": 250_000,
     "claim": 150_000,

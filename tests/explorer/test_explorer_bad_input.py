@@ -29,7 +29,7 @@ def small_ledger():
     chain = embedded_chain()
     admin = chain.new_account()
     ledger = LedgerClient.deploy(chain, admin)
-    ledger.create_task(admin, keccak(text="spec"), keccak(text="validation"), 10**18, 1).event(TaskCreated)
+    ledger.create_task(admin, keccak(text="spec"), keccak(text="validation"), 10**18, 3).event(TaskCreated)
     return chain, ledger
 
 

@@ -61,7 +61,7 @@ def deploy_env(chain: Chain) -> LedgerEnv:
         member = chain.new_account(balance_wei=10**20)
         ledger.join(member, f"Member {i}", keccak(text=f"node key {i}"), stake_wei=MIN_STAKE)
         members.append(member)
-    task_id = ledger.create_task(admin, keccak(text="model"), keccak(text="validation"), REWARD, 2).event(TaskCreated).task_id
+    task_id = ledger.create_task(admin, keccak(text="model"), keccak(text="validation"), REWARD, 3).event(TaskCreated).task_id
     env = LedgerEnv(chain, ledger, admin, aggregator, evaluator, members, outsider, task_id)
     env.snapshot = chain.snapshot()
     return env

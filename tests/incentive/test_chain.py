@@ -107,7 +107,7 @@ def test_the_ledger_survives_an_anvil_restart(tmp_path):
         chain = connect(node.url)
         admin = chain.new_account()
         ledger = LedgerClient.deploy(chain, admin, aggregator=admin.address, evaluator=admin.address)
-        task_id = ledger.create_task(admin, keccak(text="m"), keccak(text="v"), 10, 1).event(TaskCreated).task_id
+        task_id = ledger.create_task(admin, keccak(text="m"), keccak(text="v"), 10, 3).event(TaskCreated).task_id
         round_id = ledger.open_round(admin, task_id, keccak(text="g")).event(RoundOpened).round_id
     assert state.is_file() and node.process.returncode is not None
 
@@ -139,16 +139,20 @@ def test_the_client_works_on_a_hardhat_node():
             except ChainError:
                 assert process.poll() is None and time.monotonic() < deadline, "hardhat node did not start"
                 time.sleep(0.3)
-        admin, member = chain.new_account(), chain.new_account()
+        admin = chain.new_account()
+        members = [chain.new_account() for _ in range(3)]
         ledger = LedgerClient.deploy(chain, admin, aggregator=admin.address, evaluator=admin.address)
-        ledger.join(member, "Hospital", keccak(text="k"), stake_wei=ledger.min_stake())
-        task_id = ledger.create_task(admin, keccak(text="m"), keccak(text="v"), 100, 1).event(TaskCreated).task_id
+        for i, m in enumerate(members):
+            ledger.join(m, f"Hospital {i}", keccak(text=f"k{i}"), stake_wei=ledger.min_stake())
+        task_id = ledger.create_task(admin, keccak(text="m"), keccak(text="v"), 100, 3).event(TaskCreated).task_id
         round_id = ledger.open_round(admin, task_id, keccak(text="g")).event(RoundOpened).round_id
-        ledger.commit(member, round_id, keccak(text="u"))
+        for i, m in enumerate(members):
+            ledger.commit(m, round_id, keccak(text=f"u{i}"))
+        member = members[0]
 
         with pytest.raises(LedgerRevert) as excinfo:
-            ledger.commit(member, round_id, keccak(text="u"))
-        ledger.finalize(admin, round_id, keccak(text="a"), 1, [5])
+            ledger.commit(member, round_id, keccak(text="u0"))
+        ledger.finalize(admin, round_id, keccak(text="a"), 1, [5, 0, 0])
 
         assert (excinfo.value.error_name, excinfo.value.args) == ("AlreadyCommitted", (round_id, member.address))
         assert ledger.member(member.address).pending_reward == 100

@@ -1,5 +1,6 @@
 """Property tests on the chain: finalize with random score vectors agrees with the Python mirror to
-the unit, and the rewards plus the dust are the budget; stakes in = stakes out + slashed + held.
+the unit, and the rewards plus the dust are the budget (or, below the minimum cohort, is refused and
+changes nothing); stakes in = stakes out + slashed + held.
 
 Rounds of several sizes and budgets are opened and committed once per module; each example reverts
 the chain to that state, finalizes one of them and checks every participant.
@@ -12,10 +13,11 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from ledger_helpers import MIN_STAKE, deploy_env, leave_now, update_hash
 
-from incentive.ledger import RoundFinalized, TaskCreated, keccak
+from incentive.errors import LedgerRevert
+from incentive.ledger import MIN_COHORT, RoundFinalized, RoundStatus, TaskCreated, keccak
 from incentive.rewards import MAX_ABS_SCORE, MAX_BUDGET, split_rewards
 
-SIZES = (1, 2, 3, 6)
+SIZES = (3, 4, 6)
 BUDGETS = (1, 999_999_937, 10**18, MAX_BUDGET)
 EXAMPLES = settings(
     max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture], derandomize=True
@@ -27,7 +29,7 @@ def rounds_env(chain):
     env = deploy_env(chain)
     rounds = {}
     for budget in BUDGETS:
-        task_id = env.ledger.create_task(env.admin, keccak(text="m"), keccak(text="v"), budget, 1).event(TaskCreated).task_id
+        task_id = env.ledger.create_task(env.admin, keccak(text="m"), keccak(text="v"), budget, MIN_COHORT).event(TaskCreated).task_id
         for size in SIZES:
             round_id = env.open_round(task_id=task_id)
             env.commit_all(round_id, env.members[:size])
@@ -58,7 +60,15 @@ def test_finalize_matches_the_python_mirror_to_the_unit(rounds_env, case):
     budget, size, scores, dropped = case
     env.chain.revert(env.snapshot)
     round_id = rounds[budget, size]
+    included = size - sum(dropped)
 
+    if included < MIN_COHORT:
+        with pytest.raises(LedgerRevert) as excinfo:
+            env.ledger.finalize(env.evaluator, round_id, keccak(text="agg"), 1, scores, dropped)
+        assert (excinfo.value.error_name, excinfo.value.args) == ("CohortTooSmall", (round_id, included, MIN_COHORT))
+        assert env.ledger.round(round_id).status == RoundStatus.OPEN
+        assert all(env.ledger.member(m.address).pending_reward == 0 for m in env.members)
+        return
     receipt = env.ledger.finalize(env.evaluator, round_id, keccak(text="agg"), 1, scores, dropped)
 
     expected = split_rewards(budget, scores, dropped)

@@ -13,9 +13,12 @@ from incentive.ledger import (
     AGGREGATOR_ROLE,
     DEFAULT_ADMIN_ROLE,
     EVALUATOR_ROLE,
+    MIN_COHORT,
+    ExclusionReason,
     LedgerClient,
     MemberJoined,
     ParticipantDropped,
+    ParticipantExcluded,
     ParticipantScored,
     RewardClaimed,
     RoleGranted,
@@ -54,7 +57,8 @@ def test_create_task_records_it(env):
     ("signer", "required", "model", "expected"),
     [
         ("aggregator", 1, keccak(text="m"), ("AccessControlUnauthorizedAccount", ("aggregator", hex32(DEFAULT_ADMIN_ROLE)))),
-        ("admin", 0, keccak(text="m"), ("InvalidRequiredParticipants", (0, 512))),
+        ("admin", 0, keccak(text="m"), ("CohortBelowMinimum", (0, 3))),
+        ("admin", 2, keccak(text="m"), ("CohortBelowMinimum", (2, 3))),
         ("admin", 513, keccak(text="m"), ("InvalidRequiredParticipants", (513, 512))),
         ("admin", 1, b"\0" * 32, ("EmptyHash", ())),
     ],
@@ -152,8 +156,8 @@ def test_commit_after_the_deadline_is_rejected(env):
 
 def test_commits_after_finalization_or_cancellation_or_to_unknown_rounds_are_rejected(env):
     finalized = env.open_round()
-    env.commit_all(finalized, env.members[:2])
-    env.ledger.finalize(env.evaluator, finalized, AGGREGATED, PERFORMANCE, [1, 1])
+    env.commit_all(finalized, env.members[:3])
+    env.ledger.finalize(env.evaluator, finalized, AGGREGATED, PERFORMANCE, [1, 1, 1])
     cancelled = env.open_round()
     env.ledger.cancel_round(env.aggregator, cancelled)
 
@@ -208,9 +212,9 @@ def test_finalize_records_scores_rewards_and_dust(env):
 
 
 def test_rewards_accumulate_and_are_claimed_as_tokens(env):
-    for scores in ([3, 1], [1, 1]):
+    for scores in ([3, 1, 0], [1, 1, 0]):
         round_id = env.open_round()
-        env.commit_all(round_id, env.members[:2])
+        env.commit_all(round_id, env.members[:3])
         env.ledger.finalize(env.evaluator, round_id, AGGREGATED, PERFORMANCE, scores)
     first = env.members[0]
     owed = REWARD * 3 // 4 + REWARD // 2
@@ -238,11 +242,11 @@ def test_a_round_where_nobody_scores_positive_leaves_the_whole_budget_as_dust(en
 
 def test_finalizing_twice_is_rejected(env):
     round_id = env.open_round()
-    env.commit_all(round_id, env.members[:2])
-    env.ledger.finalize(env.evaluator, round_id, AGGREGATED, PERFORMANCE, [1, 2])
+    env.commit_all(round_id, env.members[:3])
+    env.ledger.finalize(env.evaluator, round_id, AGGREGATED, PERFORMANCE, [1, 2, 0])
 
     with pytest.raises(LedgerRevert) as excinfo:
-        env.ledger.finalize(env.evaluator, round_id, AGGREGATED, PERFORMANCE, [1, 2])
+        env.ledger.finalize(env.evaluator, round_id, AGGREGATED, PERFORMANCE, [1, 2, 0])
 
     assert revert(excinfo) == ("RoundAlreadyFinalized", (round_id,))
 
@@ -285,34 +289,120 @@ def test_score_lists_must_match_the_participants_in_length_and_order(env):
 
 def test_a_round_below_the_required_participants_cannot_be_finalized(env):
     round_id = env.open_round()
-    env.commit_all(round_id, env.members[:1])
+    env.commit_all(round_id, env.members[:2])
 
     with pytest.raises(LedgerRevert) as excinfo:
-        env.ledger.finalize(env.evaluator, round_id, AGGREGATED, PERFORMANCE, [1])
+        env.ledger.finalize(env.evaluator, round_id, AGGREGATED, PERFORMANCE, [1, 1])
 
-    assert revert(excinfo) == ("NotEnoughParticipants", (round_id, 1, 2))
+    assert revert(excinfo) == ("NotEnoughParticipants", (round_id, 2, 3))
+
+
+def test_a_round_with_fewer_included_than_the_minimum_cohort_cannot_be_finalized(env):
+    round_id = env.open_round()
+    env.commit_all(round_id, env.members[:3])
+
+    with pytest.raises(LedgerRevert) as excinfo:
+        env.ledger.finalize(env.evaluator, round_id, AGGREGATED, PERFORMANCE, [1, 1, 0], dropped=[False, False, True])
+
+    assert revert(excinfo) == ("CohortTooSmall", (round_id, 2, MIN_COHORT))
+    assert env.ledger.round(round_id).status is RoundStatus.OPEN
+    assert env.ledger.member(env.members[0].address).pending_reward == 0
+
+
+def test_a_task_can_raise_its_minimum_cohort(env):
+    task_id = env.ledger.create_task(env.admin, keccak(text="m4"), keccak(text="v4"), REWARD, 4).event(TaskCreated).task_id
+    round_id = env.open_round(task_id=task_id)
+    env.commit_all(round_id, env.members[:5])
+
+    with pytest.raises(LedgerRevert) as excinfo:
+        env.ledger.finalize(env.evaluator, round_id, AGGREGATED, PERFORMANCE, [1] * 5, dropped=[True, True] + [False] * 3)
+    env.ledger.finalize(env.evaluator, round_id, AGGREGATED, PERFORMANCE, [1] * 5, dropped=[True] + [False] * 4)
+
+    assert revert(excinfo) == ("CohortTooSmall", (round_id, 3, 4))
+    assert env.ledger.round(round_id).status is RoundStatus.FINALIZED
+
+
+def test_a_party_task_finalizes_with_all_its_parties(env):
+    task_id = env.ledger.create_party_task(env.admin, keccak(text="vfl"), keccak(text="v"), REWARD, 2).event(TaskCreated).task_id
+    round_id = env.open_round(task_id=task_id)
+    env.commit_all(round_id, env.members[:2])
+
+    with pytest.raises(LedgerRevert) as one_party:
+        env.ledger.create_party_task(env.admin, keccak(text="vfl"), keccak(text="v"), REWARD, 1)
+    with pytest.raises(LedgerRevert) as party_missing:
+        env.ledger.finalize(env.evaluator, round_id, AGGREGATED, PERFORMANCE, [1, 1], dropped=[False, True])
+    env.ledger.finalize(env.evaluator, round_id, AGGREGATED, PERFORMANCE, [1, 1])
+
+    assert env.ledger.task(task_id).party_task and not env.ledger.task(env.task_id).party_task
+    assert revert(one_party) == ("CohortBelowMinimum", (1, 2))
+    assert revert(party_missing) == ("CohortTooSmall", (round_id, 1, 2))
+    assert env.ledger.round(round_id).status is RoundStatus.FINALIZED
+
+
+# ---------------------------------------------------------------- exclusions
+
+
+def test_an_excluded_participant_is_recorded_with_its_reason_and_not_rewarded(env):
+    round_id = env.open_round()
+    members = env.commit_all(round_id, env.members[:4])
+
+    excluded = env.ledger.exclude(env.evaluator, round_id, members[1].address, ExclusionReason.INVALID_UPDATE)
+    env.ledger.finalize(env.evaluator, round_id, AGGREGATED, PERFORMANCE, [1, 0, 1, 2], dropped=[False, True, False, False])
+
+    event = excluded.event(ParticipantExcluded)
+    assert (event.round_id, event.member, event.reason) == (round_id, members[1].address, ExclusionReason.INVALID_UPDATE)
+    records = env.ledger.participants(round_id)
+    assert [p.exclusion for p in records] == [ExclusionReason.NONE, ExclusionReason.INVALID_UPDATE, ExclusionReason.NONE, ExclusionReason.NONE]
+    assert (records[1].dropped, records[1].reward) == (True, 0)
+    assert env.ledger.round(round_id).dropped_count == 1
+
+
+def test_exclusions_are_checked(env):
+    round_id = env.open_round()
+    members = env.commit_all(round_id, env.members[:4])
+    env.ledger.exclude(env.evaluator, round_id, members[0].address, ExclusionReason.GATED)
+
+    errors = {}
+    for case, call in {
+        "not evaluator": lambda: env.ledger.exclude(env.aggregator, round_id, members[1].address, ExclusionReason.GATED),
+        "no reason": lambda: env.ledger.exclude(env.evaluator, round_id, members[1].address, ExclusionReason.NONE),
+        "twice": lambda: env.ledger.exclude(env.evaluator, round_id, members[0].address, ExclusionReason.INVALID_UPDATE),
+        "not committed": lambda: env.ledger.exclude(env.evaluator, round_id, env.outsider.address, ExclusionReason.GATED),
+        "rewarded anyway": lambda: env.ledger.finalize(env.evaluator, round_id, AGGREGATED, PERFORMANCE, [1, 1, 1, 1]),
+    }.items():
+        with pytest.raises(LedgerRevert) as excinfo:
+            call()
+        errors[case] = revert(excinfo)
+
+    assert errors == {
+        "not evaluator": ("AccessControlUnauthorizedAccount", (env.aggregator.address, hex32(EVALUATOR_ROLE))),
+        "no reason": ("InvalidExclusionReason", ()),
+        "twice": ("AlreadyExcluded", (round_id, members[0].address, ExclusionReason.GATED)),
+        "not committed": ("NotParticipant", (round_id, env.outsider.address)),
+        "rewarded anyway": ("ExcludedNotDropped", (round_id, 0, members[0].address)),
+    }
 
 
 def test_out_of_range_scores_and_dropout_bits_are_rejected(env):
     round_id = env.open_round()
-    env.commit_all(round_id, env.members[:2])
+    env.commit_all(round_id, env.members[:3])
     participants = env.ledger.participant_addresses(round_id)
 
     with pytest.raises(LedgerRevert) as score_error:
-        env.ledger.finalize(env.evaluator, round_id, AGGREGATED, PERFORMANCE, [1, 2**63])
+        env.ledger.finalize(env.evaluator, round_id, AGGREGATED, PERFORMANCE, [1, 2**63, 0])
     with pytest.raises(LedgerRevert) as bit_error:
         env.ledger.transact(
             env.evaluator, env.ledger.contract, "finalizeRound",
-            [round_id, AGGREGATED, PERFORMANCE, participants, [1, 1], [0b100]], gas=400_000,
+            [round_id, AGGREGATED, PERFORMANCE, participants, [1, 1, 1], [0b1000]], gas=400_000,
         )
     with pytest.raises(LedgerRevert) as length_error:
         env.ledger.transact(
             env.evaluator, env.ledger.contract, "finalizeRound",
-            [round_id, AGGREGATED, PERFORMANCE, participants, [1, 1], [0, 0]], gas=400_000,
+            [round_id, AGGREGATED, PERFORMANCE, participants, [1, 1, 1], [0, 0]], gas=400_000,
         )
 
     assert revert(score_error) == ("ScoreOutOfRange", (1, 2**63))
-    assert revert(bit_error) == ("DroppedIndexOutOfRange", (round_id, 2))
+    assert revert(bit_error) == ("DroppedIndexOutOfRange", (round_id, 3))
     assert revert(length_error) == ("DroppedBitmapTooLong", (2, 1))
 
 
@@ -351,14 +441,14 @@ def test_views_reject_unknown_rounds_and_non_participants(env):
 def test_event_history_tells_the_whole_story(env):
     start = env.chain.w3.eth.block_number + 1
     round_id = env.open_round()
-    env.commit_all(round_id, env.members[:2])
-    env.ledger.finalize(env.evaluator, round_id, AGGREGATED, PERFORMANCE, [2, 1])
+    env.commit_all(round_id, env.members[:3])
+    env.ledger.finalize(env.evaluator, round_id, AGGREGATED, PERFORMANCE, [2, 1, 0])
 
     recent = env.ledger.events(from_block=start)
     everything = env.ledger.events()
 
     assert [type(e).__name__ for e in recent] == [
-        "RoundOpened", "UpdateCommitted", "UpdateCommitted", "ParticipantScored", "ParticipantScored", "RoundFinalized",
+        "RoundOpened", *["UpdateCommitted"] * 3, *["ParticipantScored"] * 3, "RoundFinalized",
     ]
     assert [e.block_number for e in recent] == sorted(e.block_number for e in recent)
     granted = {(e.role, e.account) for e in everything if isinstance(e, RoleGranted)}
