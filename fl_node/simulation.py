@@ -36,6 +36,7 @@ from fl_node.seeds import CENTRALIZED, NODE_TRAINING, derive_seed
 from fl_node.task import DataConfig, ModelChoice, TaskConfig, build_task
 from fl_node.training import Metrics, TrainConfig, evaluate, train_centralized
 from fl_node.transport.inprocess import InProcessTransport
+from incentive.cohort import MIN_COHORT
 
 
 @dataclass(frozen=True)
@@ -44,8 +45,8 @@ class RoundConfig:
 
     Attributes
     ----------
-    min_participants : int (default: 1)
-        Usable submissions needed to complete the round.
+    min_participants : int (default: 3)
+        Usable submissions needed to complete the round (at least the minimum cohort, 3).
     deadline_s : float | None (default: None, wait for all)
         Submissions not in by then are dropped.
     max_workers : int (default: 1)
@@ -55,7 +56,7 @@ class RoundConfig:
         same seeds) before RoundAborted.
     """
 
-    min_participants: int = 1
+    min_participants: int = MIN_COHORT
     deadline_s: float | None = None
     max_workers: int = 1
     retries: int = 0

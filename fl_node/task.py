@@ -34,6 +34,7 @@ from fl_node.privacy import noise_multiplier_for
 from fl_node.training import TrainConfig
 from incentive.chain import Chain
 from incentive.ledger import LedgerClient
+from incentive.cohort import MIN_COHORT
 
 TOKEN = 10**18
 
@@ -211,7 +212,8 @@ class TaskConfig:
     patience : int (default: 0, off)
         Stop after this many rounds without a better validation metric than the best round's,
         whose model is the one released.
-    min_participants : int (default: 2)
+    min_participants : int (default: 3)
+        Usable submissions a round needs; at least the ledger's minimum cohort (3).
     seed : int (default: 0)
         Seeds the data split, the initial model, local training, rounding and the scorer.
     """
@@ -226,8 +228,12 @@ class TaskConfig:
     privacy: PrivacyConfig = field(default_factory=PrivacyConfig)
     rounds: int = 8
     patience: int = 0
-    min_participants: int = 2
+    min_participants: int = MIN_COHORT
     seed: int = 0
+
+    def __post_init__(self) -> None:
+        if self.min_participants < MIN_COHORT:
+            raise FlNodeError(f"min_participants must be at least the minimum cohort {MIN_COHORT}, got {self.min_participants}")
 
     def codec_for(self, participants: int) -> CodecConfig:
         """The codec of a task with ``participants`` members: headroom for at least all of them."""

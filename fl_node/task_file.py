@@ -36,7 +36,7 @@ HEADER = """\
 COMMENTS: dict[str, str] = {
     "rounds": "Rounds the task runs (serve: rounds finalized on chain when the run ends).",
     "patience": "Stop after this many rounds without a better validation metric; the best round's model is released. 0: run every round.",
-    "min_participants": "Usable submissions a round needs; with fewer the round is cancelled on chain.",
+    "min_participants": "Usable submissions a round needs (at least 3); with fewer the round is cancelled on chain.",
     "seed": "Seeds the initial model, local training, rounding and the scorer (demo: the data split too).",
     "data": "The data: CSV columns of a consortium, bundled data set and split of a rehearsal.",
     "data.dataset": f"Bundled data set of `demo`: {', '.join(BUILTIN_DATASETS)}.",

@@ -12,6 +12,7 @@ from rich.table import Table
 
 from fl_node.cli.app import EXIT_CHECK_FAILED, BadInput, JsonOption, app, console, write_json
 from fl_node.cli.audit_cmd import print_audit
+from incentive.cohort import MIN_COHORT
 
 consortium_app = typer.Typer(help="Consortium mode: node operators on Flower, against a real Ethereum node.", no_args_is_help=True)
 app.add_typer(consortium_app, name="consortium")
@@ -25,7 +26,7 @@ def local_command(
     seed: int = typer.Option(0, "--seed", help="Seeds data splits, training, rounding and the scorer."),
     dataset: str = typer.Option("breast_cancer", "--dataset", help="breast_cancer, digits or wine."),
     key_bits: int = typer.Option(2048, "--key-bits", help="Paillier modulus size."),
-    min_participants: int = typer.Option(2, "--min-participants", help="Usable submissions a round needs."),
+    min_participants: int = typer.Option(MIN_COHORT, "--min-participants", help="Usable submissions a round needs (at least 3)."),
     compare: bool = typer.Option(
         True, "--compare/--no-compare", help="Also run the same federation in process (per-round overhead, same final model)."
     ),
@@ -41,8 +42,11 @@ def local_command(
     from fl_node.task import CustodyConfig, DataConfig, TaskConfig
     from fl_node.transport.netns import netns_available
 
-    if nodes < 2 or rounds < 1 or not 1 <= min_participants <= nodes:
-        raise BadInput(f"need --nodes >= 2, --rounds >= 1 and 1 <= --min-participants <= --nodes (got {nodes}, {rounds}, {min_participants})")
+    if nodes < MIN_COHORT or rounds < 1 or not MIN_COHORT <= min_participants <= nodes:
+        raise BadInput(
+            f"need --nodes >= {MIN_COHORT}, --rounds >= 1 and {MIN_COHORT} <= --min-participants <= --nodes "
+            f"(got {nodes}, {rounds}, {min_participants})"
+        )
     if hosts not in ("loopback", "netns"):
         raise BadInput(f"--hosts must be loopback or netns, got {hosts!r}")
     if hosts == "netns" and insecure:

@@ -11,6 +11,7 @@ from rich.table import Table
 from fl_node.cli.app import BadInput, JsonOption, app, console, write_json
 from fl_node.cli.chain_cmd import ChainIdOption, open_chain
 from fl_node.cli.task_cmd import refuse_task_flags
+from incentive.cohort import MIN_COHORT
 
 if TYPE_CHECKING:
     from fl_node.task import TaskConfig
@@ -59,7 +60,7 @@ def serve_command(
     label: str = typer.Option("label", "--label", help="Label column of --validation."),
     id_columns: list[str] = typer.Option([], "--id-column", help="A column of --validation that identifies records, not a feature (repeatable)."),
     drop: list[str] = typer.Option([], "--drop", help="A column of --validation to leave out of the features (repeatable)."),
-    min_participants: int = typer.Option(2, "--min-participants", help="Usable submissions a round needs."),
+    min_participants: int = typer.Option(MIN_COHORT, "--min-participants", help="Usable submissions a round needs (at least 3)."),
     key_bits: int = typer.Option(2048, "--key-bits", help="Paillier modulus size of a new task."),
     seed: int = typer.Option(0, "--seed", help="Seeds the initial model and the scorer of a new task."),
     superlink: str | None = typer.Option(None, "--superlink", help="Use this running SuperLink, HOST:PORT (default: start one)."),
@@ -99,6 +100,8 @@ def serve_command(
     rounds, nodes = task_config.rounds, task_config.data.nodes
     if rounds < 1 or nodes < 1:
         raise BadInput(f"--rounds and --nodes must be at least 1, got {rounds}, {nodes}")
+    if not MIN_COHORT <= task_config.min_participants <= nodes:
+        raise BadInput(f"--min-participants must be in {MIN_COHORT}..--nodes ({nodes}), got {task_config.min_participants}")
     listen = address or f"{LOOPBACK}:{port}"
     host, port = split_address(listen)
     if (certs is None) == (not insecure):

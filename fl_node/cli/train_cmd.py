@@ -15,6 +15,7 @@ from rich.table import Table
 from fl_node.cli.app import BadInput, JsonOption, app, console, write_json
 from incentive.atomic import write_atomic
 from fl_node.cli.key_options import KeyPassphraseFileOption, key_passphrase
+from incentive.cohort import MIN_COHORT
 
 if TYPE_CHECKING:
     from fl_node.data import Dataset
@@ -49,7 +50,7 @@ def train_command(
     degree: int = typer.Option(1, "--degree", help="Damgård–Jurik degree of the packed codec (1: Paillier)."),
     randomness: str = typer.Option("full", "--randomness", help="Encryption randomness: full (r^n) or short (DJN h^a, extra assumption)."),
     clip: float = typer.Option(1.0, "--clip", help="Clip bound of each weighted-delta value."),
-    min_participants: int = typer.Option(1, "--min-participants", help="Submissions a round needs to complete."),
+    min_participants: int = typer.Option(MIN_COHORT, "--min-participants", help="Submissions a round needs to complete (at least 3)."),
     aggregation: str = typer.Option("fedavg", "--aggregation", help="fedavg, or gated: each round leaves out participants whose GTG contribution is at or below --gate-threshold."),
     gate_threshold: float = typer.Option(0.0, "--gate-threshold", help="Score at or below which gated aggregation leaves a participant out."),
     dp_epsilon: float = typer.Option(0.0, "--dp-epsilon", help="Client-level DP budget over all rounds (0: no DP)."),
@@ -70,8 +71,8 @@ def train_command(
         raise BadInput("give --seed S or --seeds K, not both")
     if seeds is not None and seeds < 1:
         raise BadInput(f"--seeds must be at least 1, got {seeds}")
-    if not 1 <= min_participants <= nodes:
-        raise BadInput(f"--min-participants must be in 1..{nodes}, got {min_participants}")
+    if not MIN_COHORT <= min_participants <= nodes:
+        raise BadInput(f"--min-participants must be in {MIN_COHORT}..{nodes} (a round of fewer would show each its peers' updates), got {min_participants}")
     if aggregation not in ("fedavg", "gated"):
         raise BadInput(f"unknown aggregation {aggregation!r}; choose fedavg or gated")
     if dp_epsilon < 0 or not 0 < dp_delta < 1 or dp_clip <= 0:

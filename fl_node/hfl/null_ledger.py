@@ -2,11 +2,13 @@
 
 :class:`NullLedger` has exactly the ledger methods the
 :class:`~fl_node.hfl.coordinator.Coordinator` and a :class:`~fl_node.hfl.node.LedgerNode`
-call (open, commit, participants, cancel, record and read decryptions, finalize, member,
-rounds), so that the same
+call (open, commit, participants, exclude, cancel, record and read decryptions, finalize,
+member, rounds), so that the same
 coordinator and :func:`~fl_node.hfl.runner.run_federation` drive a run with no chain. Nothing
 is signed, staked or paid: accounts are names (:class:`NullAccount`), members have no stake
-(so nobody is ever slashed), rewards are 0.
+(so nobody is ever slashed), rewards are 0. The ledger's round rules hold as on chain: a round
+with fewer than :data:`~incentive.cohort.MIN_COHORT` included participants is not finalized, and
+an excluded participant must be finalized as dropped.
 """
 
 from __future__ import annotations
@@ -16,8 +18,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
 from fl_node.errors import FlNodeError
+from incentive.cohort import MIN_COHORT
 from incentive.ledger import (
     DecryptionRecorded,
+    ExclusionReason,
     Member,
     MemberStatus,
     ParticipantRecord,
@@ -84,6 +88,23 @@ class NullLedger:
         """The round's committed participants, in commitment order."""
         return list(self._round(round_id).participants)
 
+    def exclude(self, account: NullAccount, round_id: int, address: str, reason: ExclusionReason) -> Receipt:
+        """Record that ``address`` is left out of the open round ``round_id`` for ``reason``."""
+        reason = ExclusionReason(reason)
+        with self._lock:
+            r = self._open(round_id)
+            if reason == ExclusionReason.NONE:
+                raise FlNodeError("InvalidExclusionReason: an exclusion needs a reason")
+            records = list(r.participants)
+            index = next((i for i, p in enumerate(records) if p.account == address), None)
+            if index is None:
+                raise FlNodeError(f"NotParticipant: {address} did not commit to round {round_id}")
+            if records[index].exclusion != ExclusionReason.NONE:
+                raise FlNodeError(f"AlreadyExcluded: {address} was already excluded from round {round_id}")
+            records[index] = replace(records[index], exclusion=reason)
+            self._rounds[round_id] = replace(r, participants=tuple(records))
+        return Receipt(tx_hash="", block_number=0, gas_used=0, events=())
+
     def cancel_round(self, account: NullAccount, round_id: int, reason: str = "cancelled by its manager") -> None:
         """Cancel the open round, recording ``reason`` in :attr:`cancellations`; its id is opened again next."""
         with self._lock:
@@ -102,11 +123,24 @@ class NullLedger:
         dropped: Sequence[bool],
         participants: Sequence[str],
     ) -> Receipt:
-        """Record the round's result; ``scores`` and ``dropped`` are in the order of ``participants``."""
+        """Record the round's result; ``scores`` and ``dropped`` are in the order of ``participants``.
+
+        Raises
+        ------
+        FlNodeError
+            Other participants than the committed ones, an excluded participant not marked dropped,
+            or fewer than MIN_COHORT included participants (the ledger's ``CohortTooSmall``).
+        """
         with self._lock:
             r = self._open(round_id)
             if list(participants) != [p.account for p in r.participants]:
                 raise FlNodeError(f"round {round_id}: finalize names {list(participants)}, committed are {[p.account for p in r.participants]}")
+            for p, d in zip(r.participants, dropped, strict=True):
+                if p.exclusion != ExclusionReason.NONE and not d:
+                    raise FlNodeError(f"round {round_id}: ExcludedNotDropped: {p.account} was excluded")
+            included = len(r.participants) - sum(map(bool, dropped))
+            if included < MIN_COHORT:
+                raise FlNodeError(f"round {round_id}: CohortTooSmall: {included} included, fewer than the minimum cohort {MIN_COHORT}")
             records = tuple(replace(p, score=s, dropped=d) for p, s, d in zip(r.participants, scores, dropped, strict=True))
             self._rounds[round_id] = replace(
                 r, status=RoundStatus.FINALIZED, aggregated_model_hash=to_hex(aggregated_model_hash),

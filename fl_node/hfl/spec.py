@@ -21,6 +21,7 @@ from fl_node.models import ModelConfig, n_parameters
 from fl_node.privacy import ClientDp
 from fl_node.training import TrainConfig
 from incentive.contribution import make_scorer
+from incentive.cohort import MIN_COHORT
 
 UTILITIES = ("accuracy", "loss")
 
@@ -47,7 +48,10 @@ class FederationSpec:
         ``accuracy`` or ``loss`` (negative validation loss) of a subset's model.
     seed : int
         Seeds the scorer's sampling in every round (with the round id).
-    min_participants : int
+    min_participants : int (default: 3)
+        Usable submissions a round needs to be finalized; at least the ledger's minimum cohort
+        (:data:`~incentive.ledger.MIN_COHORT`): with fewer, each participant could read the
+        others' updates from the published model.
     features : tuple[str, ...] (default: none)
         The feature columns every node's CSV must have, in order (consortium tasks).
     labels : tuple[str, ...] (default: none)
@@ -76,7 +80,7 @@ class FederationSpec:
     scorer: str = "gtg"
     utility: str = "loss"
     seed: int = 0
-    min_participants: int = 1
+    min_participants: int = MIN_COHORT
     features: tuple[str, ...] = ()
     labels: tuple[str, ...] = ()
     standardization: Standardization | None = None
@@ -97,6 +101,8 @@ class FederationSpec:
                 f"{self.dp_clip}, {self.dp_noise_multiplier}, {self.dp_delta}"
             )
         make_scorer(self.scorer)
+        if self.min_participants < MIN_COHORT:
+            raise FlNodeError(f"min_participants must be at least the minimum cohort {MIN_COHORT}, got {self.min_participants}")
 
     @property
     def n_params(self) -> int:

@@ -80,7 +80,7 @@ def test_a_raw_clinical_csv_trains_with_its_identifier_left_out(tmp_path: Path) 
     out = tmp_path / "train.json"
 
     _run(["--data", str(csv), "--label", "outcome", "--id-column", "patient_id", "--drop", "skin_thickness",
-          "--nodes", "2", "--rounds", "2", "--model", "logreg", "--no-encrypt", "--json", str(out)])
+          "--nodes", "3", "--rounds", "2", "--model", "logreg", "--no-encrypt", "--json", str(out)])
 
     assert json.loads(out.read_text())["test_samples"] == 40
 
@@ -94,6 +94,7 @@ def test_a_raw_clinical_csv_trains_with_its_identifier_left_out(tmp_path: Path) 
         (["--partition", "shards:3"], "unknown partition"),
         (["--model", "cnn"], "needs square images"),
         (["--seed", "1", "--seeds", "2"], "not both"),
+        (["--nodes", "4", "--min-participants", "2"], "--min-participants must be in 3..4"),
         (["--data", "MISSING", "--label", "y"], "cannot read CSV"),
         (["--data", "BADCSV", "--label", "y"], "is not numeric"),
         (["--data", "BADCSV", "--label", "nope"], "no label column 'nope'"),

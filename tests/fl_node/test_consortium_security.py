@@ -49,7 +49,7 @@ def _log_has(path: Path, text: str, timeout_s: float) -> bool:
 
 
 def test_refused_parties_get_no_connection_and_nothing_on_chain(tmp_path: Path) -> None:
-    task = TaskConfig(data=DataConfig(nodes=3), custody=CustodyConfig(key_bits=1024), rounds=1, min_participants=2)
+    task = TaskConfig(data=DataConfig(nodes=3), custody=CustodyConfig(key_bits=1024), rounds=1)
     outsiders = tmp_path / "outsiders"
     outsiders.mkdir()
     with LocalConsortium(ConsortiumConfig(task, straggler_grace_s=2.0, run_timeout_s=300), tmp_path / "run") as consortium:

@@ -95,8 +95,8 @@ class FailingTransport(InProcessTransport):
 
 
 def test_dropouts_are_recorded_and_earn_nothing(tmp_path):
-    federation = build(tmp_path)
-    a, b, c, d = (n.participant_id for n in federation.nodes)
+    federation = build(tmp_path, dataclasses.replace(SMALL, task=dataclasses.replace(SMALL.task, data=DataConfig(nodes=5))))
+    a, b, c, d, _ = (n.participant_id for n in federation.nodes)
     transport = FailingTransport(federation.nodes, lose_blob_of=[b], fail=[c])
 
     outcome = federation.coordinator.run_round(initial_params(federation), transport)

@@ -171,14 +171,14 @@ def _wait_for_rounds(consortium: LocalConsortium, rounds: int, timeout_s: float 
         time.sleep(0.5)
 
 
-def _fast_config(rounds: int) -> ConsortiumConfig:
-    task = TaskConfig(data=DataConfig(nodes=3), custody=CustodyConfig(key_bits=1024), rounds=rounds, min_participants=2)
+def _fast_config(rounds: int, nodes: int = 3) -> ConsortiumConfig:
+    task = TaskConfig(data=DataConfig(nodes=nodes), custody=CustodyConfig(key_bits=1024), rounds=rounds)
     return ConsortiumConfig(task, straggler_grace_s=2.0, run_timeout_s=300)
 
 
 @pytest.mark.slow
 def test_a_killed_supernode_leaves_the_round_to_the_others_and_the_ledger_shows_who_took_part(tmp_path: Path) -> None:
-    with LocalConsortium(_fast_config(rounds=2), tmp_path) as consortium:
+    with LocalConsortium(_fast_config(rounds=2, nodes=4), tmp_path) as consortium:
         consortium.start_chain()
         ledger = consortium.deploy()
         consortium.start_superlink()

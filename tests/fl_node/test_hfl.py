@@ -94,7 +94,7 @@ def participants(fed, model_config, scheme, behaviours=None, train=None):
     ]
 
 
-def null_federation(tmp_path, fed, model_config, nodes, keypair=None, min_participants=1, deadline_s=None, max_workers=1):
+def null_federation(tmp_path, fed, model_config, nodes, keypair=None, min_participants=3, deadline_s=None, max_workers=1):
     """A coordinator that does not score, on a null ledger, and the in-process transport of ``nodes``."""
     ledger = NullLedger()
     spec = FederationSpec(

@@ -149,7 +149,7 @@ def test_train_reads_a_key_with_its_passphrase_file_and_refuses_a_wrong_one_in_o
     wrong.write_text("wrong\n")
 
     with pytest.raises(SystemExit) as exited:
-        main(["train", "--key", str(path), "--key-passphrase-file", str(wrong), "--rounds", "1", "--nodes", "2"])
+        main(["train", "--key", str(path), "--key-passphrase-file", str(wrong), "--rounds", "1", "--nodes", "3"])
 
     err = capsys.readouterr().err.strip()
     assert exited.value.code == 2 and "wrong passphrase" in err and len(err.splitlines()) == 1

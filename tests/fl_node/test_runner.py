@@ -93,7 +93,7 @@ def test_a_round_short_of_participants_is_opened_again(tmp_path):
 def test_retries_run_out(tmp_path):
     federation = build(tmp_path)
 
-    with pytest.raises(RoundAborted, match="min_participants=2"):
+    with pytest.raises(RoundAborted, match="min_participants=3"):
         run_federation(federation.coordinator, FlakyTransport(federation.nodes, failures=2), 1, retries=1)
 
     assert [federation.ledger.round(i).status for i in (1, 2)] == [RoundStatus.CANCELLED, RoundStatus.CANCELLED]
