@@ -64,6 +64,11 @@ class VerifiedRound:
     def participant_ids(self) -> tuple[str, ...]:
         return tuple(self.updates)
 
+    def exclude(self, participant_id: str, reason: str) -> None:
+        """Take a verified update out of the round (no later sum contains it), recording why."""
+        del self.updates[participant_id]
+        self.excluded.append(Exclusion(participant_id, reason))
+
     def sum(self, participant_ids: Iterable[str] | None = None) -> SummedUpdate:
         """Add the updates of ``participant_ids`` (default: all verified ones), without decrypting.
 

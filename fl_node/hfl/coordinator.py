@@ -13,7 +13,10 @@ One round (the seed's four steps, on the ledger):
    plaintext-knowledge proof against the round and sender, and adds the ciphertexts.
 4. The evaluator records each coalition sum it needs on the ledger's decryption record
    (:mod:`fl_node.hfl.decryptions`) before the key holder opens it (threshold custodians
-   refuse sums not on the record); the key holder decrypts sums only; the evaluator values each participant with the
+   refuse sums not on the record). The key holder first opens each participant's own update
+   and checks it against the codec's slots before any sum containing it is formed (an
+   out-of-range or undecodable update is excluded by name and recorded on chain as
+   INVALID_UPDATE); the evaluator values each participant with the
    federation's scorer (utility = validation metric of the model built from a subset's
    decrypted sum), finalizes the round on chain (aggregated-model hash, validation accuracy,
    one score per committed participant, dropouts) and the ledger splits the round's reward.
@@ -42,7 +45,7 @@ from fl_node.hfl.aggregator import Aggregator, Collected, Exclusion, SummedUpdat
 from fl_node.hfl.decryptions import DecryptionRecorder, LedgerGate
 from fl_node.hfl.envelope import ledger_binding, signed_evidence
 from fl_node.hfl.gating import gated_out
-from fl_node.hfl.keyholder import KeyHolder, ThresholdCustody, round_error_bound
+from fl_node.hfl.keyholder import KeyHolder, ThresholdCustody, UpdateCheck, fedavg_step, round_error_bound
 from fl_node.hfl.null_ledger import NullAccount, NullLedger
 from fl_node.hfl.participant import RoundPlan, Submission
 from fl_node.hfl.spec import FederationSpec, model_from_bytes, model_to_bytes
@@ -52,7 +55,7 @@ from fl_node.transport.inprocess import Transport
 from incentive.audit import finalized_rounds
 from incentive.contribution import make_scorer
 from incentive.fixedpoint import to_fixed
-from incentive.ledger import LedgerClient, Round, RoundOpened, RoundStatus, to_bytes32
+from incentive.ledger import ExclusionReason, LedgerClient, Round, RoundOpened, RoundStatus, to_bytes32
 
 log = logging.getLogger(__name__)
 
@@ -119,6 +122,8 @@ class RoundUtility:
     (with ``sum_S(w_k)`` as divisor its weight would shrink the step, which can score positive).
     For the full coalition both divisors agree: its model and metrics are the round's new global
     model (FedAvg), kept so that the coordinator decrypts and evaluates the whole sum once.
+    A singleton coalition reuses the key holder's decryption from its validity check
+    (``singletons``) when given.
 
     Parameters
     ----------
@@ -130,6 +135,8 @@ class RoundUtility:
     before_decrypt : Callable[[SummedUpdate], None] | None (default: None)
         Called with each encrypted sum just before the key holder opens it (records it on the
         ledger's decryption record, or logs it in an audit replay).
+    singletons : Mapping[str, np.ndarray] | None (default: none)
+        Decrypted single updates by id (:attr:`UpdateCheck.singletons`).
     """
 
     def __init__(
@@ -140,6 +147,7 @@ class RoundUtility:
         global_params: np.ndarray,
         validation: ArraySplit,
         before_decrypt: Callable[[SummedUpdate], None] | None = None,
+        singletons: Mapping[str, np.ndarray] | None = None,
     ) -> None:
         self.spec = spec
         self.verified = verified
@@ -149,6 +157,7 @@ class RoundUtility:
         self.validation = validation
         self.ids = sorted(verified.updates)
         self._weight = sum(verified.plan.sample_counts[a] for a in self.ids) / verified.plan.total_samples
+        self.singletons = dict(singletons or {})
         self.decryptions = 0
         self.full_sum: SummedUpdate | None = None
         self._full: tuple[np.ndarray, Metrics] | None = None
@@ -190,6 +199,8 @@ class RoundUtility:
         return metrics.accuracy if self.spec.utility == "accuracy" else -metrics.loss
 
     def _build(self, coalition: frozenset[int]) -> np.ndarray:
+        if len(coalition) == 1 and (pid := self.ids[next(iter(coalition))]) in self.singletons:
+            return fedavg_step(self.global_params, self.singletons[pid], self._weight)
         self.decryptions += 1
         return self._open(self.verified.sum(self.ids[i] for i in sorted(coalition)), self._weight)
 
@@ -226,7 +237,7 @@ class Coordinator:
     """Aggregator, key holder and evaluator of one federation task, around the ledger.
 
     The aggregator part is built from the public scheme only; the private key lives in the
-    key holder, which decrypts sums only.
+    key holder, which checks each participant's own update and decrypts sums.
 
     Parameters
     ----------
@@ -318,16 +329,21 @@ class Coordinator:
         verified = self.aggregator.verify(
             plan, [received[a] for a in commitments if a in received], expected_hashes=commitments
         )
+        recorder = DecryptionRecorder(self.ledger, self.evaluator_account, round_id, list(commitments))
+        check = self._exclude_invalid(round_id, verified, recorder)
         dropped = self._dropouts(collected, verified, commitments)
         if len(verified.updates) < self.spec.min_participants:
             reason = (
                 f"{len(verified.updates)} usable submissions, fewer than min_participants={self.spec.min_participants}"
             )
-            self.ledger.cancel_round(self.aggregator_account, round_id, reason[:256])
+            if check.invalid:
+                reason += f"; invalid updates from {', '.join(check.invalid)}"
+            self.ledger.cancel_round(self.aggregator_account, round_id, _truncate_utf8(reason, 256))
             reasons = "; ".join(f"{d.participant_id}: {d.reason}" for d in dropped)
             raise RoundAborted(f"round {round_id}: {reason}; round cancelled on chain ({reasons})")
-        recorder = DecryptionRecorder(self.ledger, self.evaluator_account, round_id, list(commitments))
-        utility = RoundUtility(self.spec, verified, self.key_holder, global_params, self.validation, recorder)
+        utility = RoundUtility(
+            self.spec, verified, self.key_holder, global_params, self.validation, recorder, check.singletons
+        )
         if on_utility is not None:
             on_utility(round_id, utility)
         values, evaluations = self.score(round_id, utility)
@@ -399,6 +415,15 @@ class Coordinator:
                 cancelled.append(r.round_id)
         return cancelled
 
+    def _exclude_invalid(self, round_id: int, verified: VerifiedRound, recorder: DecryptionRecorder) -> UpdateCheck:
+        """The key holder's check of each update alone (each recorded before it is opened); invalid ones leave the round and are excluded on chain."""
+        check = self.key_holder.check_updates(verified, recorder if self.spec.encrypt else None)
+        for address, reason in check.invalid.items():
+            verified.exclude(address, reason)
+            self.ledger.exclude(self.evaluator_account, round_id, address, ExclusionReason.INVALID_UPDATE)
+            log.warning("round %d: excluded %s: %s", round_id, address, reason)
+        return check
+
     def _slash_mismatches(
         self, plan: RoundPlan, received: Mapping[str, Submission], commitments: Mapping[str, bytes]
     ) -> tuple[str, ...]:
@@ -444,3 +469,8 @@ class Coordinator:
             if s not in commitments
         ]
         return tuple(dropped)
+
+
+def _truncate_utf8(text: str, limit: int) -> str:
+    """``text`` cut to at most ``limit`` UTF-8 bytes (the ledger's longest cancellation reason)."""
+    return text.encode()[:limit].decode(errors="ignore")

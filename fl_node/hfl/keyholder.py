@@ -1,4 +1,12 @@
-"""The key holder: decrypts sums only and applies weighted FedAvg.
+"""The key holder: checks each participant's update, decrypts sums and applies weighted FedAvg.
+
+Before any sum is formed, the key holder decrypts each participant's own update (the singleton
+coalition, which the scorers evaluate anyway) and checks it against the codec's slots
+(:meth:`KeyHolder.check_updates`): an update whose plaintext has bits outside its slots or a slot
+above 2Q was not made by the codec (e.g. a value subtracted mod n, which would pass in a sum and
+move the model by up to K·clip, or a bit above the slots, which would break every sum containing
+it), so it is excluded by name. The key holder therefore sees every individual update in the clear
+(see docs/threat-model.md); it is the aggregator that never does.
 
 Two custodies behind one interface (:meth:`KeyHolder.decrypt`, :meth:`KeyHolder.new_global`):
 :class:`KeyHolder` holds the decoder (the whole private key); :class:`ThresholdKeyHolder` holds
@@ -11,7 +19,7 @@ decryption record for an open round.
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -20,8 +28,8 @@ from phe import PaillierPublicKey
 
 from fl_node.crypto.codec import CodecConfig
 from fl_node.crypto.threshold import Custodian, KeyShare, PartialDecryption, ThresholdCombiner, ThresholdPublicKey, verify_partial
-from fl_node.errors import CustodianUnavailable, DecryptionRefused, FlNodeError, ThresholdDecryptionError
-from fl_node.hfl.aggregator import SummedUpdate
+from fl_node.errors import CodecError, CustodianUnavailable, DecryptionRefused, FlNodeError, ThresholdDecryptionError
+from fl_node.hfl.aggregator import SummedUpdate, VerifiedRound
 from fl_node.hfl.decryptions import DecryptionRequest, LedgerGate
 from fl_node.hfl.schemes import PublicScheme, SumDecoder
 
@@ -29,8 +37,24 @@ from fl_node.hfl.schemes import PublicScheme, SumDecoder
 log = logging.getLogger(__name__)
 
 
+@dataclass(frozen=True)
+class UpdateCheck:
+    """What :meth:`KeyHolder.check_updates` found in a round's verified updates.
+
+    Attributes
+    ----------
+    singletons : dict[str, np.ndarray]
+        Each valid participant's own decrypted weighted delta (``w_k * delta_k``), by id.
+    invalid : dict[str, str]
+        Why each invalid participant's update was refused, by id.
+    """
+
+    singletons: dict[str, np.ndarray]
+    invalid: dict[str, str]
+
+
 class KeyHolder:
-    """Holds the decoder (the private key); decrypts sums only and applies weighted FedAvg.
+    """Holds the decoder (the private key); checks each update, decrypts sums and applies weighted FedAvg.
 
     Parameters
     ----------
@@ -47,11 +71,35 @@ class KeyHolder:
 
     def new_global(self, global_params: np.ndarray, summed: SummedUpdate, weight: float | None = None) -> np.ndarray:
         """``global + sum(w_k * delta_k) / weight``: by default ``weight = sum(w_k)``, the sample-weighted FedAvg of the summed participants."""
-        weight = summed.weight if weight is None else weight
-        if weight <= 0:
-            raise FlNodeError("cannot average a sum with no weight")
-        step = self.decrypt(summed) / weight
-        return (np.asarray(global_params, dtype=np.float64) + step).astype(np.float32)
+        return fedavg_step(global_params, self.decrypt(summed), summed.weight if weight is None else weight)
+
+    def check_updates(self, verified: VerifiedRound, before_decrypt: Callable[[SummedUpdate], None] | None = None) -> UpdateCheck:
+        """Decrypt each verified participant's own update and check it against the codec's slots.
+
+        Each participant is decrypted alone, so no sum with an invalid update is ever formed; the
+        decoder's range check (:func:`fl_node.crypto.codec.decode_plaintexts`) is what a
+        singleton must pass. ``before_decrypt`` sees each singleton sum before it is opened (the
+        ledger's decryption record). A failure that is not the update's (e.g. custodians not
+        answering) propagates.
+        """
+        singletons: dict[str, np.ndarray] = {}
+        invalid: dict[str, str] = {}
+        for pid in verified.participant_ids:
+            summed = verified.sum([pid])
+            if before_decrypt is not None:
+                before_decrypt(summed)
+            try:
+                singletons[pid] = self.decrypt(summed)
+            except CodecError as exc:
+                invalid[pid] = f"invalid update: {exc}"
+        return UpdateCheck(singletons, invalid)
+
+
+def fedavg_step(global_params: np.ndarray, decrypted: np.ndarray, weight: float) -> np.ndarray:
+    """``global + decrypted / weight`` as float32: the FedAvg model of a decrypted weighted sum."""
+    if weight <= 0:
+        raise FlNodeError("cannot average a sum with no weight")
+    return (np.asarray(global_params, dtype=np.float64) + decrypted / weight).astype(np.float32)
 
 
 class CustodianEndpoint(Protocol):
