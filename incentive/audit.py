@@ -12,7 +12,16 @@ from collections import defaultdict
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
-from incentive.ledger import LedgerClient, RewardClaimed, Round, RoundStatus, to_bytes32
+from incentive.ledger import (
+    ExclusionReason,
+    LedgerClient,
+    LedgerEvent,
+    ParticipantExcluded,
+    RewardClaimed,
+    Round,
+    RoundStatus,
+    to_bytes32,
+)
 from incentive.rewards import RewardPolicy
 
 
@@ -121,10 +130,32 @@ def check_member_totals(ledger: LedgerClient, rounds: Sequence[Round]) -> AuditC
     return check("member totals", failures, f"{len(members)} members: cumulative score and rewards = their rounds")
 
 
-def check_token_balances(ledger: LedgerClient) -> AuditCheck:
-    """Each member's reward-token balance equals the rewards it claimed (events and record agree)."""
+def check_exclusions(rounds: Iterable[Round], events: Sequence[LedgerEvent]) -> AuditCheck:
+    """Every excluded participant of a finalized round was recorded as dropped and paid nothing, and the
+    records' exclusion reasons are those of the ``ParticipantExcluded`` events."""
+    emitted = {(e.round_id, e.member): ExclusionReason(e.reason) for e in events if isinstance(e, ParticipantExcluded)}
+    failures: list[str] = []
+    examined = 0
+    for r in rounds:
+        for p in r.participants:
+            reason = emitted.get((r.round_id, p.account), ExclusionReason.NONE)
+            if p.exclusion != reason:
+                failures.append(f"round {r.round_id}: {p.account} is recorded as {p.exclusion.name}, its events say {reason.name}")
+            if p.exclusion == ExclusionReason.NONE:
+                continue
+            examined += 1
+            if not p.dropped or p.reward != 0:
+                failures.append(f"round {r.round_id}: {p.account} was excluded ({p.exclusion.name}) but dropped={p.dropped}, reward={p.reward}")
+    return check("exclusions", failures, f"{examined} excluded participants: recorded as dropped, paid nothing")
+
+
+def check_token_balances(ledger: LedgerClient, events: Sequence[LedgerEvent] | None = None) -> AuditCheck:
+    """Each member's reward-token balance equals the rewards it claimed (events and record agree).
+
+    ``events`` is the ledger's event history when the caller already read it (default: read here).
+    """
     claimed: dict[str, int] = defaultdict(int)
-    for event in ledger.events():
+    for event in ledger.events() if events is None else events:
         if isinstance(event, RewardClaimed):
             claimed[event.member] += event.amount
     failures = []
@@ -152,9 +183,11 @@ def ledger_checks(
     """
     rounds = finalized_rounds(ledger, task_id)
     every_round = finalized_rounds(ledger)
+    events = ledger.events()
     return [
         check_commitments(rounds, has_blob),
         check_reward_arithmetic(rounds, policy or ledger.reward_policy),
+        check_exclusions(rounds, events),
         check_member_totals(ledger, every_round),
-        check_token_balances(ledger),
+        check_token_balances(ledger, events),
     ]

@@ -5,9 +5,12 @@ Runs on the embedded chain and on anvil (the ``chain`` fixture).
 
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
 from ledger_helpers import REWARD, revert_message as revert, update_hash
 
+from incentive.audit import check_exclusions, finalized_rounds
 from incentive.errors import LedgerNotFound, LedgerRevert
 from incentive.ledger import (
     AGGREGATOR_ROLE,
@@ -355,6 +358,13 @@ def test_an_excluded_participant_is_recorded_with_its_reason_and_not_rewarded(en
     assert [p.exclusion for p in records] == [ExclusionReason.NONE, ExclusionReason.INVALID_UPDATE, ExclusionReason.NONE, ExclusionReason.NONE]
     assert (records[1].dropped, records[1].reward) == (True, 0)
     assert env.ledger.round(round_id).dropped_count == 1
+    rounds = finalized_rounds(env.ledger)
+    assert check_exclusions(rounds, env.ledger.events()).ok
+    paid = dataclasses.replace(rounds[-1], participants=tuple(
+        dataclasses.replace(p, reward=7) if p.exclusion else p for p in rounds[-1].participants
+    ))
+    tampered = check_exclusions([paid], env.ledger.events())
+    assert not tampered.ok and f"{members[1].address} was excluded (INVALID_UPDATE) but dropped=True, reward=7" in tampered.detail
 
 
 def test_exclusions_are_checked(env):
