@@ -289,6 +289,7 @@ def build_task(
         dp_clip=dp.clip if dp.epsilon > 0 else 0.0,
         dp_noise_multiplier=sigma,
         dp_delta=dp.delta if dp.epsilon > 0 else 0.0,
+        key_bits=config.custody.key_bits,
     )
 
 

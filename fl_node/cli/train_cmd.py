@@ -110,6 +110,8 @@ def train_command(
         if key is not None:
             private = load_private_key(key, passphrase=key_passphrase(key_passphrase_file))
             keypair = (private.public_key, private)
+            # the task's key size is the given key's (its spec refuses a public key of any other size)
+            task_config = replace(task_config, custody=replace(task_config.custody, key_bits=private.public_key.n.bit_length()))
         else:
             with console.status(f"generating a {key_bits}-bit Paillier key pair"):
                 keypair = generate_keypair(key_bits)

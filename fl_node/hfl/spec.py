@@ -11,7 +11,7 @@ import numpy as np
 from phe import PaillierPrivateKey, PaillierPublicKey
 
 from fl_node.crypto.codec import CodecConfig
-from fl_node.crypto.keys import public_key_from_bytes
+from fl_node.crypto.keys import check_public_key_bits, public_key_from_bytes
 from fl_node.data import ArraySplit, Standardization
 from fl_node.errors import FlNodeError
 from fl_node.hfl.gating import AGGREGATIONS
@@ -25,6 +25,9 @@ from incentive.cohort import MIN_COHORT
 
 UTILITIES = ("accuracy", "loss")
 
+
+#: Smallest Paillier modulus a spec may name (the floor of the vertical-FL and transfer-learning settings too).
+MIN_KEY_BITS = 512
 
 @dataclass(frozen=True)
 class FederationSpec:
@@ -52,6 +55,9 @@ class FederationSpec:
         Usable submissions a round needs to be finalized; at least the ledger's minimum cohort
         (:data:`~incentive.ledger.MIN_COHORT`): with fewer, each participant could read the
         others' updates from the published model.
+    key_bits : int (default: 2048)
+        The task's Paillier modulus size: the public key must have exactly this many bits
+        (at least :data:`MIN_KEY_BITS`), so a participant never encrypts under a smaller key.
     features : tuple[str, ...] (default: none)
         The feature columns every node's CSV must have, in order (consortium tasks).
     labels : tuple[str, ...] (default: none)
@@ -89,6 +95,7 @@ class FederationSpec:
     dp_clip: float = 0.0
     dp_noise_multiplier: float = 0.0
     dp_delta: float = 0.0
+    key_bits: int = 2048
 
     def __post_init__(self) -> None:
         if self.utility not in UTILITIES:
@@ -103,6 +110,10 @@ class FederationSpec:
         make_scorer(self.scorer)
         if self.min_participants < MIN_COHORT:
             raise FlNodeError(f"min_participants must be at least the minimum cohort {MIN_COHORT}, got {self.min_participants}")
+        if self.encrypt:
+            if self.key_bits < MIN_KEY_BITS:
+                raise FlNodeError(f"key_bits must be at least {MIN_KEY_BITS}, got {self.key_bits}")
+            check_public_key_bits(public_key_from_bytes(self.public_key), self.key_bits, who="the spec's public key")
 
     @property
     def n_params(self) -> int:
@@ -155,6 +166,7 @@ class FederationSpec:
             "utility": self.utility,
             "seed": self.seed,
             "min_participants": self.min_participants,
+            "key_bits": self.key_bits,
         }
         # only when set, so the hashes of tasks that carry none stay what they were
         if self.features:
@@ -183,6 +195,7 @@ class FederationSpec:
                 utility=str(raw["utility"]),
                 seed=int(raw["seed"]),
                 min_participants=int(raw["min_participants"]),
+                key_bits=int(raw["key_bits"]),
                 features=tuple(str(v) for v in raw.get("features", [])),
                 labels=tuple(str(v) for v in raw.get("labels", [])),
                 standardization=Standardization.from_json(raw["standardization"]) if "standardization" in raw else None,

@@ -77,7 +77,6 @@ def test_raw_clinical_csvs_federate_to_within_one_point_of_pooled_training(tmp_p
         custody=CustodyConfig(encrypt=False),
         scoring=ScoringConfig(scorer="loo"),
         rounds=8,
-        min_participants=2,
     )
     config = ServeConfig(
         rpc="", ledger=roles.ledger.address, artifacts=str(tmp_path / "artifacts"), keys_dir=str(tmp_path / "keys"),
@@ -115,16 +114,16 @@ def test_raw_clinical_csvs_federate_to_within_one_point_of_pooled_training(tmp_p
 def test_a_node_with_other_columns_is_left_out_and_refuses_the_plan_naming_them(tmp_path: Path) -> None:
     chain = embedded_chain()
     roles = bootstrap_ledger(chain, RewardConfig())
-    paths = [write_clinical_csv(tmp_path / f"hospital-{k}.csv", 60, seed=k, id_offset=1000 * k) for k in range(3)]
-    text = paths[2].read_text().splitlines()
-    paths[2].write_text("\n".join(line.replace("insulin", "insulin_uU") for line in text) + "\n")
+    paths = [write_clinical_csv(tmp_path / f"hospital-{k}.csv", 60, seed=k, id_offset=1000 * k) for k in range(4)]
+    text = paths[3].read_text().splitlines()
+    paths[3].write_text("\n".join(line.replace("insulin", "insulin_uU") for line in text) + "\n")
     runtimes = [_runtime(chain, roles.ledger, p, k) for k, p in enumerate(paths)]
     keys = _role_keys(roles, tmp_path)
     config = ServeConfig(
         rpc="", ledger=roles.ledger.address, artifacts=str(tmp_path / "artifacts"), keys_dir=str(tmp_path / "keys"),
         aggregator_key=str(keys["aggregator"]), evaluator_key=str(keys["evaluator"]), admin_key=str(keys["admin"]),
-        task=TaskConfig(data=DataConfig(nodes=3, label=LABEL_COLUMN, id_columns=(ID_COLUMN,), labels=("healthy", "diabetic")),
-                        custody=CustodyConfig(encrypt=False), min_participants=2),
+        task=TaskConfig(data=DataConfig(nodes=4, label=LABEL_COLUMN, id_columns=(ID_COLUMN,), labels=("healthy", "diabetic")),
+                        custody=CustodyConfig(encrypt=False)),
         validation=str(write_clinical_csv(tmp_path / "validation.csv", 50, seed=7)),
     )
     store = ArtifactStore(config.artifacts)
@@ -132,11 +131,11 @@ def test_a_node_with_other_columns_is_left_out_and_refuses_the_plan_naming_them(
     task_id = create_task(config, roles.ledger, store, _member_infos(runtimes))
     spec = load_published(roles.ledger, store, task_id).spec
 
-    assert set(spec.sample_counts) == {runtimes[0].address, runtimes[1].address}
+    assert set(spec.sample_counts) == {runtimes[0].address, runtimes[1].address, runtimes[2].address}
     assert spec.labels == ("healthy", "diabetic")  # the task file's order, not the sorted one
     assert list(runtimes[0]._task_data(task_id, spec).y) == [
         0 if row.endswith(",healthy") else 1 for row in paths[0].read_text().splitlines()[1:]
     ]
     with pytest.raises(PlanRejected, match=r"feature columns do not match the task's spec: missing insulin; unexpected insulin_uU") as refused:
-        runtimes[2].spec_for(task_id, spec.to_bytes())
+        runtimes[3].spec_for(task_id, spec.to_bytes())
     assert "\n" not in str(refused.value)

@@ -101,6 +101,7 @@ def null_federation(tmp_path, fed, model_config, nodes, keypair=None, min_partic
         model=model_config, train=TrainConfig(epochs=1), encrypt=keypair is not None, codec=CODEC,
         public_key=public_key_to_bytes(keypair[0]) if keypair is not None else b"",
         sample_counts={p.participant_id: p.n_samples for p in nodes}, min_participants=min_participants,
+        key_bits=keypair[0].n.bit_length() if keypair is not None else 2048,
     )
     coordinator = Coordinator(
         spec, ledger, 1, NullAccount("aggregator"), NullAccount("evaluator"), keypair[1] if keypair else None,

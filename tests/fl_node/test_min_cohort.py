@@ -1,4 +1,5 @@
-"""The minimum cohort: a round of two would let each participant read the other's update from the published model."""
+"""The minimum cohort (a round of two would let each participant read the other's update from the published model)
+and the spec's key size."""
 
 from __future__ import annotations
 
@@ -6,7 +7,9 @@ import numpy as np
 import pytest
 from test_hfl import FixedUpdate, fed, model_config, null_federation, participants  # noqa: F401 (fixtures)
 
-from fl_node.errors import FlNodeError, RoundAborted
+from fl_node.crypto.codec import CodecConfig
+from fl_node.crypto.keys import generate_keypair, public_key_to_bytes
+from fl_node.errors import FlNodeError, KeyFormatError, RoundAborted
 from fl_node.hfl.schemes import PlainUpdates
 from fl_node.hfl.spec import FederationSpec
 from fl_node.models import flatten
@@ -44,3 +47,13 @@ def test_a_minimum_below_three_is_refused_everywhere(model_config) -> None:
     with pytest.raises(FlNodeError, match="at least the minimum cohort 3, got 1"):
         TaskConfig(min_participants=1)
 
+
+
+def test_a_spec_with_a_public_key_of_another_size_is_refused(model_config) -> None:
+    small, _ = generate_keypair(256)
+    spec = dict(model=model_config, train=TrainConfig(), encrypt=True, codec=CodecConfig(), public_key=public_key_to_bytes(small), sample_counts={})
+
+    with pytest.raises(KeyFormatError, match=r"^the spec's public key has 256 bits, the task's key_bits is 2048$"):
+        FederationSpec(**spec)
+    with pytest.raises(FlNodeError, match=r"^key_bits must be at least 512, got 256$"):
+        FederationSpec(**spec, key_bits=256)
