@@ -33,7 +33,7 @@ from fl_node.models import model_hash, unflatten
 from fl_node.training import evaluate
 from incentive.audit import AuditCheck, AuditReport, check, finalized_rounds, ledger_checks
 from incentive.fixedpoint import to_fixed
-from incentive.ledger import DecryptionRecorded, LedgerClient, MemberSlashed, Round, to_bytes32
+from incentive.ledger import DecryptionRecorded, ExclusionReason, LedgerClient, MemberSlashed, Round, to_bytes32
 
 #: Largest difference, in fixed-point units, between a recomputed and a recorded score (1e-6).
 SCORE_TOLERANCE = 1
@@ -164,7 +164,7 @@ def _verified_round(r: Round, store: ArtifactStore, spec: FederationSpec, aggreg
     commitments = {}
     for p in r.participants:
         digest = to_bytes32(p.commitment)
-        if p.dropped and not (gated and _has_valid_blob(store, digest)):
+        if p.dropped and p.exclusion != ExclusionReason.INVALID_UPDATE and not (gated and _has_valid_blob(store, digest)):
             continue
         blob = store.get(digest)
         commitments[p.account] = digest
@@ -207,7 +207,16 @@ def check_with_key(
             continue
         log = DecryptionLog({p.account: p.index for p in r.participants})
         opened[r.round_id] = log.opened
-        utility = RoundUtility(spec, verified, key_holder, global_params, published.validation, log)
+        validity = key_holder.check_updates(verified, log if spec.encrypt else None)
+        excluded = {p.account for p in r.participants if p.exclusion == ExclusionReason.INVALID_UPDATE}
+        if set(validity.invalid) != excluded:
+            model_failures.append(
+                f"round {r.round_id}: the key holder's check finds invalid updates from "
+                f"{sorted(validity.invalid) or 'nobody'}, the ledger excluded {sorted(excluded) or 'nobody'}"
+            )
+        for pid, reason in validity.invalid.items():
+            verified.exclude(pid, reason)
+        utility = RoundUtility(spec, verified, key_holder, global_params, published.validation, log, validity.singletons)
         values, _ = score_round(spec, r.round_id, utility)
         gated = gate_round(spec, values)
         left_out = tuple(sorted(p.account for p in r.participants if p.dropped and p.account in values))
