@@ -36,7 +36,8 @@ Size (2048-bit key, 20-bit slots)
 
 Roles
     :class:`PackedCodec` holds only the public key (participants encrypt, the aggregator adds);
-    :class:`PackedDecryptor` holds the private key (the key holder decrypts sums only).
+    :class:`PackedDecryptor` holds the private key (the key holder decrypts each update alone to
+    range-check it, then the sums).
 """
 
 from __future__ import annotations
