@@ -3,6 +3,8 @@ checks the record against the coalitions the published scorer opens."""
 
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
 
 from fl_node.demo import DemoConfig, setup_federation
@@ -41,7 +43,11 @@ def test_custodians_refuse_sums_off_the_record_and_the_audit_names_extra_decrypt
     def probe(round_id, utility) -> None:
         positions = {p.account: p.index for p in ledger.participants(round_id)}
         first, second = utility.ids[0], utility.ids[1]
-        single = utility.verified.sum([first])
+        scheme = coordinator.aggregator.scheme
+        # Every coalition of three, singletons included (the validity check), is on the record: this
+        # sum (the first update twice) is not.
+        honest = utility.verified.sum([first])
+        single = dataclasses.replace(honest, payload=scheme.add([utility.verified.updates[first]] * 2))
         request = DecryptionRequest(round_id, single.participant_ids, single.payload)
         for custodian in key_holder.custodians:
             with pytest.raises(DecryptionRefused, match="not on the ledger's decryption record"):
@@ -54,7 +60,6 @@ def test_custodians_refuse_sums_off_the_record_and_the_audit_names_extra_decrypt
             with pytest.raises(DecryptionRefused, match="recorded for coalition"):
                 custodian.answer(request)
         # Recorded with the coalition it names, but not the sum of that coalition's committed blobs.
-        scheme = coordinator.aggregator.scheme
         forged = scheme.add([utility.verified.updates[second]] * 2)
         ledger.record_decryptions(coordinator.evaluator_account, round_id, [sum_hash(forged)], [1 << positions[second]])
         for custodian in key_holder.custodians:
