@@ -220,6 +220,12 @@ def check_with_key(
         values, _ = score_round(spec, r.round_id, utility)
         gated = gate_round(spec, values)
         left_out = tuple(sorted(p.account for p in r.participants if p.dropped and p.account in values))
+        recorded_gated = sorted(p.account for p in r.participants if p.exclusion == ExclusionReason.GATED)
+        if recorded_gated != sorted(gated):
+            model_failures.append(
+                f"round {r.round_id}: the gate leaves out {', '.join(gated) or 'nobody'}, "
+                f"the ledger's gating exclusions are {', '.join(recorded_gated) or 'nobody'}"
+            )
         if left_out != gated:
             model_failures.append(
                 f"round {r.round_id}: the gate leaves out {', '.join(gated) or 'nobody'}, "

@@ -9,9 +9,10 @@ is charged to a phase by a :class:`~fl_node.phase_clock.PhaseClock`; per round t
 the self seconds of
 
 - ``training``: local fits (all N nodes, one after another, as the in-process transport runs them);
-- ``encryption``: quantize, pack and encrypt each update (worker processes; precomputed
-  randomness is drawn in the background while the next node trains);
-- ``aggregation``: parse the blobs and add ciphertexts, including the subset sums scoring asks for;
+- ``encryption``: quantize, pack and encrypt each update and prove knowledge of its plaintexts
+  (worker processes; precomputed randomness is drawn in the background while the next node trains);
+- ``aggregation``: parse the blobs, verify their proofs and add ciphertexts, including the subset
+  sums scoring asks for;
 - ``decryption``: the key holder's decryptions of sums (one per coalition the scorer evaluates);
 - ``scoring``: the scorer's own time, mostly evaluating each coalition's model on the validation split;
 - ``chain``: every ledger call (open, N commits, reads, finalize), with the gas of each transaction;
@@ -146,7 +147,7 @@ class _TimedCoordinator(Coordinator):
     def __init__(self, *args: Any, clock: PhaseClock, score_budget: int | None, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.clock = clock
-        self.aggregator.scheme = Timed(self.aggregator.scheme, clock, {"parse": "aggregation", "add": "aggregation"})
+        self.aggregator.scheme = Timed(self.aggregator.scheme, clock, {"parse": "aggregation", "check_proof": "aggregation", "add": "aggregation"})
         self.key_holder = Timed(self.key_holder, clock, {"new_global": "decryption", "decrypt": "decryption"})
         options = {"max_evaluations": score_budget} if score_budget is not None and "max_evaluations" in scorer_options(self.spec.scorer) else {}
         self.scorer_options = options
@@ -263,7 +264,7 @@ def run_cell(
             roles.admin, store.put(spec.to_bytes()), store.put(validation_to_bytes(data.validation)),
             task.rewards.reward_per_round, task.min_participants,
         ).event(TaskCreated).task_id
-        scheme = Timed(spec.scheme(), clock, {"encode": "encryption"})
+        scheme = Timed(spec.scheme(), clock, {"encode": "encryption", "encode_proved": "encryption"})
         members = [
             LedgerNode(
                 f"node-{k}",

@@ -4,11 +4,21 @@
 ``anvil``           an anvil node on a free 127.0.0.1 port for the session (stopped at the end).
 ``chain``           module-scoped and parametrized: every test using it runs on the embedded chain
                     and, marked ``anvil``, on the anvil node (deselect with ``-m "not anvil"``).
+
+Property tests draw new examples on every run, except under CI (``CI`` set), where the examples
+are derived from each test's name so that a landing is judged on the same inputs every time.
 """
 
 from __future__ import annotations
 
+import os
+
 import pytest
+from hypothesis import settings
+
+settings.register_profile("ci", derandomize=True)
+if os.environ.get("CI"):
+    settings.load_profile("ci")
 
 from incentive.chain import AnvilNode, Chain, anvil_binary, connect, embedded_chain as make_embedded_chain, start_anvil
 from incentive.errors import ChainError

@@ -485,14 +485,18 @@ def load_share(path: str | os.PathLike[str], passphrase: str) -> KeyShare:
     document = _read_share_file(path)
     public = ThresholdPublicKey.from_json(document["public"])
     try:
-        kdf, cipher = document["kdf"], document["cipher"]
-        key = _derive(passphrase, bytes.fromhex(kdf["salt"]), int(kdf["n"]))
-        raw = AESGCM(key).decrypt(bytes.fromhex(cipher["nonce"]), bytes.fromhex(cipher["sealed"]), _aad(document["public"], int(document["index"])))
+        kdf, cipher, index = document["kdf"], document["cipher"], document["index"]
+        if type(index) is not int or type(kdf["n"]) is not int:  # noqa: E721 - a JSON true is no index
+            raise TypeError("index and kdf.n must be integers")
+        if kdf["name"] != "scrypt" or type(kdf["r"]) is not int or type(kdf["p"]) is not int or (kdf["r"], kdf["p"]) != (8, 1):  # noqa: E721
+            raise ValueError(f"unsupported key derivation {kdf['name']} r={kdf['r']} p={kdf['p']} (scrypt, r=8, p=1)")
+        key = _derive(passphrase, bytes.fromhex(kdf["salt"]), kdf["n"])
+        raw = AESGCM(key).decrypt(bytes.fromhex(cipher["nonce"]), bytes.fromhex(cipher["sealed"]), _aad(document["public"], index))
     except InvalidTag as exc:
         raise KeyFormatError(f"share file {path}: wrong passphrase or altered file") from exc
     except (KeyError, TypeError, ValueError, OverflowError) as exc:  # a field missing, of the wrong type or out of range
         raise KeyFormatError(f"share file {path} is malformed: {exc}") from exc
-    return KeyShare(int(document["index"]), int.from_bytes(raw, "big"), public)
+    return KeyShare(index, int.from_bytes(raw, "big"), public)
 
 
 def share_path(directory: str | os.PathLike[str], index: int) -> Path:

@@ -394,6 +394,7 @@ class Coordinator:
 
     def _record_exclusions(self, round_id: int, gated: Sequence[str]) -> None:
         for address in gated:
+            self.ledger.exclude(self.evaluator_account, round_id, address, ExclusionReason.GATED)
             log.info("round %d: %s left out of the aggregate by contribution gating", round_id, address)
 
     def finalized_rounds(self) -> list[Round]:

@@ -94,7 +94,7 @@ def test_bad_options_exit_2_with_one_line(tmp_path: Path, capsys) -> None:
     (tmp_path / "used").mkdir()
     (tmp_path / "used" / "something").write_text("x")
 
-    for args, message in ((["--nodes", "1"], "--nodes >= 2"), (["--work-dir", str(tmp_path / "used")], "is not empty")):
+    for args, message in ((["--nodes", "2"], "--nodes >= 3"), (["--work-dir", str(tmp_path / "used")], "is not empty")):
         with pytest.raises(SystemExit) as exit_info:
             main(["consortium", "local", *args])
         assert exit_info.value.code == 2

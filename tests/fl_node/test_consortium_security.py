@@ -1,9 +1,9 @@
 """A consortium over TLS with SuperNode authentication, with real processes: who is refused, and that nothing of them reaches the chain.
 
 One local consortium (anvil, the ledger, a SuperLink with the consortium's certificate and
-``--enable-supernode-auth``, three `node join` processes). Against it: a SuperNode that trusts
+``--enable-supernode-auth``, four `node join` processes). Against it: a SuperNode that trusts
 another CA, a stranger's SuperNode with a self-made key, a plaintext SuperNode, and a member
-slashed below the minimum stake. Each is refused; the round that follows has only the two
+slashed below the minimum stake. Each is refused; the round that follows has only the three
 members in good standing, and no stranger is a member.
 """
 
@@ -49,7 +49,7 @@ def _log_has(path: Path, text: str, timeout_s: float) -> bool:
 
 
 def test_refused_parties_get_no_connection_and_nothing_on_chain(tmp_path: Path) -> None:
-    task = TaskConfig(data=DataConfig(nodes=3), custody=CustodyConfig(key_bits=1024), rounds=1)
+    task = TaskConfig(data=DataConfig(nodes=4), custody=CustodyConfig(key_bits=1024), rounds=1)
     outsiders = tmp_path / "outsiders"
     outsiders.mkdir()
     with LocalConsortium(ConsortiumConfig(task, straggler_grace_s=2.0, run_timeout_s=300), tmp_path / "run") as consortium:
@@ -57,7 +57,7 @@ def test_refused_parties_get_no_connection_and_nothing_on_chain(tmp_path: Path) 
         ledger = consortium.deploy()
         consortium.start_superlink()
         consortium.start_nodes()
-        assert len(consortium.admission.registered) == 3
+        assert len(consortium.admission.registered) == 4
 
         other_ca = write_consortium_certs(outsiders / "other-ca", ["127.0.0.1"])
         stranger_key = write_auth_keypair(outsiders / "stranger")
@@ -94,6 +94,6 @@ def test_refused_parties_get_no_connection_and_nothing_on_chain(tmp_path: Path) 
         assert end.ok, consortium.status.data
         rounds = finalized_rounds(ledger, consortium.task_id())
         took_part = {p.account for p in rounds[0].participants}
-        assert took_part == {consortium.nodes[0].address, consortium.nodes[1].address}
+        assert took_part == {consortium.nodes[k].address for k in (0, 1, 3)}
         assert ledger.member(slashed.address).status == MemberStatus.ACTIVE  # slashed, not expelled: refused all the same
-        assert len(ledger.members()) == 3
+        assert len(ledger.members()) == 4

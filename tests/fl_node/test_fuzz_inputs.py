@@ -20,6 +20,7 @@ from fl_node.crypto.keys import generate_keypair, load_private_key, load_public_
 from fl_node.data import load_csv
 from fl_node.errors import CiphertextFormatError, DataError, FlNodeError, KeyFormatError, UpdateFormatError
 from fl_node.hfl.aggregator import Aggregator
+from fl_node.hfl.envelope import seal
 from fl_node.hfl.participant import RoundPlan, Submission
 from fl_node.hfl.schemes import EncryptedUpdates, PlainUpdates
 from fl_node.hfl.spec import FederationSpec, model_from_bytes, validation_from_bytes
@@ -107,13 +108,15 @@ def test_the_aggregator_excludes_any_blob_that_is_not_an_update_and_keeps_the_ot
     plan = RoundPlan(1, np.zeros(N_PARAMS), {"good": 10, "bad": 10})
     from eth_hash.auto import keccak
 
-    good = Submission("good", 10, BLOB, keccak(BLOB), len(BLOB))
+    header = plan.header_for("good")
+    sealed = seal(header, *SCHEME.encode_proved(np.linspace(-0.5, 0.5, N_PARAMS), np.random.default_rng(0), header.to_bytes()))
+    good = Submission("good", 10, sealed, keccak(sealed), len(sealed))
     bad = Submission("bad", 10, blob, keccak(blob), len(blob))
 
     verified = Aggregator(SCHEME).verify(plan, [good, bad])
 
     assert "good" in verified.updates
-    if blob != BLOB:
+    if blob != sealed:
         assert [e.participant_id for e in verified.excluded] == ["bad"] and verified.excluded[0].reason
 
 

@@ -22,6 +22,7 @@ from fl_node.task import CustodyConfig, DataConfig, ScoringConfig, TaskConfig, b
 from fl_node.training import TrainConfig
 from incentive.chain import embedded_chain
 from incentive.contribution import make_scorer
+from incentive.ledger import ExclusionReason
 
 
 def test_sign_flip_and_colluders_report_what_they_claim() -> None:
@@ -70,7 +71,7 @@ def _federation(tmp_path: Path, behaviours, aggregation: str = "fedavg"):
         training=TrainConfig(epochs=2, lr=0.1),
         custody=CustodyConfig(encrypt=False),
         scoring=ScoringConfig(scorer="exact", aggregation=aggregation),
-        min_participants=1,
+        min_participants=3,
     )
     data = federate(load_dataset("breast_cancer"), len(behaviours), "iid", seed=0)
     ids = node_ids(len(behaviours))
@@ -156,5 +157,5 @@ def test_gated_demo_on_chain_leaves_the_label_flipper_out_unpaid_and_the_audit_r
     assert flipper in outcome.gated and flipper not in outcome.included
     assert outcome.rewards[flipper] == 0 and outcome.scores[flipper] < 0
     record = next(p for p in federation.ledger.participants(outcome.round_id) if p.account == flipper)
-    assert record.dropped
+    assert record.dropped and record.exclusion == ExclusionReason.GATED
     assert result.audit.ok, [c for c in result.audit.checks if not c.ok]
