@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 from fl_node.errors import FlNodeError
+from fl_node.hfl.envelope import sign_blob
 from fl_node.hfl.node import LedgerNode
 from fl_node.hfl.participant import RoundPlan, Submission
 
@@ -151,7 +152,7 @@ class FaultyNode:
     """A :class:`LedgerNode` that carries out the fault set for the next round, then behaves again.
 
     Faults: ``"crash"`` (before committing), ``"crash-after-commit"``, ``"corrupt-blob"``
-    (commits its blob's hash, sends the blob with one bit flipped), ``"late"`` (trains, misses
+    (commits its blob's hash, then signs and sends that update with one payload bit flipped: slashable), ``"late"`` (trains, misses
     the deadline and keeps the commitment it will try to make late).
     """
 
@@ -180,9 +181,12 @@ class FaultyNode:
         if fault == "crash-after-commit":
             raise InjectedFault(f"{self.node.name} crashed after committing")
         if fault == "corrupt-blob":
-            blob = bytearray(submission.blob)
+            # the sender itself equivocates: it signs and sends a blob other than the one it committed
+            # (a change in transit would carry no valid signature and be excluded without a slash)
+            blob = bytearray(self.node.participant.submit(plan).blob)
             blob[len(blob) // 2] ^= 0x01
-            return dataclasses.replace(submission, blob=bytes(blob))
+            signed = sign_blob(bytes(blob), self.node.account) if plan.signed else bytes(blob)
+            return dataclasses.replace(submission, blob=signed, bytes_up=len(signed))
         return submission
 
 

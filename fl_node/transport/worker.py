@@ -23,6 +23,8 @@ from multiprocessing.connection import Client, Connection, Listener
 from pathlib import Path
 from typing import Any
 
+from incentive.atomic import write_atomic
+
 log = logging.getLogger(__name__)
 
 AUTHKEY_BYTES = 32
@@ -92,11 +94,9 @@ class NodeWorker:
         old_umask = os.umask(0o177)
         try:
             self._listener = Listener(str(self.socket_path), family="AF_UNIX", authkey=self.authkey)
-            fd = os.open(self.key_path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         finally:
             os.umask(old_umask)
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(self.authkey)
+        write_atomic(self.key_path, self.authkey, mode=0o600)
         self._thread = threading.Thread(target=self._serve, name="node-worker", daemon=True)
         self._thread.start()
 
