@@ -37,6 +37,17 @@ class BadInput(Exception):
     """Raised by CLI code for invalid options; becomes exit code 2."""
 
 
+def int_list(text: str, flag: str) -> tuple[int, ...]:
+    """The comma-separated integers of option ``flag`` (``_`` separators allowed); BadInput otherwise."""
+    try:
+        values = tuple(int(v.replace("_", "")) for v in text.split(",") if v.strip())
+    except ValueError:
+        raise BadInput(f"{flag} must be comma-separated integers, got {text!r}") from None
+    if not values:
+        raise BadInput(f"{flag} needs at least one value")
+    return values
+
+
 def write_json(path: Path | None, payload: dict[str, Any]) -> None:
     """Write a command's results to ``path`` (parents created, atomically), if a path was given."""
     if path is None:

@@ -7,19 +7,9 @@ from pathlib import Path
 import typer
 from rich.table import Table
 
-from fl_node.cli.app import BadInput, JsonOption, bench_app, console, write_json
+from fl_node.cli.app import BadInput, JsonOption, bench_app, console, int_list, write_json
 from fl_node.plots import plot_scaling
 from fl_node.scale_bench import GROWTH_MEASURES, ScaleBenchConfig, run_scale_bench
-
-
-def _int_list(text: str, flag: str) -> tuple[int, ...]:
-    try:
-        values = tuple(int(v.replace("_", "")) for v in text.split(",") if v.strip())
-    except ValueError:
-        raise BadInput(f"{flag} must be comma-separated integers, got {text!r}") from None
-    if not values:
-        raise BadInput(f"{flag} needs at least one value")
-    return values
 
 
 @bench_app.command("scale")
@@ -45,7 +35,7 @@ def bench_scale(
     if randomness not in ("full", "short"):
         raise BadInput(f"--randomness must be 'full' or 'short', got {randomness!r}")
     config = ScaleBenchConfig(
-        nodes=_int_list(nodes, "--nodes"), params=_int_list(params, "--params"), rounds=rounds, key_bits=key_bits,
+        nodes=int_list(nodes, "--nodes"), params=int_list(params, "--params"), rounds=rounds, key_bits=key_bits,
         bits=bits, degree=degree, randomness=randomness, scorer=scorer,  # type: ignore[arg-type]
         score_budget=score_budget or None, max_values=max_values or None,
         cell_timeout_s=cell_timeout or None, seed=seed,

@@ -7,18 +7,8 @@ from pathlib import Path
 import typer
 from rich.table import Table
 
-from fl_node.cli.app import BadInput, JsonOption, bench_app, console, write_json
+from fl_node.cli.app import JsonOption, bench_app, console, int_list, write_json
 from incentive.scoring_bench import ScoringBenchConfig, run_scoring_bench
-
-
-def _ints(text: str, flag: str) -> tuple[int, ...]:
-    try:
-        values = tuple(int(v.replace("_", "")) for v in text.split(",") if v.strip())
-    except ValueError:
-        raise BadInput(f"{flag} must be comma-separated integers, got {text!r}") from None
-    if not values:
-        raise BadInput(f"{flag} needs at least one value")
-    return values
 
 
 @bench_app.command("scoring")
@@ -31,7 +21,7 @@ def bench_scoring(
 ) -> None:
     """GTG-Shapley's agreement with exact Shapley values at many participants, per evaluation budget."""
     config = ScoringBenchConfig(
-        nodes=_ints(nodes, "--nodes"), budgets=_ints(budgets, "--budgets"),
+        nodes=int_list(nodes, "--nodes"), budgets=int_list(budgets, "--budgets"),
         games=tuple(g.strip() for g in games.split(",") if g.strip()), seeds=seeds,
     )
     with console.status("scoring benchmark") as status:
