@@ -348,12 +348,18 @@ def new_key_holder_key(custody: CustodyConfig, keys_dir: Path) -> KeyHolderKey:
 
 @dataclass(frozen=True)
 class LedgerRoles:
-    """The deployed ledger and the accounts holding its three roles."""
+    """The deployed ledger, the accounts holding its three roles, and the parties' own keys where given.
+
+    ``parties`` maps a multi-party run's party name (``guest``, ``host``, ``source``, ``target``…)
+    to the funded key it joins and commits with; a party without one gets a fresh key funded by
+    the chain's development account.
+    """
 
     ledger: LedgerClient
     admin: LocalAccount
     aggregator: LocalAccount
     evaluator: LocalAccount
+    parties: Mapping[str, LocalAccount] = field(default_factory=dict)
 
 
 def bootstrap_ledger(chain: Chain, rewards: RewardConfig, role_funding_wei: int = 10**19) -> LedgerRoles:

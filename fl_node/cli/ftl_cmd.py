@@ -10,7 +10,7 @@ from rich.table import Table
 
 from fl_node.cli.app import BadInput, JsonOption, app, console, write_json
 from fl_node.cli.chain_cmd import ChainIdOption, RpcOption, open_chain
-from fl_node.cli.existing_ledger import AdminKeyOption, AggregatorKeyOption, EvaluatorKeyOption, LedgerOption, existing_ledger_roles
+from fl_node.cli.existing_ledger import AdminKeyOption, AggregatorKeyOption, EvaluatorKeyOption, LedgerOption, PartyKeyOption, existing_ledger_roles
 
 ftl_app = typer.Typer(help="Federated transfer learning: few shared samples, few shared features.", no_args_is_help=True)
 app.add_typer(ftl_app, name="ftl")
@@ -34,12 +34,13 @@ def ftl_demo(
     admin_key: Path | None = AdminKeyOption,
     aggregator_key: Path | None = AggregatorKeyOption,
     evaluator_key: Path | None = EvaluatorKeyOption,
+    party_keys: list[str] = PartyKeyOption,
     json_path: Path | None = JsonOption,
 ) -> None:
     """Run FTL encrypted and in the clear, compare with the target-only model, record the run on the ledger."""
     if randomness not in ("short", "full"):
         raise BadInput(f"--randomness must be 'short' or 'full', got {randomness!r}")
-    roles = existing_ledger_roles(open_chain(rpc, chain_id), rpc, ledger_address, admin_key, aggregator_key, evaluator_key)
+    roles = existing_ledger_roles(open_chain(rpc, chain_id), rpc, ledger_address, admin_key, aggregator_key, evaluator_key, party_keys)
     from fl_node.ftl.demo import DemoConfig, run_demo
     from fl_node.ftl.protocol import FTLConfig
 

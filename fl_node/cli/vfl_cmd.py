@@ -11,7 +11,7 @@ from rich.table import Table
 
 from fl_node.cli.app import BadInput, JsonOption, app, console, write_json
 from fl_node.cli.chain_cmd import ChainIdOption, RpcOption, open_chain
-from fl_node.cli.existing_ledger import AdminKeyOption, AggregatorKeyOption, EvaluatorKeyOption, LedgerOption, existing_ledger_roles
+from fl_node.cli.existing_ledger import AdminKeyOption, AggregatorKeyOption, EvaluatorKeyOption, LedgerOption, PartyKeyOption, existing_ledger_roles
 from fl_node.twoparty.ledger import RecordedRun, record_party_run
 from fl_node.twoparty.tables import load_party_csv
 from fl_node.vfl.data import DEMO_GUEST_FEATURES, breast_cancer_vertical
@@ -48,13 +48,14 @@ def vfl_demo(
     admin_key: Path | None = AdminKeyOption,
     aggregator_key: Path | None = AggregatorKeyOption,
     evaluator_key: Path | None = EvaluatorKeyOption,
+    party_keys: list[str] = PartyKeyOption,
     json_path: Path | None = JsonOption,
 ) -> None:
     """Align the guest's and host's samples by PSI, train hetero-LR through the arbiter, compare with centralized LR."""
     if randomness not in ("short", "full"):
         raise BadInput(f"--randomness must be 'short' or 'full', got {randomness!r}")
     chain = open_chain(rpc, chain_id)
-    roles = existing_ledger_roles(chain, rpc, ledger, admin_key, aggregator_key, evaluator_key)
+    roles = existing_ledger_roles(chain, rpc, ledger, admin_key, aggregator_key, evaluator_key, party_keys)
     if (guest_csv is None) != (host_csv is None):
         raise BadInput("give both --guest-csv and --host-csv, or neither for the breast_cancer demo")
     if guest_csv is not None and host_csv is not None:

@@ -22,14 +22,16 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
+from eth_account.signers.local import LocalAccount
 from eth_hash.auto import keccak
 
 from fl_node.errors import FlNodeError
 from fl_node.task import LedgerRoles, RewardConfig, bootstrap_ledger
 from incentive.chain import Chain
+from incentive.errors import ChainError
 from incentive.contribution import ExactShapley
 from incentive.fixedpoint import to_fixed
-from incentive.ledger import RoundOpened, TaskCreated, node_key_hash
+from incentive.ledger import MemberStatus, RoundOpened, TaskCreated, node_key_hash
 
 TOKEN = 10**18
 
@@ -82,6 +84,32 @@ class RecordedRun:
         }
 
 
+def _party_accounts(chain: Chain, roles: LedgerRoles, parties: list[str], stake_wei: int) -> dict[str, LocalAccount]:
+    """Each party's account, joined to the ledger and allowed to commit."""
+    unknown = sorted(set(roles.parties) - set(parties))
+    if unknown:
+        raise FlNodeError(f"--party-key names {', '.join(unknown)}, but the run's parties are {', '.join(parties)}")
+    ledger, min_stake = roles.ledger, roles.ledger.min_stake()
+    accounts = {}
+    for name in parties:
+        account = roles.parties.get(name)
+        if account is None:
+            try:
+                account = chain.new_account(stake_wei + 10**19)
+            except ChainError as exc:
+                raise FlNodeError(f"party {name!r} has no key: pass --party-key {name}=FILE with a funded key ({exc})") from exc
+        member = ledger.member(account.address)
+        if member.status == MemberStatus.NONE:
+            ledger.join(account, name, node_key_hash(account), stake_wei=stake_wei)
+        elif not member.may_commit(min_stake):
+            raise FlNodeError(
+                f"party {name!r}: {account.address} is a {member.status.name.lower()} member with stake {member.stake} wei "
+                f"(minimum {min_stake}) and may not commit; top up or use another key"
+            )
+        accounts[name] = account
+    return accounts
+
+
 def two_party_shapley(
     first: str, second: str, *, first_alone: float, second_alone: float, joint: float, empty: float
 ) -> dict[str, float]:
@@ -115,13 +143,22 @@ def record_party_run(
     ----------
     run : PartyRun
     chain : Chain
-        A development chain (embedded or anvil): fresh party and role keys are funded from it.
+        The chain: on a development chain (embedded or anvil) fresh keys are funded for the
+        roles and for every party without its own key in ``roles.parties``.
     reward_per_round : int (default: 100 tokens)
     stake_wei : int (default: 1 ETH)
         Each party's stake (at least the minimum of an existing ledger).
     roles : LedgerRoles | None (default: deploy a fresh ledger)
         An existing ledger and the accounts holding its admin, aggregator and evaluator roles:
-        the run becomes one more task on it.
+        the run becomes one more task on it. A party whose key is in ``roles.parties`` joins
+        with it (or, already an active member, commits as it is).
+
+    Raises
+    ------
+    FlNodeError
+        A key named for a party the run does not have, a party key that is a member who may not
+        commit (pending, leaving, left or below the minimum stake), or a party without a key on a
+        chain with no development account.
     """
     parties = list(run.model_hashes)
     if set(parties) != set(run.contributions):
@@ -131,9 +168,7 @@ def record_party_run(
     else:
         stake_wei = max(stake_wei, roles.ledger.min_stake())
     ledger, admin, aggregator, evaluator = roles.ledger, roles.admin, roles.aggregator, roles.evaluator
-    accounts = {name: chain.new_account(stake_wei + 10**19) for name in parties}
-    for name, account in accounts.items():
-        ledger.join(account, name, node_key_hash(account), stake_wei=stake_wei)
+    accounts = _party_accounts(chain, roles, parties, stake_wei)
     spec_hash = canonical_hash(run.spec)
     task_id = ledger.create_party_task(
         admin, spec_hash, canonical_hash(run.validation), reward_per_round, len(parties)

@@ -56,3 +56,35 @@ def test_vfl_and_ftl_runs_are_tasks_of_one_ledger_and_the_audit_names_each(anvil
     assert "is not the aggregator of the ledger" in _refused(["vfl", "demo", "--rpc", anvil.url, "--ledger", roles.ledger.address, *swapped], capsys)
     assert "only with --ledger ADDR" in _refused(["ftl", "demo", "--admin-key", keys[1]], capsys)
     assert roles.ledger.task_count() == 2
+
+
+def test_parties_join_and_commit_with_their_own_keys(anvil, tmp_path: Path, capsys) -> None:
+    chain = connect(anvil.url)
+    roles = bootstrap_ledger(chain, RewardConfig())
+    keys = []
+    for name in ("admin", "aggregator", "evaluator"):
+        path = tmp_path / f"{name}.key"
+        write_key_file(path, getattr(roles, name))
+        keys += [f"--{name}-key", str(path)]
+    source, target, pending = (chain.new_account(10**19) for _ in range(3))
+    roles.ledger.join(source, "source hospital", "0x" + "11" * 32, stake_wei=roles.ledger.min_stake())
+    roles.ledger.request_membership(pending, "not yet approved", "0x" + "22" * 32)
+    for name, account in (("source", source), ("target", target), ("pending", pending)):
+        write_key_file(tmp_path / f"{name}.key", account)
+    on_ledger = ["--rpc", anvil.url, "--ledger", roles.ledger.address, *keys]
+    ftl = ["ftl", "demo", "--key-bits", "1024", "--max-iter", "2", *on_ledger]
+
+    main([*ftl, "--party-key", f"source={tmp_path / 'source.key'}", "--party-key", f"target={tmp_path / 'target.key'}", "--json", str(tmp_path / "ftl.json")])
+
+    recorded = json.loads((tmp_path / "ftl.json").read_text())["ledger"]
+    assert recorded["accounts"] == {"source": source.address, "target": target.address}
+    assert set(roles.ledger.participant_addresses(recorded["round_id"])) == {source.address, target.address}
+    assert roles.ledger.member(source.address).name == "source hospital"
+
+    assert "--party-key must be NAME=FILE" in _refused([*ftl, "--party-key", "source"], capsys)
+    assert "names 'source' twice" in _refused([*ftl, "--party-key", f"source={tmp_path / 'source.key'}", "--party-key", f"source={tmp_path / 'target.key'}"], capsys)
+    assert "only with --ledger ADDR" in _refused(["vfl", "demo", "--party-key", f"guest={tmp_path / 'source.key'}"], capsys)
+    assert "--party-key names guest, but the run's parties are source, target" in _refused([*ftl, "--party-key", f"guest={tmp_path / 'source.key'}"], capsys)
+    refused = _refused([*ftl, "--party-key", f"target={tmp_path / 'pending.key'}"], capsys)
+    assert f"party 'target': {pending.address} is a pending member" in refused and "may not commit" in refused
+    assert roles.ledger.task_count() == 1
