@@ -11,14 +11,15 @@ One round (the seed's four steps, on the ledger):
    commitment is excluded, and its sender slashed when the blob is signed by it for this
    round, the signed blob being the evidence), checks each blob's header, signature and
    plaintext-knowledge proof against the round and sender, and adds the ciphertexts.
-4. The evaluator records each coalition sum it needs on the ledger's decryption record
+4. The evaluator records each sum it has opened on the ledger's decryption record
    (:mod:`fl_node.hfl.decryptions`) before the key holder opens it (threshold custodians
    refuse sums not on the record). The key holder first opens each participant's own update
    and checks it against the codec's slots before any sum containing it is formed (an
    out-of-range or undecodable update is excluded by name and recorded on chain as
    INVALID_UPDATE); the evaluator values each participant with the
    federation's scorer (utility = validation metric of the model built from a subset's
-   decrypted sum), finalizes the round on chain (aggregated-model hash, validation accuracy,
+   sum, added from the opened singletons' integer slot values, which is exactly that
+   subset's decrypted sum), opens the aggregated sum, finalizes the round on chain (aggregated-model hash, validation accuracy,
    one score per committed participant, dropouts) and the ledger splits the round's reward.
 
 Everything an auditor needs to replay a round is in the store and bound by hashes on chain:
@@ -123,7 +124,12 @@ class RoundUtility:
     For the full coalition both divisors agree: its model and metrics are the round's new global
     model (FedAvg), kept so that the coordinator decrypts and evaluates the whole sum once.
     A singleton coalition reuses the key holder's decryption from its validity check
-    (``singletons``) when given.
+    (``singletons``) when given. So does every other partial coalition of an encrypted round
+    whose members all have one: the key holder has already opened each member's update, and a
+    coalition's encrypted sum decrypts to exactly the sum of their integer slot values (slots
+    never carry), so adding those integers gives the same vector, bit for bit, without
+    decrypting (or recording) another sum. Scoring then costs no decryption per coalition; the
+    key holder learns nothing it did not hold after the validity check.
 
     Parameters
     ----------
@@ -158,6 +164,7 @@ class RoundUtility:
         self.ids = sorted(verified.updates)
         self._weight = sum(verified.plan.sample_counts[a] for a in self.ids) / verified.plan.total_samples
         self.singletons = dict(singletons or {})
+        self._quanta = _exact_quanta(self.singletons, spec.codec.scale) if spec.encrypt else {}
         self.decryptions = 0
         self.full_sum: SummedUpdate | None = None
         self._full: tuple[np.ndarray, Metrics] | None = None
@@ -201,6 +208,13 @@ class RoundUtility:
     def _build(self, coalition: frozenset[int]) -> np.ndarray:
         if len(coalition) == 1 and (pid := self.ids[next(iter(coalition))]) in self.singletons:
             return fedavg_step(self.global_params, self.singletons[pid], self._weight)
+        members = [self.ids[i] for i in sorted(coalition)]
+        if all(m in self._quanta for m in members):
+            total = self._quanta[members[0]].copy()
+            for m in members[1:]:
+                total += self._quanta[m]
+            # the same float64 arithmetic as the decoder's (integer slot sums / scale)
+            return fedavg_step(self.global_params, total.astype(np.float64) / self.spec.codec.scale, self._weight)
         self.decryptions += 1
         return self._open(self.verified.sum(self.ids[i] for i in sorted(coalition)), self._weight)
 
@@ -211,6 +225,16 @@ class RoundUtility:
 
     def _evaluate(self, params: np.ndarray) -> Metrics:
         return quick_evaluate(unflatten(self._model, params), self.validation)
+
+
+def _exact_quanta(singletons: Mapping[str, np.ndarray], scale: float) -> dict[str, np.ndarray]:
+    """Each decrypted singleton's integer slot values (``round(v·scale)``), kept only where they give back ``v`` exactly."""
+    quanta = {}
+    for pid, values in singletons.items():
+        ints = np.rint(np.asarray(values, dtype=np.float64) * scale).astype(np.int64)
+        if np.array_equal(ints.astype(np.float64) / scale, values):
+            quanta[pid] = ints
+    return quanta
 
 
 def score_round(spec: FederationSpec, round_id: int, utility: RoundUtility) -> tuple[dict[str, float], int]:

@@ -133,8 +133,35 @@ def test_the_full_sum_is_decrypted_once_per_round(tmp_path, monkeypatch):
 
     full = tuple(sorted(outcome.scores))
     assert decrypted.count(full) == 1
-    # exact Shapley over 3 participants: every non-empty coalition once, the full one shared with the new model
-    assert len(decrypted) == 2**3 - 1
+    # exact Shapley over 3 participants evaluates every coalition, but only the validity check's
+    # singletons and the full sum (shared with the new model) are opened: pairs are added from singletons
+    assert sorted(map(len, decrypted)) == [1, 1, 1, 3]
+
+
+def test_coalition_models_from_singletons_equal_the_decrypted_sums_bit_for_bit(tmp_path):
+    federation = build(tmp_path)
+    coordinator = federation.coordinator
+    params = initial_params(coordinator.spec)
+    plan = RoundPlan(coordinator.open_round(params), params, dict(coordinator.spec.sample_counts))
+    collected = InProcessTransport(federation.nodes).collect(plan)
+    verified = coordinator.aggregator.verify(plan, collected.submissions)
+    check = coordinator.key_holder.check_updates(verified)
+    assert not check.invalid
+    added = RoundUtility(coordinator.spec, verified, coordinator.key_holder, params, federation.data.validation, singletons=check.singletons)
+    opened = RoundUtility(coordinator.spec, verified, coordinator.key_holder, params, federation.data.validation)
+
+    pairs = [frozenset(p) for p in ((0, 1), (0, 2), (1, 2))]
+    for pair in pairs:
+        assert np.array_equal(added.model(pair), opened.model(pair))
+        assert added(pair) == opened(pair)
+    assert added.decryptions == 0 and opened.decryptions == 2 * len(pairs)
+    # the integers behind a singleton must give it back exactly, or the pair is decrypted instead
+    nudged = dict(check.singletons)
+    first = added.ids[0]
+    nudged[first] = np.nextafter(nudged[first], np.inf)
+    fallback = RoundUtility(coordinator.spec, verified, coordinator.key_holder, params, federation.data.validation, singletons=nudged)
+    assert np.array_equal(fallback.model(pairs[0]), opened.model(pairs[0])) and fallback.decryptions == 1
+    assert np.array_equal(fallback.model(pairs[2]), opened.model(pairs[2])) and fallback.decryptions == 1
 
 
 def test_round_utility_shares_the_full_model_with_the_scorer(tmp_path):
