@@ -11,10 +11,11 @@ the self seconds of
 - ``training``: local fits (all N nodes, one after another, as the in-process transport runs them);
 - ``encryption``: quantize, pack and encrypt each update and prove knowledge of its plaintexts
   (worker processes; precomputed randomness is drawn in the background while the next node trains);
-- ``aggregation``: parse the blobs, verify their proofs and add ciphertexts, including the subset
-  sums scoring asks for;
-- ``decryption``: the key holder's decryptions of sums (one per coalition the scorer evaluates);
-- ``scoring``: the scorer's own time, mostly evaluating each coalition's model on the validation split;
+- ``aggregation``: parse the blobs, verify their proofs and add ciphertexts (the round's sum);
+- ``decryption``: the key holder's decryptions: each update alone (its validity check) and the
+  round's sum; scoring adds each coalition's sum from the singletons' integers and decrypts none;
+- ``scoring``: the scorer's own time: adding each coalition's update and evaluating its model on
+  the validation split;
 - ``chain``: every ledger call (open, N commits, reads, finalize), with the gas of each transaction;
 - ``other``: the rest of the round (artifact store, hashing, verification).
 
@@ -148,7 +149,9 @@ class _TimedCoordinator(Coordinator):
         super().__init__(*args, **kwargs)
         self.clock = clock
         self.aggregator.scheme = Timed(self.aggregator.scheme, clock, {"parse": "aggregation", "check_proof": "aggregation", "add": "aggregation"})
-        self.key_holder = Timed(self.key_holder, clock, {"new_global": "decryption", "decrypt": "decryption"})
+        self.key_holder = Timed(
+            self.key_holder, clock, {"new_global": "decryption", "decrypt": "decryption", "check_updates": "decryption"}
+        )
         options = {"max_evaluations": score_budget} if score_budget is not None and "max_evaluations" in scorer_options(self.spec.scorer) else {}
         self.scorer_options = options
         self.scoring_complete: list[bool] = []
@@ -223,6 +226,7 @@ def run_cell(
 ) -> dict[str, Any]:
     """One federation of ``nodes`` nodes and a model of about ``params`` parameters; returns its record."""
     setup_start = time.perf_counter()
+    load_at_start = list(os.getloadavg())
     torch.set_num_threads(1)  # N nodes train one after another; more threads only contend on a shared box
     data = federate(load_dataset(config.dataset), nodes, "iid", seed=config.seed)
     hidden = mlp_hidden_for(params, data.n_features, data.n_classes)
@@ -295,6 +299,7 @@ def run_cell(
         "rounds": recorder.rounds,
         "mean": _mean_round(recorder.rounds, nodes),
         "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+        "load_average": {"start": load_at_start, "end": list(os.getloadavg())},
     }
 
 

@@ -49,7 +49,10 @@ Binding, and why a copy fails
 
 Cost per blob: one exponentiation ``u^N`` mod nˢ⁺¹ for the prover and one ``z2^N`` for the
 verifier (about one full-randomness encryption each), plus k exponentiations by E-bit challenges;
-``|nˢ⁺¹| + |z1| + |n|`` bytes of proof, whatever k.
+``|nˢ⁺¹| + |z1| + |n|`` bytes of proof, whatever k. The verifier computes ``Π c_i^(e_i)`` as one
+multi-exponentiation (Straus: a 4-bit window table per base and E squarings shared by all k
+bases, ≈ 2.5× fewer multiplications than k separate exponentiations), split over the codec's
+worker processes while it computes the left side itself; the equation checked is unchanged.
 """
 
 from __future__ import annotations
@@ -63,9 +66,10 @@ import gmpy2
 
 from fl_node.crypto.codec import EncryptedUpdate, Witness
 from fl_node.crypto.paillier import one_plus_n_pow
+from fl_node.crypto.parallel import WorkerPool, shared_pool
 from fl_node.errors import CiphertextFormatError, CodecError
 
-__all__ = ["ProofStatement", "prove_update", "verify_update", "proof_size"]
+__all__ = ["ProofStatement", "prove_update", "verify_update", "proof_size", "multi_powmod"]
 
 CHALLENGE_BITS = 128
 SLACK_BITS = 80
@@ -158,8 +162,38 @@ def prove_update(statement: ProofStatement, update: EncryptedUpdate, witness: Wi
     return int(a).to_bytes(statement.ciphertext_bytes, "big") + int(z1).to_bytes(statement.z1_bytes(count), "big") + int(z2).to_bytes(statement.n_bytes, "big")
 
 
-def verify_update(statement: ProofStatement, ciphertexts: Sequence[int], proof: bytes) -> None:
+_WINDOW = 4
+
+
+def multi_powmod(bases: Sequence[int], exponents: Sequence[int], modulus: int) -> gmpy2.mpz:
+    """``Π bases_i^exponents_i mod modulus`` (exponents >= 0) by Straus's interleaved fixed windows."""
+    m = gmpy2.mpz(modulus)
+    size, mask = 1 << _WINDOW, (1 << _WINDOW) - 1
+    tables = []
+    for base in bases:
+        row = [gmpy2.mpz(1), gmpy2.mpz(base) % m]
+        for _ in range(size - 2):
+            row.append(row[-1] * row[1] % m)
+        tables.append(row)
+    top = max((int(e).bit_length() for e in exponents), default=0)
+    acc = gmpy2.mpz(1) % m
+    for shift in range((top + _WINDOW - 1) // _WINDOW * _WINDOW - _WINDOW, -1, -_WINDOW):
+        acc = gmpy2.powmod(acc, size, m)
+        for row, e in zip(tables, exponents, strict=True):
+            if digit := (e >> shift) & mask:
+                acc = acc * row[digit] % m
+    return acc
+
+
+def _product_task(modulus: int, pairs: list[tuple[int, int]]) -> list[int]:
+    """Worker task: the multi-exponentiation of one chunk of ``(c_i, e_i)``."""
+    return [int(multi_powmod([c for c, _ in pairs], [e for _, e in pairs], modulus))]
+
+
+def verify_update(statement: ProofStatement, ciphertexts: Sequence[int], proof: bytes, pool: WorkerPool | None = None) -> None:
     """Check the proof of knowledge of the plaintexts of ``ciphertexts`` under ``statement``.
+
+    ``pool`` (default: the shared pool over every core) computes chunks of ``Π c_i^(e_i)``.
 
     Raises
     ------
@@ -181,10 +215,15 @@ def verify_update(statement: ProofStatement, ciphertexts: Sequence[int], proof: 
     z2 = gmpy2.mpz(int.from_bytes(proof[z1_end:], "big"))
     if not (0 < a < modulus and gmpy2.gcd(a, n) == 1 and 0 < z2 < n and gmpy2.gcd(z2, n) == 1) or z1.bit_length() > statement.x_bits(count) + 1:
         raise CiphertextFormatError("plaintext-knowledge proof holds values out of range")
-    right = a
-    for e, c in zip(_challenges(statement, ciphertexts, int(a)), ciphertexts, strict=True):
-        right = right * gmpy2.powmod(c, e, modulus) % modulus
+    pairs = list(zip(ciphertexts, _challenges(statement, ciphertexts, int(a)), strict=True))
+    pool = pool if pool is not None else shared_pool()
+    chunks = [pairs[len(pairs) * i // pool.workers : len(pairs) * (i + 1) // pool.workers] for i in range(pool.workers)]
+    # every worker takes a chunk of the product while this process computes the left side
+    futures = [pool.submit(_product_task, int(modulus), chunk) for chunk in chunks if chunk]
     left = one_plus_n_pow(z1, n, statement.degree, modulus) % modulus * gmpy2.powmod(z2, big_n, modulus) % modulus
+    right = a
+    for future in futures:
+        right = right * future.result()[0] % modulus
     if left != right:
         raise CiphertextFormatError(
             "the plaintext-knowledge proof does not verify for this header: the update was not encrypted by its sender for this round"

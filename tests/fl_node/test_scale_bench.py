@@ -19,15 +19,19 @@ def test_one_cell_charges_every_phase_and_records_gas_and_bytes():
     seconds = round_["seconds"]
     assert all(seconds[p] > 0 for p in ("training", "encryption", "aggregation", "decryption", "scoring", "chain"))
     assert sum(seconds[p] for p in PHASES) == pytest.approx(seconds["total"], rel=1e-6)
-    assert round_["seconds_inside_scoring"]["decryption"] > 0
+    # the full sum is opened inside scoring; the validity check's singletons before it, still as decryption
+    assert 0 < round_["seconds_inside_scoring"]["decryption"] < seconds["decryption"]
     assert round_["scoring_complete"] and round_["evaluations"] == 2**3  # GTG at 3 nodes is exact
-    assert round_["transactions"] >= 1 + 3 + 1  # open, three commits, finalize (and any decryption records)
+    # open, three commits, the decryption records of the three singletons and the full sum (no
+    # other coalition is opened: scoring adds them from the singletons), finalize
+    assert round_["transactions"] == 1 + 3 + 3 + 1 + 1
     assert round_["gas"]["commit"] > 0 and round_["gas"]["finalize"] > 0
     assert round_["gas_total"] == sum(round_["gas"].values())
     assert cell["params"] == mlp_parameters(cell["hidden"], 64, 10)
     # the packed update is below float32 size; the blob adds its header and one proof (about 1 KB at 1024 bits)
     assert 0 < round_["bytes_up_per_node"] < 4 * cell["params"] + 2048
     assert cell["peak_rss_mb"] > 0
+    assert len(cell["load_average"]["start"]) == len(cell["load_average"]["end"]) == 3
 
 
 def test_phase_clock_keeps_self_time_of_nested_phases():
