@@ -34,6 +34,8 @@ from eth_account import Account
 from fl_node.artifacts import ArtifactStore
 from fl_node.data import ArraySplit, FederatedData, federate, load_dataset
 from fl_node.demo import DemoConfig, hospital_name, setup_federation
+from fl_node.hfl.aggregator import Collected
+from fl_node.hfl.participant import RoundPlan
 from fl_node.hfl.runner import run_federation
 from fl_node.hfl.spec import model_from_bytes
 from fl_node.models import model_hash, unflatten
@@ -52,7 +54,8 @@ from fl_node.transport.deployment import (
     write_connection,
 )
 from fl_node.transport.flower_server import ServeConfig, Status, key_holder_key
-from fl_node.transport.inprocess import InProcessTransport
+from fl_node.transport.footprint import Footprint, footprint
+from fl_node.transport.inprocess import InProcessTransport, Transport
 from fl_node.transport.keystore import PASSPHRASE_ENV, write_keystore
 from fl_node.transport.admission import AdmissionChange, MemberKeys
 from fl_node.transport.processes import LOOPBACK, ManagedProcess, ProcessGroup, free_port, start_process
@@ -66,6 +69,12 @@ from incentive.ledger import LedgerClient, to_bytes32
 log = logging.getLogger(__name__)
 
 LABEL = "label"
+
+
+def startup_wait_s(nodes: int) -> float:
+    """How long to wait for ``nodes`` nodes to start, join the ledger and connect (each starts
+    Python, torch and Flower: on a loaded 2-core machine about 10 s of CPU apiece)."""
+    return 120.0 + 10.0 * max(0, nodes - 3)
 #: scrypt work factor of the throwaway keystores of a local consortium (fast to open; keygen uses 2**18).
 LOCAL_SCRYPT_N = 2**14
 
@@ -83,12 +92,15 @@ class ConsortiumConfig:
     tls : bool (default: True)
         A consortium CA and SuperLink certificate, TLS on every Flower channel, and SuperNode
         authentication admitting exactly the active members' keys; False: plaintext on loopback.
+    isolation : str (default: "process")
+        How each node runs its ClientApp (``node join --isolation``).
     """
 
     task: TaskConfig = field(default_factory=lambda: TaskConfig(data=DataConfig(nodes=3), rounds=3))
     straggler_grace_s: float = 10.0
     run_timeout_s: float = 600.0
     tls: bool = True
+    isolation: str = "process"
 
     def demo_config(self) -> DemoConfig:
         """The in-process federation with the same task (all honest)."""
@@ -141,6 +153,7 @@ class LocalConsortium:
     node_netns: list[str] = field(default_factory=list)
     certs: CertPaths | None = None
     admission: MemberKeys | None = None
+    peak: Footprint = field(default_factory=lambda: Footprint(0, 0.0))
 
     def __post_init__(self) -> None:
         self.work_dir = self.work_dir.resolve()
@@ -216,6 +229,7 @@ class LocalConsortium:
             task=dataclasses.replace(c, data=dataclasses.replace(c.data, standardize=False)),
             validation=str(validation_csv),
             straggler_grace_s=self.config.straggler_grace_s,
+            node_wait_s=startup_wait_s(c.data.nodes),
         )
         write_app_project(self.work_dir / "app", self.serve.to_run_config())
         write_connection(self.flwr_home, self.superlink_address, root_cert=self.certs.ca_cert if self.certs else None)
@@ -278,6 +292,7 @@ class LocalConsortium:
             "--stake-eth", repr(self.config.task.rewards.stake_wei / 10**18),
             "--seed", str(node.seed),
             "--work-dir", str(self.node_dir(node.index)),
+            "--isolation", self.config.isolation,
         ]
         return ["ip", "netns", "exec", node.netns, *command] if node.netns else command
 
@@ -290,8 +305,10 @@ class LocalConsortium:
         self.group.add(node.process)
         return node.process
 
-    def start_nodes(self, admit_timeout_s: float = 120.0) -> None:
-        """Start every node; with authentication, wait until all have joined the ledger and admit their keys."""
+    def start_nodes(self, admit_timeout_s: float | None = None) -> None:
+        """Start every node; with authentication, wait until all have joined the ledger and admit their keys
+        (at most ``admit_timeout_s``, default :func:`startup_wait_s`)."""
+        admit_timeout_s = admit_timeout_s or startup_wait_s(len(self.nodes))
         for node in self.nodes:
             self.start_node(node)
         if self.admission is None:
@@ -317,11 +334,20 @@ class LocalConsortium:
         """Submit the federation (``flwr run``); returns the run id."""
         return submit_run(self.work_dir / "app", self.env, overrides)
 
+    def sample_footprint(self) -> Footprint:
+        """Count the live processes started (with all their descendants) and their memory; keep the peaks in :attr:`peak`."""
+        roots = [p.pid for p in self.group.processes] + ([self.anvil.process.pid] if self.anvil is not None else [])
+        now = footprint(roots)
+        self.peak = Footprint(max(self.peak.processes, now.processes), max(self.peak.rss_mib, now.rss_mib))
+        return now
+
     def wait(self, run_id: int, timeout_s: float | None = None, on_poll: Callable[[], None] | None = None) -> RunEnd:
-        """Wait for the run; meanwhile admit the members' keys (every poll until all are in, then once a round)."""
+        """Wait for the run; meanwhile admit the members' keys (every poll until all are in, then once a
+        round) and sample the processes' footprint."""
         seen = [-1]
 
         def poll() -> None:
+            self.sample_footprint()
             if self.admission is not None:
                 done = int(self.status.data.get("rounds_completed", 0))
                 if len(self.admission.registered) < len(self.nodes) or done != seen[0]:
@@ -372,11 +398,53 @@ class HostPlan:
 
 @dataclass(frozen=True)
 class InProcessComparison:
-    """The in-process federation with the same seed, model and chain."""
+    """The in-process federation with the same seed, model and chain (``collect_seconds``: nodes' part of each round)."""
 
     round_seconds: list[float]
     final_model_hash: str
     final_accuracy: float
+    collect_seconds: list[float] = field(default_factory=list)
+
+
+@dataclass
+class TimedTransport:
+    """A transport whose every ``collect`` is timed (seconds in ``seconds``, one per round)."""
+
+    inner: Transport
+    seconds: list[float] = field(default_factory=list)
+
+    def collect(self, plan: RoundPlan) -> Collected:
+        start = time.perf_counter()
+        try:
+            return self.inner.collect(plan)
+        finally:
+            self.seconds.append(time.perf_counter() - start)
+
+
+def round_breakdown(rounds: list[dict[str, Any]], in_process: InProcessComparison | None) -> dict[str, Any]:
+    """Where the Flower rounds' seconds go, against the in-process rounds (means over rounds).
+
+    ``flower``: ``round_s``; ``collect_s`` (plans out, replies in) and ``outside_collect_s``
+    (opening the round, aggregation, decryption, scoring, finalizing: the same code as in
+    process); inside the collection, ``identify_s`` and the per-node phases of
+    :mod:`fl_node.transport.round_timing` (means over nodes). ``in_process``: ``round_s``,
+    ``collect_s`` (the nodes one after the other), ``outside_collect_s``. ``overhead_s``: Flower
+    minus in process, for the round and each of its two parts. ``per_round``: each Flower round's figures.
+    """
+    per_round = [{"round_id": r["round_id"], "round_s": r["seconds"], **r.get("timing", {})} for r in rounds]
+    for entry in per_round:
+        if "collect_s" in entry:
+            entry["outside_collect_s"] = entry["round_s"] - entry["collect_s"]
+    keys = sorted({k for entry in per_round for k in entry} - {"round_id"})
+    flower = {k: statistics.fmean([e[k] for e in per_round if k in e]) for k in keys}
+    out: dict[str, Any] = {"flower": flower, "per_round": per_round}
+    if in_process is not None and in_process.collect_seconds:
+        local_round = statistics.fmean(in_process.round_seconds)
+        local_collect = statistics.fmean(in_process.collect_seconds)
+        local = {"round_s": local_round, "collect_s": local_collect, "outside_collect_s": local_round - local_collect}
+        out["in_process"] = local
+        out["overhead_s"] = {k: flower[k] - local[k] for k in local if k in flower}
+    return out
 
 
 @dataclass(frozen=True)
@@ -403,6 +471,7 @@ class ConsortiumResult:
     hosts: list[dict[str, str]] = field(default_factory=list)
     best_round: int = 0
     stopped_early: bool = False
+    peak: Footprint = field(default_factory=lambda: Footprint(0, 0.0))
 
     def to_json(self) -> dict[str, Any]:
         payload: dict[str, Any] = {
@@ -429,6 +498,10 @@ class ConsortiumResult:
             "overhead_s_per_round": None,
             "best_round": self.best_round,
             "stopped_early": self.stopped_early,
+            "isolation": self.config.isolation,
+            "peak_processes": self.peak.processes,
+            "peak_rss_mib": self.peak.rss_mib,
+            "breakdown": round_breakdown(self.rounds, self.in_process),
         }
         if self.in_process is not None:
             flower = statistics.fmean(self.round_seconds) if self.round_seconds else float("nan")
@@ -447,9 +520,10 @@ class ConsortiumResult:
 def run_in_process(config: ConsortiumConfig, chain: Chain, out_dir: Path) -> InProcessComparison:
     """The same federation through :class:`~fl_node.transport.inprocess.InProcessTransport` on ``chain``."""
     federation = setup_federation(config.demo_config(), chain, out_dir)
-    run = run_federation(federation.coordinator, InProcessTransport(federation.nodes), config.task.rounds, patience=config.task.patience)
+    transport = TimedTransport(InProcessTransport(federation.nodes))
+    run = run_federation(federation.coordinator, transport, config.task.rounds, patience=config.task.patience)
     return InProcessComparison(
-        [o.seconds for o in run.outcomes], "0x" + model_hash(run.final_params).hex(), run.outcomes[-1].accuracy
+        [o.seconds for o in run.outcomes], "0x" + model_hash(run.final_params).hex(), run.outcomes[-1].accuracy, transport.seconds
     )
 
 
@@ -518,6 +592,7 @@ def run_consortium_local(
             stage("running the same federation in process for comparison")
             comparison = run_in_process(config, consortium.chain, work_dir / "in-process")
         processes = consortium.processes_started
+        peak = consortium.peak
         rpc = consortium.anvil.url
         host_list = [{"role": "chain+superlink", "address": consortium.hub_address}] + [
             {"role": f"node {node.name}", "address": hosts.node_addresses[node.index] if hosts else LOOPBACK} for node in consortium.nodes
@@ -543,4 +618,5 @@ def run_consortium_local(
         hosts=host_list,
         best_round=int(status.data.get("best_round", 0)),
         stopped_early=bool(status.data.get("stopped_early", False)),
+        peak=peak,
     )

@@ -12,6 +12,7 @@ from rich.table import Table
 
 from fl_node.cli.app import EXIT_CHECK_FAILED, BadInput, JsonOption, app, console, write_json
 from fl_node.cli.audit_cmd import print_audit
+from fl_node.transport.deployment import ISOLATION_MODES
 from incentive.cohort import MIN_COHORT
 
 consortium_app = typer.Typer(help="Consortium mode: node operators on Flower, against a real Ethereum node.", no_args_is_help=True)
@@ -35,6 +36,10 @@ def local_command(
         "loopback", "--hosts", help="loopback: every party on 127.0.0.1; netns: the chain and SuperLink in one network namespace, each node in its own (root only)."
     ),
     insecure: bool = typer.Option(False, "--insecure", help="Plaintext Flower and no node authentication (loopback only)."),
+    isolation: str = typer.Option(
+        "process", "--isolation",
+        help="process: each node runs its ClientApp in its own long-lived process; subprocess: a fresh flwr-clientapp per message.",
+    ),
     json_path: Path | None = JsonOption,
 ) -> None:
     """Start anvil, deploy the ledger, start a SuperLink and N nodes, federate over TLS with node authentication, audit, stop everything."""
@@ -49,6 +54,8 @@ def local_command(
         )
     if hosts not in ("loopback", "netns"):
         raise BadInput(f"--hosts must be loopback or netns, got {hosts!r}")
+    if isolation not in ISOLATION_MODES:
+        raise BadInput(f"--isolation must be {' or '.join(ISOLATION_MODES)}, got {isolation!r}")
     if hosts == "netns" and insecure:
         raise BadInput("--insecure is refused with --hosts netns: plaintext only on 127.0.0.0/8")
     plan_text = os.environ.get(HOST_PLAN_ENV)
@@ -61,7 +68,7 @@ def local_command(
         inner = [
             "consortium", "local", "--hosts", "netns", "--nodes", str(nodes), "--rounds", str(rounds), "--patience", str(patience), "--seed", str(seed),
             "--dataset", dataset, "--key-bits", str(key_bits), "--min-participants", str(min_participants),
-            "--compare" if compare else "--no-compare", "--work-dir", str(work_dir.resolve()),
+            "--compare" if compare else "--no-compare", "--work-dir", str(work_dir.resolve()), "--isolation", isolation,
             *(["--json", str(json_path.resolve())] if json_path else []),
         ]
         code = _run_in_namespaces(nodes, inner)
@@ -78,7 +85,7 @@ def local_command(
         min_participants=min_participants,
         seed=seed,
     )
-    config = ConsortiumConfig(task, tls=not insecure)
+    config = ConsortiumConfig(task, tls=not insecure, isolation=isolation)
     plan = HostPlan.from_json(plan_text) if hosts == "netns" and plan_text else None
     with console.status("starting") as spinner:
 
@@ -107,6 +114,13 @@ def local_command(
             f"in-process round seconds: {', '.join(f'{s:.2f}' for s in local['round_seconds'])}; "
             f"overhead {local['overhead_per_round_s']:.2f} s per round; {same} ({result.final_model_hash})"
         )
+    flower = payload["breakdown"]["flower"]
+    if "collect_s" in flower:
+        phases = ", ".join(f"{name} {flower[key]:.2f} s" for key, name in PHASE_NAMES if key in flower)
+        console.print(
+            f"Flower round (mean): collect {flower['collect_s']:.2f} s ({phases}), the rest {flower['outside_collect_s']:.2f} s; "
+            f"ClientApp isolation {result.config.isolation}; peak {result.peak.processes} processes, {result.peak.rss_mib:.0f} MiB resident"
+        )
     where = ", ".join(f"{h['role']} {h['address']}" for h in result.hosts)
     console.print(f"{'TLS and node authentication' if result.tls else 'plaintext, no node authentication'}; hosts: {where}")
     print_audit(result.audit)
@@ -114,6 +128,12 @@ def local_command(
     if not result.audit.ok:
         raise typer.Exit(EXIT_CHECK_FAILED)
 
+
+#: Breakdown keys of a Flower round's collection, as printed.
+PHASE_NAMES = (
+    ("identify_s", "identify"), ("to_node_s", "to node"), ("clientapp_start_s", "ClientApp start"),
+    ("node_work_s", "node work"), ("back_s", "back"),
+)
 
 #: Set for the copy of `consortium local` that runs inside the hub's namespace: where everyone runs.
 HOST_PLAN_ENV = "FEDLEDGER_HOST_PLAN"

@@ -12,6 +12,7 @@ from eth_account import Account
 
 from fl_node.cli.app import BadInput, JsonOption, app, console, err_console, write_json
 from fl_node.cli.chain_cmd import ChainIdOption
+from fl_node.transport.deployment import ISOLATION_MODES
 from fl_node.transport.keystore import PASSPHRASE_ENV, write_keystore
 
 node_app = typer.Typer(help="Node operator: keys, joining a consortium, running a SuperNode.", no_args_is_help=True)
@@ -60,6 +61,10 @@ def join_command(
     insecure: bool = typer.Option(False, "--insecure", help="Plaintext to the SuperLink (only on 127.0.0.0/8)."),
     id_columns: list[str] = typer.Option([], "--id-column", help="A column of --data that identifies records, not a feature (repeatable)."),
     drop: list[str] = typer.Option([], "--drop", help="A column of --data to leave out of the features (repeatable)."),
+    isolation: str = typer.Option(
+        "process", "--isolation",
+        help="process: this process runs the ClientApp for every message (long-lived); subprocess: a fresh flwr-clientapp per message.",
+    ),
     chain_id: int | None = ChainIdOption,
     json_path: Path | None = JsonOption,
 ) -> None:
@@ -70,6 +75,8 @@ def join_command(
     import torch
 
     split_address(superlink)
+    if isolation not in ISOLATION_MODES:
+        raise BadInput(f"--isolation must be {' or '.join(ISOLATION_MODES)}, got {isolation!r}")
     if root_cert is None and not insecure:
         raise BadInput("give --root-cert CA.crt (TLS to the SuperLink), or --insecure for a SuperLink on 127.0.0.0/8")
     if root_cert is not None and insecure:
@@ -95,6 +102,7 @@ def join_command(
         auth_key=auth_key,
         id_columns=tuple(id_columns),
         drop=tuple(drop),
+        isolation=isolation,
     )
     with console.status("opening the key, checking membership on the ledger"):
         runtime, start = prepare_node(config, _passphrase(confirm=False))

@@ -29,6 +29,9 @@ APP_NAME = "fedledger-consortium"
 PUBLISHER = "fedledger"
 CONNECTION = "fedledger"
 SUPEREXEC_POLL_S = 0.1
+#: How a SuperNode runs its ClientApp: ``process``, the node's own long-lived runner
+#: (:mod:`fl_node.transport.clientapp_runner`); ``subprocess``, a fresh ``flwr-clientapp`` per message.
+ISOLATION_MODES = ("process", "subprocess")
 #: Run states `flwr ls` reports once a run is over.
 FINISHED_OK = "finished:completed"
 
@@ -150,16 +153,22 @@ def supernode_command(
     node_config: Mapping[str, str],
     root_cert: Path | None = None,
     auth_key: Path | None = None,
+    superexec_secret: Path | None = None,
 ) -> list[str]:
     """The ``flower-supernode`` command of one node (its Runtime API on ``runtime_port``, loopback).
 
     With ``root_cert`` the SuperNode talks TLS and trusts only that CA, else ``--insecure``;
     ``auth_key`` (OpenSSH private key) signs its requests for a SuperLink with SuperNode authentication.
+    With ``superexec_secret`` the SuperNode runs ``--isolation process``: it starts no SuperExec, and
+    only a caller holding that secret may claim its ClientApp tasks; without, ``--isolation subprocess``.
     """
     config = " ".join(f"{k}={json.dumps(v)}" for k, v in node_config.items())
     security = ["--root-certificates", str(root_cert)] if root_cert else ["--insecure"]
     if auth_key is not None:
         security += ["--auth-supernode-private-key", str(auth_key)]
+    isolation = ["--isolation", "subprocess"]
+    if superexec_secret is not None:
+        isolation = ["--isolation", "process", "--superexec-auth-secret-file", str(superexec_secret)]
     return [
         "flower-supernode",
         *security,
@@ -167,6 +176,7 @@ def supernode_command(
         "--host", LOOPBACK,
         "--port", str(runtime_port),
         "--node-config", config,
+        *isolation,
     ]
 
 

@@ -6,16 +6,24 @@ Messages
     ``sample-counts`` (JSON), ``spec`` (the task's spec bytes) and ``params`` (the global
     model, float32 bytes). The node checks both against the ledger, trains, commits the blob's
     hash on chain with its own key and answers a ConfigRecord ``submission`` with ``ok``,
-    ``address``, ``n-samples``, ``clipped``, ``train-loss`` and ``blob`` (or ``error``).
+    ``address``, ``n-samples``, ``clipped``, ``train-loss`` and ``blob`` (or ``error``), and
+    ``timing`` (JSON, Unix seconds: ``delivered``, when the message was at the node, see
+    :func:`delivered_time`; ``started``, when this ClientApp began on it; ``work_s``, the
+    seconds the worker took): where the round's time goes.
 
-This module is imported by every ``flwr-clientapp`` process (one per message), so it imports
-only Flower, the standard library and :mod:`fl_node.transport.worker`; the round logic runs in
-the node's worker (:mod:`fl_node.transport.node`).
+With ``--isolation subprocess`` this module is imported by every ``flwr-clientapp`` process (one
+per message), so it imports only Flower, the standard library and :mod:`fl_node.transport.worker`;
+the round logic runs in the node's worker (:mod:`fl_node.transport.node`). With ``--isolation
+process`` the node's own process runs it (:mod:`fl_node.transport.clientapp_runner`).
 """
 
 from __future__ import annotations
 
 import json
+import os
+import time
+from contextvars import ContextVar
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +33,10 @@ from flwr.clientapp import ClientApp
 from fl_node.transport.worker import WORKER_SOCKET, call_worker
 
 client_app = ClientApp()
+
+#: When the message being handled reached this node's SuperNode (Unix seconds); the long-lived
+#: runner sets it for each task (:mod:`fl_node.transport.clientapp_runner`).
+delivered_at: ContextVar[float | None] = ContextVar("delivered_at", default=None)
 
 
 def _worker(context: Context, header: dict[str, Any], binary: dict[str, bytes] | None = None):
@@ -70,15 +82,38 @@ def read_plan(content: RecordDict) -> tuple[dict[str, Any], dict[str, bytes]]:
 @client_app.train()
 def train(msg: Message, context: Context) -> Message:
     """Forward a round plan to the node's worker; answer its submission (or its error, or why the plan is malformed)."""
+    started = time.time()
     try:
         header, request = read_plan(msg.content)
     except ValueError as exc:
         return Message(RecordDict({"submission": ConfigRecord({"ok": False, "error": str(exc)})}), reply_to=msg)
     reply, binary = _worker(context, header, request)
+    timing = {"delivered": delivered_time(), "started": started, "work_s": time.time() - started}
     record = ConfigRecord({k: v for k, v in reply.items() if isinstance(v, (str, int, float, bool))})
+    record["timing"] = json.dumps(timing)
     if "blob" in binary:
         record["blob"] = binary["blob"]
     return Message(RecordDict({"submission": record}), reply_to=msg)
 
 
-# ====================================================================== the transport
+def iso_to_unix(iso: str) -> float | None:
+    """An ISO time stamp of Flower's as Unix seconds (None when empty or malformed)."""
+    try:
+        return datetime.fromisoformat(iso).timestamp()
+    except (TypeError, ValueError):
+        return None
+
+
+def delivered_time() -> float | None:
+    """When the message being handled was at this node: the SuperNode's task record (long-lived
+    runner), else this ``flwr-clientapp`` process's start (Linux ``/proc``; SuperExec starts it
+    within its poll interval of the SuperNode receiving the message); None elsewhere."""
+    value = delivered_at.get()
+    if value is not None:
+        return value
+    try:
+        ticks = int(Path(f"/proc/{os.getpid()}/stat").read_text().rsplit(")", 1)[1].split()[19])
+        uptime = float(Path("/proc/uptime").read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        return None
+    return time.time() - (uptime - ticks / os.sysconf("SC_CLK_TCK"))

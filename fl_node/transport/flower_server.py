@@ -42,6 +42,7 @@ from fl_node.task import DataConfig, TaskConfig, build_task, from_flat, key_hold
 from fl_node.transport.keystore import load_account
 from fl_node.transport.node import node_split, require_active_member
 from fl_node.transport.processes import log_to_file
+from fl_node.transport.round_timing import CollectTiming
 from fl_node.transport.tls import auth_key_hash
 from incentive.atomic import write_atomic
 from incentive.chain import connect
@@ -73,8 +74,11 @@ class FlowerTransport:
         never a field of a reply. With a ``ledger``, a node whose authentication key (checked by
         the SuperLink) a member recorded at join is that member (:func:`authenticated_members`);
         otherwise the address it answered to :func:`query_nodes` before the first round.
+        Authenticated identities are looked up once per node id (when it first takes part).
     ledger : LedgerClient | None (default: None)
-        Where members' SuperNode key hashes are read (each round, for nodes that connect later).
+        Where members' SuperNode key hashes are read (for node ids not seen before).
+    timings : dict[int, CollectTiming]
+        Round id → where that round's collection time went.
 
     A reply whose ``address`` names anyone but its node's member is refused (a dropout of that
     node's member; nobody else is touched); the blob's own header and signature are checked by
@@ -90,6 +94,8 @@ class FlowerTransport:
     poll_s: float = 0.2
     addresses: dict[int, str] = field(default_factory=dict)
     ledger: LedgerClient | None = None
+    timings: dict[int, CollectTiming] = field(default_factory=dict)
+    _identified: set[int] = field(default_factory=set, repr=False)
 
     def _plan_message(self, plan: RoundPlan, node_id: int) -> Message:
         record = ConfigRecord(
@@ -107,9 +113,12 @@ class FlowerTransport:
         return self.addresses.get(node_id, f"node {node_id}")
 
     def collect(self, plan: RoundPlan) -> Collected:
-        if self.ledger is not None:
-            self.addresses.update(authenticated_members(self.grid, self.ledger))
+        timing = self.timings[plan.round] = CollectTiming(time.time())
         node_ids = sorted(self.grid.get_node_ids())
+        if self.ledger is not None and not self._identified.issuperset(node_ids):
+            # a node id's authenticated key never changes: look up only nodes not seen before
+            self.addresses.update(authenticated_members(self.grid, self.ledger))
+            self._identified.update(node_ids)
         newcomers = [nid for nid in node_ids if nid not in self.addresses]
         if newcomers:  # connected since the last round without an authenticated key: their identity is fixed now
             infos = node_infos(self.grid, newcomers, timeout_s=min(60.0, self.round_timeout_s))
@@ -120,6 +129,7 @@ class FlowerTransport:
                     continue
                 self.addresses[nid] = str(info["address"])
                 taken.add(str(info["address"]))
+        timing.pushed = time.time()
         message_ids = list(self.grid.push_messages([self._plan_message(plan, nid) for nid in node_ids]))
         pending = dict(zip(message_ids, node_ids))
         submissions: list[Submission] = []
@@ -151,6 +161,7 @@ class FlowerTransport:
                     dropped.append(submission)
                     continue
                 submissions.append(submission)
+                timing.add_reply(address, time.time(), reply.content["submission"].get("timing"))
             if not pending:
                 break
             live = set(self.grid.get_node_ids())
@@ -167,6 +178,7 @@ class FlowerTransport:
                 break
             time.sleep(self.poll_s)
         waited = time.monotonic() - start
+        timing.ended = time.time()
         dropped += [Exclusion(self._who(nid), f"no reply after {waited:.0f} s") for nid in pending.values()]
         heard = {s.participant_id for s in submissions} | {d.participant_id for d in dropped}
         dropped += [Exclusion(a, "no SuperNode of this member is connected") for a in plan.sample_counts if a not in heard]
@@ -378,10 +390,12 @@ def serve_main(grid: Grid, context: Context) -> None:
 
 @dataclass
 class StatusRounds(RunObserver):
-    """Keeps the status file up to date: state, rounds finalized on chain, one entry per round."""
+    """Keeps the status file up to date: state, rounds finalized on chain, one entry per round
+    (with where its collection's time went, when ``transport`` timed it)."""
 
     status: Status
     coordinator: Coordinator
+    transport: FlowerTransport | None = None
 
     def on_start(self, resumed_from: int, params: np.ndarray) -> None:
         self.status.update(state="running", resumed_from=resumed_from, rounds_completed=resumed_from)
@@ -395,6 +409,8 @@ class StatusRounds(RunObserver):
             "participants": sorted(a for a in outcome.scores if a not in dropped),
             "dropped": [{"participant": d.participant_id, "reason": d.reason} for d in outcome.dropped],
         }
+        if self.transport is not None and outcome.round_id in self.transport.timings:
+            entry["timing"] = self.transport.timings[outcome.round_id].summary()
         rounds = list(self.status.data.get("rounds", [])) + [entry]
         self.status.update(rounds=rounds, rounds_completed=len(self.coordinator.finalized_rounds()))
 
@@ -437,7 +453,7 @@ def serve_federation(grid: Grid, config: ServeConfig, status: Status) -> None:
         config.task.rounds,
         retries=config.round_retries,
         resume=True,
-        observers=[StatusRounds(status, coordinator)],
+        observers=[StatusRounds(status, coordinator, transport)],
         patience=config.task.patience,
     )
     status.update(state="done", best_round=run.best.round_id if run.best else 0, stopped_early=run.stopped_early)

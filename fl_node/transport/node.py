@@ -32,9 +32,10 @@ from fl_node.hfl.node import LedgerNode
 from fl_node.hfl.spec import FederationSpec, model_from_bytes
 from fl_node.hfl.participant import Participant, RoundPlan
 from fl_node.models import model_hash
+from fl_node.transport.clientapp_runner import ClientAppRunner, write_superexec_secret
 from fl_node.transport.deployment import flower_env, supernode_command
 from fl_node.transport.keystore import load_account
-from fl_node.transport.processes import ManagedProcess, free_port, log_to_file, start_process
+from fl_node.transport.processes import LOOPBACK, ManagedProcess, free_port, log_to_file, start_process
 from fl_node.transport.worker import WORKER_SOCKET, NodeWorker
 from fl_node.transport.tls import auth_key_hash, ensure_auth_keypair, load_auth_public_key, require_ca_certificate
 from incentive.chain import connect
@@ -274,6 +275,9 @@ class NodeConfig:
         SuperNode authentication key; its hash is the ``nodeKeyHash`` recorded when joining.
     id_columns, drop : tuple[str, ...] (default: none)
         Columns of ``data`` that are not features.
+    isolation : str (default: "process")
+        ``process``: this process runs the ClientApp for every message (one long-lived runner);
+        ``subprocess``: the SuperNode starts a fresh ``flwr-clientapp`` per message.
     """
 
     superlink: str
@@ -292,6 +296,7 @@ class NodeConfig:
     auth_key: Path | None = None
     id_columns: tuple[str, ...] = ()
     drop: tuple[str, ...] = ()
+    isolation: str = "process"
 
     @property
     def auth_key_path(self) -> Path:
@@ -348,15 +353,23 @@ def serve_node(runtime: NodeRuntime, config: NodeConfig, stop: Any, admission_wa
     worker = NodeWorker(runtime, socket_dir / "worker.sock")
     worker.start()
     supernode = None
+    runner = None
+    secret_path = None
     deadline = time.monotonic() + admission_wait_s
     try:
         env = flower_env(work_dir / "flwr-home")
+        runtime_port = config.runtime_port or free_port()
+        if config.isolation == "process":
+            secret_path = socket_dir / "superexec.secret"
+            runner = ClientAppRunner(f"{LOOPBACK}:{runtime_port}", write_superexec_secret(secret_path))
+            runner.start()
         cmd = supernode_command(
             config.superlink,
-            config.runtime_port or free_port(),
+            runtime_port,
             {WORKER_SOCKET: str(worker.socket_path)},
             root_cert=config.root_cert.resolve() if config.root_cert else None,
             auth_key=config.auth_key_path.resolve() if config.root_cert else None,
+            superexec_secret=secret_path,
         )
         log_path = work_dir / "supernode.log"
         while True:
@@ -381,6 +394,10 @@ def serve_node(runtime: NodeRuntime, config: NodeConfig, stop: Any, admission_wa
     finally:
         if supernode is not None:
             _end(supernode, grace_s=10.0)
+        if runner is not None:
+            runner.stop()
+        if secret_path is not None:
+            secret_path.unlink(missing_ok=True)
         worker.stop()
         socket_dir.rmdir()
 

@@ -4,6 +4,7 @@ every record; `fedledger node join` refuses slashed and unadmitted accounts with
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -16,6 +17,7 @@ from fl_node.demo import node_key_hash
 from fl_node.replay import audit_federation, load_published
 from fl_node.transport.flower_server import key_holder_key, ServeConfig
 from fl_node.transport.keystore import PASSPHRASE_ENV, write_keystore
+from fl_node.transport.round_timing import PHASES
 from incentive.chain import connect, load_key_file, start_anvil
 from incentive.ledger import LedgerClient
 
@@ -46,6 +48,30 @@ def test_local_consortium_writes_the_json_contract_and_matches_the_in_process_mo
     assert payload["in_process"]["same_final_model"] is True
     assert payload["in_process"]["final_model_hash"] == payload["final_model_hash"]
     assert len(payload["round_seconds"]) == len(payload["in_process"]["round_seconds"]) == 2
+
+
+@pytest.mark.slow
+def test_each_node_runs_every_message_in_its_own_process_and_the_json_says_where_round_time_went(consortium_run) -> None:
+    work, payload = consortium_run
+
+    assert payload["isolation"] == "process"
+    for k in range(3):
+        node_log = (work / "nodes" / f"node-{k}" / "node.log").read_text()
+        assert "--isolation process" in node_log
+        assert len(re.findall(r"query message: claimed", node_log)) == 1
+        assert len(re.findall(r"train message: claimed", node_log)) == 2  # one message a round
+        # no SuperExec, so no fresh `flwr-clientapp` process for any message
+        assert "flwr-clientapp" not in (work / "nodes" / f"node-{k}" / "supernode.log").read_text()
+    breakdown = payload["breakdown"]
+    assert [r["round_id"] for r in breakdown["per_round"]] == [r["round_id"] for r in payload["rounds"]]
+    for entry in breakdown["per_round"]:
+        assert set(PHASES) | {"round_s", "collect_s", "identify_s", "outside_collect_s"} <= set(entry)
+        assert all(entry[phase] >= 0 for phase in PHASES)
+        # each node's phases add up to its reply's time since the push, within the collection
+        assert sum(entry[phase] for phase in PHASES) <= entry["collect_s"] - entry["identify_s"] + 1e-6
+        assert entry["collect_s"] <= entry["round_s"]
+    assert breakdown["overhead_s"]["round_s"] == pytest.approx(payload["overhead_s_per_round"])
+    assert breakdown["in_process"]["collect_s"] < breakdown["in_process"]["round_s"]
 
 
 @pytest.mark.slow
@@ -94,7 +120,11 @@ def test_bad_options_exit_2_with_one_line(tmp_path: Path, capsys) -> None:
     (tmp_path / "used").mkdir()
     (tmp_path / "used" / "something").write_text("x")
 
-    for args, message in ((["--nodes", "2"], "--nodes >= 3"), (["--work-dir", str(tmp_path / "used")], "is not empty")):
+    for args, message in (
+        (["--nodes", "2"], "--nodes >= 3"),
+        (["--work-dir", str(tmp_path / "used")], "is not empty"),
+        (["--isolation", "thread"], "--isolation must be process or subprocess"),
+    ):
         with pytest.raises(SystemExit) as exit_info:
             main(["consortium", "local", *args])
         assert exit_info.value.code == 2
