@@ -202,24 +202,35 @@ class FaultSchedule:
     seed : int
     enabled : bool (default: True)
         False: no faults at all (a baseline run).
+    kinds : tuple[str, ...] (default: :data:`FAULT_KINDS`)
+        The kinds to draw from.
+    rate : float (default: 1.0)
+        Once every kind has been drawn, the share of rounds that get a fault.
     injected : list[tuple[int, str]]
         ``(round_id, kind)`` of every fault drawn so far.
     """
 
     seed: int
     enabled: bool = True
+    kinds: tuple[str, ...] = FAULT_KINDS
+    rate: float = 1.0
     injected: list[tuple[int, str]] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         self._rng = random.Random(self.seed)
-        self._first = list(FAULT_KINDS)
+        self._first = list(self.kinds)
         self._rng.shuffle(self._first)
 
     def next(self, round_id: int) -> str | None:
-        """The fault for the round just opened (``None`` without faults)."""
+        """The fault for the round just opened (``None`` without faults, or for a round the rate skips)."""
         if not self.enabled:
             return None
-        kind = self._first.pop(0) if self._first else self._rng.choice(FAULT_KINDS)
+        if self._first:
+            kind = self._first.pop(0)
+        elif self.rate < 1.0 and self._rng.random() >= self.rate:
+            return None
+        else:
+            kind = self._rng.choice(self.kinds)
         self.injected.append((round_id, kind))
         return kind
 

@@ -32,7 +32,7 @@ from eth_account import Account
 from eth_account.signers.local import LocalAccount
 from hexbytes import HexBytes
 from web3 import Web3
-from web3.exceptions import TimeExhausted
+from web3.exceptions import BlockNotFound, TimeExhausted
 from web3.types import TxReceipt
 
 from incentive.atomic import write_atomic
@@ -129,9 +129,12 @@ class Chain:
         Raises
         ------
         ChainError
-            The node did not answer properly (see :mod:`incentive.rpc`) or no receipt came
-            within ``receipt_timeout_s``.
+            The node did not answer properly (see :mod:`incentive.rpc`), reports another chain id
+            (nothing is sent), or no receipt in a block of the chain came within
+            ``receipt_timeout_s`` (see :meth:`canonical_receipt`).
         """
+        if self.backend == "rpc":
+            self.require_same_chain()
         full = dict(tx)
         full.setdefault("value", 0)
         full["from"] = account.address
@@ -146,12 +149,68 @@ class Chain:
         full["gas"] = gas
         signed = account.sign_transaction(full)
         tx_hash = self.w3.eth.send_raw_transaction(signed.raw_transaction)
-        try:
-            return self.w3.eth.wait_for_transaction_receipt(tx_hash, timeout=self.receipt_timeout_s, poll_latency=0.05)
-        except TimeExhausted:
+        return self.canonical_receipt(tx_hash)
+
+    def require_same_chain(self) -> None:
+        """Raise ChainError unless the node still reports the chain id this client signs for.
+
+        A node that now answers for another chain (a proxy switched upstream, a node restarted
+        with another id) is refused before anything is signed for it.
+        """
+        actual = self.w3.eth.chain_id
+        if actual != self.chain_id:
             raise ChainError(
-                f"no receipt for transaction {tx_hash.to_0x_hex()} within {self.receipt_timeout_s:g} s"
-            ) from None
+                f"wrong chain at {self.endpoint}: the node reports chain id {actual}, this client signs for {self.chain_id}; nothing sent"
+            )
+
+    @property
+    def endpoint(self) -> str:
+        """The node's URL (``embedded`` for the embedded chain)."""
+        return str(getattr(self.w3.provider, "endpoint_uri", "embedded"))
+
+    def canonical_receipt(self, tx_hash: HexBytes) -> TxReceipt:
+        """Wait for ``tx_hash``'s receipt in a block that is part of the chain (not reorganised away).
+
+        A receipt whose block hash is not the hash of the chain's block at that height is not
+        final: the wait goes on, for a receipt of the transaction mined again, until
+        ``receipt_timeout_s``.
+
+        Raises
+        ------
+        ChainError
+            No receipt in time, or (named) only receipts of blocks reorganised out of the chain.
+        """
+        deadline = time.monotonic() + self.receipt_timeout_s
+        orphaned: TxReceipt | None = None
+        while True:
+            try:
+                receipt = self.w3.eth.wait_for_transaction_receipt(
+                    tx_hash, timeout=max(deadline - time.monotonic(), 0.05), poll_latency=0.05
+                )
+            except TimeExhausted:
+                receipt = None
+            if receipt is not None and (self.backend != "rpc" or self._in_chain(receipt)):
+                return receipt
+            if receipt is not None:
+                orphaned = receipt
+                log.warning("transaction %s: block %d was reorganised out of the chain; waiting", tx_hash.to_0x_hex(), receipt["blockNumber"])
+            if time.monotonic() >= deadline:
+                if orphaned is not None:
+                    raise ChainError(
+                        f"transaction {tx_hash.to_0x_hex()}: its receipt's block {orphaned['blockNumber']} "
+                        f"({orphaned['blockHash'].to_0x_hex()}) was reorganised out of the chain, and no receipt in a "
+                        f"block of the chain came within {self.receipt_timeout_s:g} s"
+                    )
+                raise ChainError(f"no receipt for transaction {tx_hash.to_0x_hex()} within {self.receipt_timeout_s:g} s")
+            time.sleep(0.05)
+
+    def _in_chain(self, receipt: TxReceipt) -> bool:
+        """Whether the receipt's block is the chain's block at its height."""
+        try:
+            block = self.w3.eth.get_block(receipt["blockNumber"])
+        except BlockNotFound:
+            return False
+        return block["hash"] == receipt["blockHash"]
 
     # -------------------------------------------------------------- logs
 

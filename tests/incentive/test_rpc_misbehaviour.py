@@ -34,12 +34,14 @@ class MisbehavingNode:
         self.upstream = upstream
         self.method: str | None = None
         self.answer: Callable[[dict], Answer] = lambda request: (200, b"", None, 0.0)
+        self.seen: list[str] = []
         node = self
 
         class Handler(BaseHTTPRequestHandler):
             def do_POST(self) -> None:  # noqa: N802
                 body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
                 request = json.loads(body)
+                node.seen.append(request.get("method"))
                 if request.get("method") == node.method:
                     status, reply, length, delay = node.answer(request)
                     time.sleep(delay)
@@ -64,6 +66,12 @@ class MisbehavingNode:
         self.server.daemon_threads = True
         threading.Thread(target=self.server.serve_forever, daemon=True).start()
         self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+
+    def upstream_answer(self, request: dict) -> dict:
+        """The real node's answer to ``request``."""
+        forward = urllib.request.Request(self.upstream, data=json.dumps(request).encode(), headers={"Content-Type": "application/json"})
+        with urllib.request.urlopen(forward, timeout=10) as response:
+            return json.loads(response.read())
 
     def close(self) -> None:
         self.server.shutdown()
@@ -180,3 +188,106 @@ def test_the_cli_reports_a_misbehaving_node_in_one_line_with_exit_2(node, ledger
     assert exited.value.code == 2
     err = capsys.readouterr().err.strip()
     assert len(err.splitlines()) == 1 and "not JSON" in err
+
+
+def test_a_node_that_switches_to_another_chain_id_is_refused_before_anything_is_sent(node, ledger_on_anvil) -> None:
+    client = _client(node, ledger_on_anvil)
+    member = client.chain.new_account(2 * 10**18)
+    nonce = client.chain.w3.eth.get_transaction_count(member.address)
+    node.seen.clear()
+    node.method, node.answer = "eth_chainId", lambda r: _json(r, result="0x1")
+    try:
+        error = _refused_in_time(lambda: client.join(member, "Hospital A", b"\x01" * 32, stake_wei=10**18))
+    finally:
+        node.method = None
+    assert isinstance(error, ChainError)
+    assert "wrong chain" in str(error) and "chain id 1" in str(error) and "31337" in str(error)
+    assert "eth_sendRawTransaction" not in node.seen
+    assert client.chain.w3.eth.get_transaction_count(member.address) == nonce
+    assert ledger_on_anvil.member(member.address).status.name == "NONE"
+
+
+def test_the_cli_refuses_a_node_of_another_chain_id_in_one_line(node, ledger_on_anvil, capsys) -> None:
+    from fl_node.cli.app import main
+
+    node.method, node.answer = "eth_chainId", lambda r: _json(r, result="0x1")
+    try:
+        with pytest.raises(SystemExit) as exited:
+            main(["ledger", "show", "--rpc", node.url, "--chain-id", "31337", "--ledger", ledger_on_anvil.address])
+    finally:
+        node.method = None
+    assert exited.value.code == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "wrong chain" in err and "31337" in err
+
+
+def _orphaned(node: MisbehavingNode, request: dict) -> dict:
+    """The real receipt, moved into a block that is not the chain's block at its height."""
+    answer = node.upstream_answer(request)
+    if answer.get("result"):
+        answer["result"]["blockHash"] = "0x" + "ee" * 32
+        for entry in answer["result"].get("logs", []):
+            entry["blockHash"] = "0x" + "ee" * 32
+    return answer
+
+
+def test_a_receipt_from_a_reorganised_block_is_not_final_until_one_from_the_chain_comes(node, ledger_on_anvil) -> None:
+    client = _client(node, ledger_on_anvil)
+    member = client.chain.new_account(2 * 10**18)
+    orphaned_answers = [0]
+
+    def answer(request: dict) -> Answer:
+        if orphaned_answers[0] < 2:  # the first answers come from a block since reorganised away
+            orphaned_answers[0] += 1
+            return 200, json.dumps(_orphaned(node, request)).encode(), None, 0.0
+        return 200, json.dumps(node.upstream_answer(request)).encode(), None, 0.0
+
+    node.method, node.answer = "eth_getTransactionReceipt", answer
+    try:
+        receipt = client.join(member, "Hospital A", b"\x02" * 32, stake_wei=10**18)
+    finally:
+        node.method = None
+    assert orphaned_answers[0] == 2
+    final = ledger_on_anvil.chain.w3.eth.get_transaction_receipt(receipt.tx_hash)
+    assert final["blockNumber"] == receipt.block_number
+    assert ledger_on_anvil.member(member.address).status.name == "ACTIVE"
+
+
+def test_a_transaction_seen_only_in_a_reorganised_block_fails_naming_the_reorg(node, ledger_on_anvil) -> None:
+    client = _client(node, ledger_on_anvil)
+    member = client.chain.new_account(2 * 10**18)
+    node.method, node.answer = "eth_getTransactionReceipt", lambda r: (200, json.dumps(_orphaned(node, r)).encode(), None, 0.0)
+    try:
+        error = _refused_in_time(lambda: client.join(member, "Hospital A", b"\x03" * 32, stake_wei=10**18))
+    finally:
+        node.method = None
+    assert isinstance(error, ChainError)
+    assert "reorganised out of the chain" in str(error) and "0x" + "ee" * 32 in str(error)
+
+
+def test_a_real_reorg_on_anvil_takes_no_receipt_of_the_dropped_block_as_final(anvil) -> None:
+    """anvil_reorg replaces the transaction's block with an empty one after its receipt was read: the client does not
+    take that receipt as final and fails naming the reorg (anvil does not mine the dropped transaction again)."""
+    upstream = rpc_chain(anvil.url)
+    proxy = MisbehavingNode(anvil.url)
+    reorged = [False]
+
+    def answer(request: dict) -> Answer:
+        reply = proxy.upstream_answer(request)
+        if reply.get("result") and not reorged[0]:  # the receipt is read, then its block is replaced
+            reorged[0] = True
+            proxy.upstream_answer({"jsonrpc": "2.0", "id": 99, "method": "anvil_reorg", "params": [1, []]})
+        return 200, json.dumps(reply).encode(), None, 0.0
+
+    sender = upstream.new_account(10**18)
+    recipient = upstream.new_account(0)
+    proxy.method, proxy.answer = "eth_getTransactionReceipt", answer
+    try:
+        chain = rpc_chain(proxy.url, timeout_s=TIMEOUT_S)
+        chain.receipt_timeout_s = 2.0
+        error = _refused_in_time(lambda: chain.send(sender, {"to": recipient.address, "value": 12345}, gas=21_000))
+        assert reorged[0]
+    finally:
+        proxy.close()
+    assert isinstance(error, ChainError) and "reorganised out of the chain" in str(error)
+    assert upstream.balance(recipient.address) == 0  # the transfer is not in the chain: taking its receipt as final would be wrong
