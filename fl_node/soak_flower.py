@@ -548,7 +548,11 @@ def run_flower_soak(
         "cancel_reasons": record["cancel_reasons"],
         "faults_injected": len(injected),
         "faults_by_kind": dict(sorted(by_kind.items())),
-        "faults": sorted([{"round": r, "kind": k, "detail": d} for r, k, d in driver.injected] + node_faults, key=lambda f: f["round"]),
+        "faults": sorted(
+            [{"round": r, "kind": k, "detail": d} for r, k, d in driver.injected]
+            + [{"round": e["round"], "kind": "node-" + e["fault"], "detail": f"{e['node']}: {e['outcome']}"} for e in node_faults],
+            key=lambda f: f["round"],
+        ),
         "superlink_restarts": driver.superlink_restarts,
         "supernode_restarts": driver.supernode_restarts,
         "chain_restarts": driver.chain_restarts,
