@@ -67,6 +67,8 @@ FLOWER_FAULT_KINDS = ("supernode-kill", "superlink-restart", "chain-restart", "n
 STRAGGLER_GRACE_S = 2.0
 #: Rounds a node started again is left alone (it joins the federation again meanwhile).
 REJOIN_ROUNDS = 3
+#: The round's deadline when fewer than ``min_participants`` replies come in (a late node, a node restarting).
+ROUND_TIMEOUT_S = 90.0
 #: How long a (resumed) ServerApp waits for the nodes to connect before its first round.
 NODE_WAIT_S = 30.0
 #: Seconds without a new round opened (or the run ending) before the soak stops as stuck.
@@ -504,7 +506,7 @@ def run_flower_soak(
         consortium.start_chain()
         ledger = consortium.deploy()
         assert consortium.serve is not None
-        consortium.serve = dataclasses.replace(consortium.serve, node_wait_s=NODE_WAIT_S, round_retries=3)
+        consortium.serve = dataclasses.replace(consortium.serve, node_wait_s=NODE_WAIT_S, round_timeout_s=ROUND_TIMEOUT_S, round_retries=3)
         write_app_project(work_dir / "app", consortium.serve.to_run_config())
         consortium.start_superlink()
         consortium.start_nodes()
