@@ -67,7 +67,8 @@ class FaultyRuntime:
     ----------
     inner : NodeRuntime
     fault_file : Path
-        Where the soak arms a fault; removed when the fault is taken.
+        Where the soak arms a fault; removed when the fault is carried out (an equivocation only
+        once the node has trained and committed: a refused plan leaves it armed).
     fault_log : Path
         JSON lines: ``{"round", "fault", "outcome"}`` per fault carried out.
     """
@@ -83,14 +84,14 @@ class FaultyRuntime:
     def info(self) -> dict[str, Any]:
         return self.inner.info()
 
-    def _take_fault(self, round_id: int) -> str | None:
+    def _armed(self, round_id: int) -> str | None:
+        """The fault armed for ``round_id`` (None when none is, or only for a later round)."""
         try:
             armed = json.loads(self.fault_file.read_text())
         except (OSError, ValueError):
             return None
         if round_id < int(armed.get("from_round", 0)):
             return None
-        self.fault_file.unlink(missing_ok=True)
         return str(armed.get("fault"))
 
     def _record(self, round_id: int, fault: str, outcome: str) -> None:
@@ -99,13 +100,15 @@ class FaultyRuntime:
 
     def train(self, header: dict[str, Any], binary: dict[str, bytes]) -> tuple[dict[str, Any], dict[str, bytes]]:
         round_id = int(header["round"])
-        fault = self._take_fault(round_id)
+        fault = self._armed(round_id)
         if fault == "late":
+            self.fault_file.unlink(missing_ok=True)
             outcome = self._late(round_id)
             self._record(round_id, fault, outcome)
             raise NodeFaultInjected(f"missed the deadline of round {round_id}: {outcome}")
-        reply, reply_binary = self.inner.train(header, binary)
+        reply, reply_binary = self.inner.train(header, binary)  # a plan refused leaves the fault armed
         if fault == "equivocate":
+            self.fault_file.unlink(missing_ok=True)
             signed = SignedBlob.parse(reply_binary["blob"])
             payload = bytearray(signed.payload)
             payload[len(payload) // 2] ^= 0x01
