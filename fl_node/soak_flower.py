@@ -177,6 +177,7 @@ class SoakConsortium(LocalConsortium):
             work_dir=self.node_dir(node.index),
             root_cert=self.certs.ca_cert if self.certs else None,
             auth_key=node.auth_key,
+            isolation=self.config.isolation,
         )
         path = self.node_dir(node.index) / "soak-node.json"
         path.parent.mkdir(parents=True, exist_ok=True)
