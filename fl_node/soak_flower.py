@@ -54,7 +54,7 @@ from fl_node.transport.deployment import run_status, write_app_project
 from fl_node.transport.flower_server import key_holder_key
 from fl_node.transport.keystore import load_account
 from fl_node.transport.node import NodeConfig
-from fl_node.transport.processes import ManagedProcess, process_table
+from fl_node.transport.processes import process_table
 from incentive.chain import start_anvil
 from incentive.errors import ChainError
 from incentive.ledger import RoundStatus
@@ -69,10 +69,13 @@ STRAGGLER_GRACE_S = 2.0
 REJOIN_ROUNDS = 3
 #: The round's deadline when fewer than ``min_participants`` replies come in (a late node, a node restarting).
 ROUND_TIMEOUT_S = 90.0
-#: How long a (resumed) ServerApp waits for the nodes to connect before its first round.
-NODE_WAIT_S = 30.0
+#: How long the nodes may take to start, join the ledger and be admitted (a loaded machine is slow to start Python).
+STARTUP_WAIT_S = 900.0
+#: How long a (resumed) ServerApp waits for every node to connect before its first round (the task's
+#: spec names the nodes connected when it is created).
+NODE_WAIT_S = 300.0
 #: Seconds without a new round opened (or the run ending) before the soak stops as stuck.
-STUCK_S = 300.0
+STUCK_S = 600.0
 #: How often Flower is asked whether the current run is still running.
 RUN_CHECK_S = 20.0
 #: How often the ledger and the status file are polled.
@@ -510,7 +513,7 @@ def run_flower_soak(
         consortium.serve = dataclasses.replace(consortium.serve, node_wait_s=NODE_WAIT_S, round_timeout_s=ROUND_TIMEOUT_S, round_retries=3)
         write_app_project(work_dir / "app", consortium.serve.to_run_config())
         consortium.start_superlink()
-        consortium.start_nodes()
+        consortium.start_nodes(admit_timeout_s=STARTUP_WAIT_S)
         memory = MemoryProbe(consortium)
         operators = _Operators(consortium, paid_in_wei=task.rewards.stake_wei * task.data.nodes)
         driver = _Driver(consortium, schedule, operators, memory, config.rounds, on_progress)
