@@ -178,8 +178,30 @@ class _TimedCoordinator(Coordinator):
         return {utility.ids[i]: float(v) for i, v in result.values.items()}, result.evaluations
 
 
+def tree_cpu_seconds() -> float:
+    """CPU seconds (user + system) of this process, its reaped children and its live children (the codec's workers).
+
+    Under load a round's wall time says more about the other processes on the machine than about
+    the round; its CPU seconds are the work it needs, whatever the load.
+    """
+    reaped = os.times()
+    total = time.process_time() + reaped.children_user + reaped.children_system
+    me, tick = os.getpid(), os.sysconf("SC_CLK_TCK")
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            # fields after the parenthesised command: state ppid ... utime (14th field) stime (15th)
+            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:  # gone since the listing, or not ours to read
+            continue
+        if int(fields[1]) == me:
+            total += (int(fields[11]) + int(fields[12])) / tick
+    return total
+
+
 class _RoundRecorder(RunObserver):
-    """Per round: the clock's seconds by phase, the gas of the round's transactions, the outcome."""
+    """Per round: the clock's seconds by phase, the CPU seconds, the gas of the round's transactions, the outcome."""
 
     def __init__(self, clock: PhaseClock, receipts: list[tuple[str, int]], coordinator: _TimedCoordinator, nodes: int) -> None:
         self.clock = clock
@@ -188,12 +210,15 @@ class _RoundRecorder(RunObserver):
         self.nodes = nodes
         self.rounds: list[dict[str, Any]] = []
         self._mark = (time.perf_counter(), clock.snapshot(), 0, dict(clock.nested))
+        self._cpu_mark = tree_cpu_seconds()
 
     def on_start(self, resumed_from: int, params: np.ndarray) -> None:
         self._mark = (time.perf_counter(), self.clock.snapshot(), len(self.receipts), dict(self.clock.nested))
+        self._cpu_mark = tree_cpu_seconds()
 
     def on_round(self, outcome: RoundOutcome) -> None:
         start, before, first_receipt, nested_before = self._mark
+        cpu = tree_cpu_seconds()
         wall = time.perf_counter() - start
         now = self.clock.snapshot()
         seconds = {p: now.get(p, 0.0) - before.get(p, 0.0) for p in PHASES if p != "other"}
@@ -209,6 +234,7 @@ class _RoundRecorder(RunObserver):
             gas[method] = gas.get(method, 0) + used
         self.rounds.append({
             "seconds": seconds,
+            "cpu_s": cpu - self._cpu_mark,
             "seconds_inside_scoring": in_scoring,
             "evaluations": outcome.evaluations,
             "scoring_complete": self.coordinator.scoring_complete[-1] if self.coordinator.scoring_complete else True,
@@ -219,6 +245,7 @@ class _RoundRecorder(RunObserver):
             "accuracy": outcome.accuracy,
         })
         self._mark = (time.perf_counter(), now, len(self.receipts), dict(self.clock.nested))
+        self._cpu_mark = tree_cpu_seconds()
 
 
 def run_cell(
@@ -309,6 +336,7 @@ def _mean_round(rounds: Sequence[dict[str, Any]], nodes: int) -> dict[str, Any]:
     return {
         "seconds": {k: float(np.mean([r["seconds"][k] for r in rounds])) for k in keys},
         "scoring_with_its_decryptions_s": float(np.mean(scoring_s)),
+        "cpu_s": float(np.mean([r["cpu_s"] for r in rounds])),
         "seconds_per_evaluation": float(np.sum(scoring_s) / max(1, sum(r["evaluations"] for r in rounds))),
         "evaluations": float(np.mean([r["evaluations"] for r in rounds])),
         "scoring_complete": all(r["scoring_complete"] for r in rounds),
@@ -386,7 +414,7 @@ def _document(config: ScaleBenchConfig, cells: list[dict[str, Any]]) -> dict[str
     }
 
 
-GROWTH_MEASURES = (*PHASES, "total", "evaluations", "seconds_per_evaluation", "gas_total", "bytes_up_per_node", "peak_rss_mb")
+GROWTH_MEASURES = (*PHASES, "total", "cpu_s", "evaluations", "seconds_per_evaluation", "gas_total", "bytes_up_per_node", "peak_rss_mb")
 
 
 def _measure(cell: dict[str, Any], name: str) -> float:

@@ -80,12 +80,12 @@ def _value(cell: dict, measure: str) -> float:
 
 def _unit(measure: str) -> str:
     return {"evaluations": "coalition evaluations", "gas_total": "gas", "bytes_up_per_node": "bytes",
-            "peak_rss_mb": "MiB"}.get(measure, "seconds")
+            "peak_rss_mb": "MiB", "cpu_s": "CPU seconds"}.get(measure, "seconds")
 
 
 def _table(result: dict) -> Table:
     table = Table(title="seconds per round (mean), by phase")
-    columns = ("N", "P", "status", "training", "encryption", "aggregation", "decryption", "scoring", "evals", "chain", "total", "gas", "B/node", "RSS MiB")
+    columns = ("N", "P", "status", "training", "encryption", "aggregation", "decryption", "scoring", "evals", "chain", "total", "CPU s", "gas", "B/node", "RSS MiB")
     for column in columns:
         table.add_column(column, justify="right")
     for cell in result["cells"]:
@@ -98,7 +98,7 @@ def _table(result: dict) -> Table:
         table.add_row(
             str(cell["nodes"]), f"{cell['params']:,}", "measured",
             *(f"{s[k]:.2f}" for k in ("training", "encryption", "aggregation", "decryption", "scoring")),
-            evals, f"{s['chain']:.2f}", f"{s['total']:.1f}", f"{mean['gas_total']:,.0f}",
+            evals, f"{s['chain']:.2f}", f"{s['total']:.1f}", f"{mean['cpu_s']:.1f}", f"{mean['gas_total']:,.0f}",
             f"{mean['bytes_up_per_node']:,.0f}", f"{cell['peak_rss_mb']:.0f}",
         )
     return table

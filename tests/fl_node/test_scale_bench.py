@@ -1,5 +1,7 @@
 """`fedledger bench scale`: one tiny cell on the embedded chain, the phase clock, the growth fit, bad input."""
 
+import multiprocessing
+import os
 import time
 
 import pytest
@@ -7,7 +9,7 @@ import pytest
 from fl_node.cli import main
 from fl_node.crypto.keys import generate_keypair
 from fl_node.phase_clock import PhaseClock
-from fl_node.scale_bench import PHASES, ScaleBenchConfig, growth_exponents, mlp_hidden_for, mlp_parameters, run_cell
+from fl_node.scale_bench import PHASES, ScaleBenchConfig, growth_exponents, mlp_hidden_for, mlp_parameters, run_cell, tree_cpu_seconds
 
 
 def test_one_cell_charges_every_phase_and_records_gas_and_bytes():
@@ -32,6 +34,29 @@ def test_one_cell_charges_every_phase_and_records_gas_and_bytes():
     assert 0 < round_["bytes_up_per_node"] < 4 * cell["params"] + 2048
     assert cell["peak_rss_mb"] > 0
     assert len(cell["load_average"]["start"]) == len(cell["load_average"]["end"]) == 3
+    assert 0 < round_["cpu_s"] <= seconds["total"] * os.cpu_count() + 0.05
+
+
+def _spin(seconds: float, ready, done) -> None:
+    while time.process_time() < seconds:
+        pass
+    ready.set()
+    done.wait(300)
+
+
+def test_tree_cpu_seconds_counts_a_live_child_process():
+    context = multiprocessing.get_context("fork")
+    ready, done = context.Event(), context.Event()
+    child = context.Process(target=_spin, args=(0.3, ready, done))
+    before = tree_cpu_seconds()
+    child.start()
+    try:
+        assert ready.wait(300)
+        after = tree_cpu_seconds()
+    finally:
+        done.set()
+        child.join()
+    assert after - before >= 0.3 - 0.02  # the child's own CPU, to the clock tick
 
 
 def test_phase_clock_keeps_self_time_of_nested_phases():
