@@ -21,7 +21,7 @@ from phe import PaillierPrivateKey
 
 from fl_node.artifacts import ArtifactStore
 from fl_node.errors import ArtifactError, FlNodeError, KeyMismatch
-from fl_node.hfl.coordinator import RoundUtility, gate_round, score_round
+from fl_node.hfl.coordinator import RoundUtility, gate_round, recorded_reputations, score_round
 from fl_node.hfl.decryptions import DecryptionLog, check_decryptions
 from fl_node.hfl.keyholder import ThresholdCustody
 from fl_node.hfl.spec import FederationSpec, model_from_bytes, validation_from_bytes
@@ -199,7 +199,7 @@ def check_with_key(
     model_failures: list[str] = []
     score_failures: list[str] = []
     scores_checked = 0
-    for r in rounds:
+    for k, r in enumerate(rounds):
         try:
             global_params, verified = _verified_round(r, store, spec, aggregator, binding)
         except (ArtifactError, FlNodeError) as exc:
@@ -218,7 +218,7 @@ def check_with_key(
             verified.exclude(pid, reason)
         utility = RoundUtility(spec, verified, key_holder, global_params, published.validation, log, validity.singletons)
         values, _ = score_round(spec, r.round_id, utility)
-        gated = gate_round(spec, values)
+        gated = gate_round(spec, values, recorded_reputations(spec, rounds[:k]))
         left_out = tuple(sorted(p.account for p in r.participants if p.dropped and p.account in values))
         recorded_gated = sorted(p.account for p in r.participants if p.exclusion == ExclusionReason.GATED)
         if recorded_gated != sorted(gated):

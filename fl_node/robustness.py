@@ -6,8 +6,8 @@ so round 1's updates are identical across defences:
 
 - ``fedavg`` and ``gated`` run the federation's own coordinator (:func:`fl_node.simulation.run_seed`)
   on plaintext updates: FedAvg of every update, or contribution-gated aggregation
-  (:mod:`fl_node.hfl.gating`), which decrypts coalition sums only and would run unchanged on
-  encrypted updates; ``fedavg-encrypted`` is FedAvg on Paillier-encrypted updates.
+  (:mod:`fl_node.hfl.gating`: the task's default rule, cumulative GTG scores at threshold 0),
+  which decrypts coalition sums only and would run unchanged on encrypted updates; ``fedavg-encrypted`` is FedAvg on Paillier-encrypted updates.
 - ``fedmedian``, ``fedtrimmedavg`` and ``krum`` need every node's plaintext update: each round
   the nodes' updates (decoded from the same plaintext blobs) go to Flower's own aggregation
   functions (``flwr.server.strategy.aggregate``), with Flower's defaults (trimmed mean cuts 20%
@@ -32,9 +32,10 @@ from fl_node.hfl.runner import initial_params
 from fl_node.models import unflatten
 from fl_node.seeds import NODE_TRAINING, derive_seed
 from fl_node.simulation import SimulationConfig, node_ids, run_seed
-from fl_node.task import CustodyConfig, DataConfig, ModelChoice, ScoringConfig, TaskConfig, build_task
+from fl_node.task import CustodyConfig, DataConfig, ModelChoice, TaskConfig, build_task
 from fl_node.crypto.codec import CodecConfig
 from fl_node.training import TrainConfig, evaluate
+from incentive.cohort import MIN_COHORT
 
 #: Defences of the robustness benchmark; the first three run the federation's coordinator.
 DEFENCES = ("fedavg", "gated", "fedavg-encrypted", "fedmedian", "fedtrimmedavg", "krum")
@@ -53,7 +54,7 @@ def robustness_task(dataset: str, rounds: int = 10) -> TaskConfig:
         codec=CodecConfig(max_participants=1),
         custody=CustodyConfig(encrypt=False),
         rounds=rounds,
-        min_participants=1,
+        min_participants=MIN_COHORT,
     )
 
 
@@ -111,7 +112,7 @@ def run_cell(
     task = replace(
         task,
         custody=replace(task.custody, encrypt=encrypt),
-        scoring=ScoringConfig(task.scoring.scorer, task.scoring.utility, aggregation, task.scoring.gate_threshold),
+        scoring=replace(task.scoring, aggregation=aggregation),
     )
     return run_seed(SimulationConfig(task=task), dataset, seed, keypair if encrypt else None, behaviours=roster).final_accuracy
 

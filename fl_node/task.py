@@ -143,14 +143,17 @@ class ScoringConfig:
     utility : str (default: "loss")
         Negative validation loss (smooth) or validation accuracy.
     aggregation : str (default: "fedavg")
-        ``gated``: each round leaves out participants scoring at or below ``gate_threshold``.
+        ``gated``: each round leaves out participants whose reputation is at or below ``gate_threshold``.
     gate_threshold : float (default: 0.0)
+    gate_memory : float (default: 1.0, the cumulative score)
+        γ of the reputation ``γ R_(t-1) + s_t`` gated on (:mod:`fl_node.hfl.gating`); 0: this round's score alone.
     """
 
     scorer: str = "gtg"
     utility: str = "loss"
     aggregation: str = "fedavg"
     gate_threshold: float = 0.0
+    gate_memory: float = 1.0
 
 
 @dataclass(frozen=True)
@@ -286,6 +289,7 @@ def build_task(
         standardization=standardization,
         aggregation=config.scoring.aggregation,
         gate_threshold=config.scoring.gate_threshold,
+        gate_memory=config.scoring.gate_memory if config.scoring.aggregation == "gated" else 0.0,
         dp_clip=dp.clip if dp.epsilon > 0 else 0.0,
         dp_noise_multiplier=sigma,
         dp_delta=dp.delta if dp.epsilon > 0 else 0.0,

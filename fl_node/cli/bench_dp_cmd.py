@@ -18,6 +18,7 @@ from fl_node.errors import FlNodeError
 from fl_node.plots import plot_privacy
 from fl_node.simulation import SimulationConfig, default_train_task, run_seed
 from fl_node.task import CustodyConfig, DataConfig, ModelChoice, PrivacyConfig
+from fl_node.training import TrainConfig
 
 
 def _finite_or_name(value: float) -> float | str:
@@ -34,25 +35,27 @@ def bench_dp(
     partition: str = typer.Option("dirichlet:0.5", "--partition"),
     model: str = typer.Option("logreg", "--model", help="logreg or mlp."),
     hidden: int = typer.Option(16, "--hidden", help="MLP width."),
-    rounds: int = typer.Option(10, "--rounds"),
+    rounds: int = typer.Option(5, "--rounds", help="Fewer rounds compose fewer noisy sums: less noise for the same ε."),
+    epochs: int = typer.Option(10, "--epochs", help="Local epochs per round."),
     clip: float = typer.Option(0.3, "--clip", help="L2 bound of each node's update."),
     seeds: int = typer.Option(3, "--seeds", help="Seeds 0..K-1."),
     plot: Path | None = typer.Option(None, "--plot", help="PNG of accuracy against ε.", dir_okay=False),
     json_path: Path | None = JsonOption,
 ) -> None:
-    """Plaintext federations with client-level DP (clip + distributed Gaussian noise, Opacus RDP accountant) at each ε."""
+    """Plaintext federations with client-level DP (clip, equal weights, distributed Gaussian noise, Opacus RDP accountant) at each ε."""
     try:
         budgets = [float(e) for e in epsilons.split(",") if e.strip()]
     except ValueError as exc:
         raise BadInput(f"--epsilons: {exc}") from exc
-    if not budgets or any(not e > 0 for e in budgets) or seeds < 1:
-        raise BadInput("give positive budgets (inf for no DP) and at least one seed")
+    if not budgets or any(not e > 0 for e in budgets) or seeds < 1 or rounds < 1 or epochs < 1:
+        raise BadInput("give positive budgets (inf for no DP), at least one seed, one round and one local epoch")
     base = default_train_task()
     base = replace(
         base,
         data=DataConfig(dataset=dataset, partition=partition, nodes=nodes),
         model=ModelChoice(name=model, hidden=hidden),
         custody=CustodyConfig(encrypt=False),
+        training=TrainConfig(epochs=epochs),
         rounds=rounds,
     )
     data = load_dataset(dataset)
@@ -78,7 +81,9 @@ def bench_dp(
                 "epsilon_spent": _finite_or_name(float(np.max([r.epsilon_spent for r in results]))),
                 "centralized_accuracy": float(np.mean([r.centralized_accuracy for r in results])),
             })
-    table = Table(title=f"{dataset}, {nodes} nodes, {partition}, {model}, {rounds} rounds, clip {clip}, δ = {delta:g}")
+    table = Table(
+        title=f"{dataset}, {nodes} nodes, {partition}, {model}, {rounds} rounds of {epochs} local epochs, clip {clip}, δ = {delta:g}"
+    )
     for column in ("ε", "ε spent (RDP)", "federated accuracy", "centralized, no DP"):
         table.add_column(column)
     for r in rows:
@@ -89,6 +94,6 @@ def bench_dp(
     if plot is not None:
         plot_privacy(plot, rows, title=f"client-level DP on {dataset} ({nodes} nodes, {partition})")
     write_json(json_path, {
-        "dataset": dataset, "nodes": nodes, "partition": partition, "model": model, "rounds": rounds,
+        "dataset": dataset, "nodes": nodes, "partition": partition, "model": model, "rounds": rounds, "epochs": epochs,
         "clip": clip, "seeds": seeds, "rows": rows,
     })

@@ -34,7 +34,7 @@ TOKEN = 10**18
 #: Options that define the task, refused beside --task FILE (the file holds them).
 TASK_FLAGS = (
     "nodes", "rounds", "patience", "scorer", "utility", "seed", "dataset", "partition", "model", "key_bits", "local_epochs", "lr",
-    "encrypt", "key_custody", "aggregation", "gate_threshold", "dp_epsilon", "dp_delta", "dp_clip",
+    "encrypt", "key_custody", "aggregation", "gate_threshold", "gate_memory", "dp_epsilon", "dp_delta", "dp_clip",
 )
 
 
@@ -59,8 +59,9 @@ def demo_command(
     local_epochs: int = typer.Option(2, "--local-epochs", help="Local epochs per round."),
     lr: float = typer.Option(0.05, "--lr", help="Local learning rate."),
     encrypt: bool = typer.Option(True, "--encrypt/--no-encrypt", help="Paillier-encrypt updates (default)."),
-    aggregation: str = typer.Option("fedavg", "--aggregation", help="fedavg, or gated: each round leaves out participants scoring at or below --gate-threshold."),
-    gate_threshold: float = typer.Option(0.0, "--gate-threshold", help="Score at or below which gated aggregation leaves a participant out."),
+    aggregation: str = typer.Option("fedavg", "--aggregation", help="fedavg, or gated: each round leaves out participants whose reputation (discounted GTG contributions) is at or below --gate-threshold."),
+    gate_threshold: float = typer.Option(0.0, "--gate-threshold", help="Reputation at or below which gated aggregation leaves a participant out."),
+    gate_memory: float = typer.Option(1.0, "--gate-memory", help="Gated: reputation = this x previous reputation + round score (1: cumulative, 0: this round only)."),
     dp_epsilon: float = typer.Option(0.0, "--dp-epsilon", help="Client-level DP budget over all rounds (0: no DP)."),
     dp_delta: float = typer.Option(1e-5, "--dp-delta", help="δ of --dp-epsilon."),
     dp_clip: float = typer.Option(1.0, "--dp-clip", help="L2 bound of each node's update under DP."),
@@ -97,7 +98,7 @@ def demo_command(
             model=ModelChoice(model),
             training=TrainConfig(epochs=local_epochs, lr=lr, batch_size=16),
             custody=custody,
-            scoring=ScoringConfig(scorer, utility, aggregation, gate_threshold),
+            scoring=ScoringConfig(scorer, utility, aggregation, gate_threshold, gate_memory),
             privacy=PrivacyConfig(dp_epsilon, dp_delta, dp_clip),
             rounds=rounds,
             patience=patience,

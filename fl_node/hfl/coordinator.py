@@ -31,7 +31,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 
 import numpy as np
@@ -45,7 +45,7 @@ from fl_node.errors import FlNodeError, RoundAborted
 from fl_node.hfl.aggregator import Aggregator, Collected, Exclusion, SummedUpdate, VerifiedRound
 from fl_node.hfl.decryptions import DecryptionRecorder, LedgerGate
 from fl_node.hfl.envelope import ledger_binding, signed_evidence
-from fl_node.hfl.gating import gated_out
+from fl_node.hfl.gating import gated_out, next_reputations, reputations
 from fl_node.hfl.keyholder import KeyHolder, ThresholdCustody, UpdateCheck, fedavg_step, round_error_bound
 from fl_node.hfl.null_ledger import NullAccount, NullLedger
 from fl_node.hfl.participant import RoundPlan, Submission
@@ -250,11 +250,23 @@ def score_round(spec: FederationSpec, round_id: int, utility: RoundUtility) -> t
     return {utility.ids[i]: float(v) for i, v in result.values.items()}, result.evaluations
 
 
-def gate_round(spec: FederationSpec, values: Mapping[str, float]) -> tuple[str, ...]:
-    """The participants a gated task leaves out of a round's aggregate, from their scores as recorded (none under FedAvg)."""
+def gate_round(spec: FederationSpec, values: Mapping[str, float], history: Mapping[str, float] | None = None) -> tuple[str, ...]:
+    """The participants a gated task leaves out of a round's aggregate (none under FedAvg).
+
+    ``values`` are the round's scores; ``history`` the reputations after the task's earlier
+    rounds (:func:`recorded_reputations`), used when the spec's ``gate_memory`` is positive.
+    """
     if spec.aggregation != "gated":
         return ()
-    return gated_out({a: to_fixed(v) for a, v in values.items()}, to_fixed(spec.gate_threshold), spec.min_participants)
+    return gated_out(
+        {a: to_fixed(v) for a, v in values.items()}, to_fixed(spec.gate_threshold), spec.min_participants,
+        history, spec.gate_memory,
+    )
+
+
+def recorded_reputations(spec: FederationSpec, rounds: Iterable[Round]) -> dict[str, float]:
+    """Reputations (:func:`~fl_node.hfl.gating.reputations`) after ``rounds``, from their scores as recorded on chain."""
+    return reputations(({p.account: p.score for p in r.participants} for r in rounds), spec.gate_memory)
 
 
 class Coordinator:
@@ -314,6 +326,7 @@ class Coordinator:
         self.score_contributions = score_contributions
         if spec.aggregation == "gated" and not score_contributions:
             raise FlNodeError("gated aggregation needs the round's contribution scores")
+        self._reputation: dict[str, float] | None = None
 
     def open_round(self, global_params: np.ndarray) -> int:
         """Store the global model and open a round with its hash; returns the on-chain round id."""
@@ -372,6 +385,7 @@ class Coordinator:
             on_utility(round_id, utility)
         values, evaluations = self.score(round_id, utility)
         gated = self.gate(values)
+        recorded = {a: to_fixed(values.get(a, 0.0)) for a in (r.account for r in committed)}
         included = [a for a in utility.ids if a not in gated]
         new_params, metrics, summed = utility.aggregate(included)
         self._record_exclusions(round_id, gated)
@@ -382,10 +396,12 @@ class Coordinator:
             round_id,
             aggregated_hash,
             to_fixed(metrics.accuracy),
-            [to_fixed(values.get(a, 0.0)) for a in order],
+            [recorded[a] for a in order],
             dropped=[a not in values or a in gated for a in order],
             participants=order,
         )
+        if self._reputation is not None:
+            self._reputation = next_reputations(self._reputation, recorded, self.spec.gate_memory)
         rewards = {r.account: r.reward for r in self.ledger.participants(round_id)}
         log.info("round %d finalized in tx %s", round_id, receipt.tx_hash)
         return RoundOutcome(
@@ -413,8 +429,16 @@ class Coordinator:
         return score_round(self.spec, round_id, utility)
 
     def gate(self, values: Mapping[str, float]) -> tuple[str, ...]:
-        """The participants a gated task leaves out of this round's aggregate (see :func:`gate_round`)."""
-        return gate_round(self.spec, values)
+        """The participants a gated task leaves out of this round's aggregate (see :func:`gate_round`).
+
+        The reputations before this round are read from the task's finalized rounds once (a
+        resumed task continues its record), then carried from round to round.
+        """
+        if self.spec.aggregation != "gated":
+            return ()
+        if self._reputation is None:
+            self._reputation = recorded_reputations(self.spec, self.finalized_rounds()) if self.spec.gate_memory else {}
+        return gate_round(self.spec, values, self._reputation)
 
     def _record_exclusions(self, round_id: int, gated: Sequence[str]) -> None:
         for address in gated:

@@ -1,40 +1,85 @@
-"""Contribution-gated aggregation: who is left out of a round's aggregate, from the round's own scores.
+"""Contribution-gated aggregation: who is left out of a round's aggregate, from the scores on record.
 
 The evaluator scores every verified participant on decrypted coalition sums (as for rewards)
-before it forms the new global model; :func:`gated_out` then names the participants whose
-contribution is at or below the task's published threshold. The round's model is the FedAvg
-of the others' summed update (one more decrypted sum, never an individual update), and the
-ledger records each left-out participant as excluded (no reward). The rule is a pure function
-of the recorded scores, so an auditor with the key recomputes it.
+before it forms the new global model. Each participant's *reputation* is its discounted sum
+of scores, this round's included: ``R_t = memory * R_(t-1) + s_t`` over the task's finalized
+rounds, with each earlier round's score as recorded on chain (a participant absent from a
+round scores 0 there). :func:`gated_out` then names the participants whose reputation is at or
+below the task's published threshold. The round's model is the FedAvg of the others' summed
+update (one more decrypted sum, never an individual update), and the ledger records each
+left-out participant as excluded (no reward).
+
+``memory = 0`` gates on this round's score alone. In a converged round every score is close to
+0 and its sign is noise from the evaluator's finite validation set, so honest participants
+drop out at random while an attacker whose score happens to be positive gets in; with memory,
+one noisy round cannot outweigh the record of earlier ones. This is the reputation of RFFL
+(Xu and Lyu, "A Reputation Mechanism Is All You Need: Collaborative Fairness and Adversarial
+Robustness in Federated Learning", arXiv:2011.10464): its moving average
+``r_t = γ r_(t-1) + (1 - γ) s_t`` from ``r_0 = 0`` is ``(1 - γ) R_t``, so at threshold 0 both
+gate alike; here the per-round contribution is the GTG-Shapley value.
+The rule is a pure function of the recorded scores, so an auditor with the key recomputes it.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 
 #: ``FederationSpec.aggregation`` values: plain FedAvg of every verified update, or contribution-gated.
 AGGREGATIONS = ("fedavg", "gated")
 
 
-def gated_out(scores: Mapping[str, int], threshold: int, min_included: int) -> tuple[str, ...]:
+def reputations(rounds: Iterable[Mapping[str, int]], memory: float) -> dict[str, float]:
+    """Each participant's reputation after ``rounds`` (oldest first), from their recorded fixed-point scores.
+
+    Parameters
+    ----------
+    rounds : Iterable[Mapping[str, int]]
+        Each round's recorded scores by address; an address missing from a round scores 0 there.
+    memory : float
+        The discount ``γ`` in [0, 1] of ``R_t = γ R_(t-1) + s_t``; 1 is the plain cumulative score.
+    """
+    reputation: dict[str, float] = {}
+    for scores in rounds:
+        reputation = next_reputations(reputation, scores, memory)
+    return reputation
+
+
+def next_reputations(previous: Mapping[str, float], scores: Mapping[str, int], memory: float) -> dict[str, float]:
+    """``memory * previous + scores``, for every address in either (see :func:`reputations`)."""
+    return {a: memory * previous.get(a, 0.0) + scores.get(a, 0) for a in sorted(previous.keys() | scores.keys())}
+
+
+def gated_out(
+    scores: Mapping[str, int],
+    threshold: int,
+    min_included: int,
+    history: Mapping[str, float] | None = None,
+    memory: float = 0.0,
+) -> tuple[str, ...]:
     """The participants left out of the aggregate, sorted.
 
-    A participant is left out when its score is at or below ``threshold`` (a zero score adds
-    nothing to the sum); when nobody scores above it, only those strictly below are. At least
-    ``min_included`` participants stay (the best-scoring ones, ties by address).
+    A participant is left out when its reputation ``memory * history + score`` is at or below
+    ``threshold`` (a zero adds nothing to the sum); when nobody is above it, only those
+    strictly below are. At least ``min_included`` participants stay (the best reputations,
+    ties by address).
 
     Parameters
     ----------
     scores : Mapping[str, int]
-        Each verified participant's score, in the ledger's fixed point (as recorded on chain).
+        Each verified participant's score this round, in the ledger's fixed point (as recorded on chain).
     threshold : int
         The task's gate threshold, same fixed point.
     min_included : int
         The task's minimum cohort.
+    history : Mapping[str, float] | None (default: none)
+        Reputations after the task's earlier rounds (:func:`reputations`).
+    memory : float (default: 0.0, this round's score alone)
     """
-    anyone_above = any(v > threshold for v in scores.values())
-    out = [a for a, v in scores.items() if v < threshold or (anyone_above and v == threshold)]
-    room = max(len(scores) - max(min_included, 1), 0)
+    history = history or {}
+    standing = {a: memory * history.get(a, 0.0) + v for a, v in scores.items()}
+    anyone_above = any(v > threshold for v in standing.values())
+    out = [a for a, v in standing.items() if v < threshold or (anyone_above and v == threshold)]
+    room = max(len(standing) - max(min_included, 1), 0)
     if len(out) > room:
-        out = sorted(out, key=lambda a: (scores[a], a))[:room]
+        out = sorted(out, key=lambda a: (standing[a], a))[:room]
     return tuple(sorted(out))

@@ -124,7 +124,8 @@ class Participant:
         With the round number, seeds minibatch order and stochastic rounding.
     behaviour : Behaviour | None (default: honest)
     privacy : ClientDp | None (default: None)
-        Client-level DP: clip the update and add this node's share of the noise before encoding.
+        Client-level DP: clip the update, weigh it equally with the round's other nodes and add this
+        node's share of the noise before encoding.
     """
 
     def __init__(
@@ -167,12 +168,10 @@ class Participant:
         delta = self.behaviour.local_update(
             flatten(model).astype(np.float64) - np.asarray(plan.global_params, dtype=np.float64), rng
         )
-        weight = plan.weight(self.participant_id)
         if self.privacy is None:
-            weighted = weight * delta
+            weighted = plan.weight(self.participant_id) * delta
         else:
-            max_weight = max(plan.sample_counts.values()) / plan.total_samples
-            weighted = self.privacy.privatize(delta, weight, max_weight, len(plan.sample_counts), rng)
+            weighted = self.privacy.privatize(delta, len(plan.sample_counts), rng)
         clip = self.scheme.clip
         clipped = int(np.count_nonzero(np.abs(weighted) > clip))
         header = plan.header_for(self.participant_id)

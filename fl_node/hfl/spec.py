@@ -68,11 +68,14 @@ class FederationSpec:
         ``fedavg`` (every verified update) or ``gated`` (participants scoring at or below
         ``gate_threshold`` in the round are left out, see :func:`fl_node.hfl.gating.gated_out`).
     gate_threshold : float (default: 0.0)
+    gate_memory : float (default: 0.0, this round's score alone)
+        γ in [0, 1]: the gate compares each participant's reputation ``γ R_(t-1) + s_t`` (its
+        discounted recorded scores, see :mod:`fl_node.hfl.gating`) with ``gate_threshold``.
     dp_clip : float (default: 0.0, no differential privacy)
-        Client-level DP: each node clips its unweighted update to this L2 norm.
+        Client-level DP: each node clips its unweighted update to this L2 norm and weighs it ``1/n``.
     dp_noise_multiplier : float (default: 0.0)
-        σ: the Gaussian noise in the sum of the weighted updates has standard deviation
-        ``σ * dp_clip * max_k w_k``, each node adding its share (see :mod:`fl_node.privacy`).
+        σ: the Gaussian noise in the sum of the ``n`` weighted updates has standard deviation
+        ``σ * dp_clip / n``, each node adding its share (see :mod:`fl_node.privacy`).
     dp_delta : float (default: 0.0)
         The δ the task's ε is accounted at.
     """
@@ -92,6 +95,7 @@ class FederationSpec:
     standardization: Standardization | None = None
     aggregation: str = "fedavg"
     gate_threshold: float = 0.0
+    gate_memory: float = 0.0
     dp_clip: float = 0.0
     dp_noise_multiplier: float = 0.0
     dp_delta: float = 0.0
@@ -102,6 +106,8 @@ class FederationSpec:
             raise FlNodeError(f"unknown utility {self.utility!r}; choose one of {', '.join(UTILITIES)}")
         if self.aggregation not in AGGREGATIONS:
             raise FlNodeError(f"unknown aggregation {self.aggregation!r}; choose one of {', '.join(AGGREGATIONS)}")
+        if not 0 <= self.gate_memory <= 1:
+            raise FlNodeError(f"gate memory must be in [0, 1], got {self.gate_memory}")
         if self.dp_clip < 0 or self.dp_noise_multiplier < 0 or not 0 <= self.dp_delta < 1:
             raise FlNodeError(
                 f"DP clip and noise multiplier must be non-negative and delta in [0, 1), got "
@@ -207,7 +213,7 @@ class FederationSpec:
 
 #: Spec fields written to its bytes only when they differ from these defaults.
 OPTIONAL_DEFAULTS: dict[str, object] = {
-    "aggregation": "fedavg", "gate_threshold": 0.0, "dp_clip": 0.0, "dp_noise_multiplier": 0.0, "dp_delta": 0.0,
+    "aggregation": "fedavg", "gate_threshold": 0.0, "gate_memory": 0.0, "dp_clip": 0.0, "dp_noise_multiplier": 0.0, "dp_delta": 0.0,
 }
 
 

@@ -24,17 +24,20 @@ def test_epsilon_matches_an_independent_call_of_the_accountant() -> None:
     assert noise_multiplier_for(1.0, 1e-5, 10) > noise_multiplier_for(8.0, 1e-5, 10)
 
 
-def test_updates_are_clipped_and_the_summed_noise_has_the_calibrated_scale() -> None:
+def test_updates_are_clipped_weighed_equally_and_the_summed_noise_has_the_calibrated_scale() -> None:
     dp = ClientDp(clip=1.0, noise_multiplier=2.0)
     rng = np.random.default_rng(0)
-    n, w_max = 4, 0.4
+    n = 4
     big = np.full(50_000, 10.0)
+    small = np.full(50_000, 1e-4)
 
-    noiseless = ClientDp(clip=1.0, noise_multiplier=0.0).privatize(big, 0.25, w_max, n, rng)
-    summed = sum(dp.privatize(np.zeros(50_000), 0.25, w_max, n, rng) for _ in range(n))
+    noiseless = ClientDp(clip=1.0, noise_multiplier=0.0)
+    summed = sum(dp.privatize(np.zeros(50_000), n, rng) for _ in range(n))
 
-    assert np.linalg.norm(noiseless) == pytest.approx(0.25 * 1.0)
-    assert np.std(summed) == pytest.approx(2.0 * 1.0 * w_max, rel=0.02)
+    # a node's contribution to the sum is its clipped update over n: the sensitivity is clip / n
+    assert np.linalg.norm(noiseless.privatize(big, n, rng)) == pytest.approx(1.0 / n)
+    np.testing.assert_allclose(noiseless.privatize(small, n, rng), small / n)
+    assert np.std(summed) == pytest.approx(2.0 * 1.0 / n, rel=0.02)
 
 
 def test_bad_budgets_are_refused() -> None:

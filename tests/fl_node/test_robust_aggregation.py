@@ -13,8 +13,9 @@ from fl_node.data import federate, load_dataset
 from fl_node.demo import DemoConfig, run_demo, setup_federation
 from fl_node.errors import FlNodeError
 from fl_node.hfl.coordinator import RoundUtility
-from fl_node.hfl.gating import gated_out
-from fl_node.hfl.participant import RoundPlan
+from fl_node.hfl.gating import gated_out, reputations
+from fl_node.hfl.participant import Behaviour, RoundPlan
+from fl_node.hfl.runner import run_federation
 from fl_node.hfl.runner import initial_params
 from fl_node.hfl.spec import FederationSpec
 from fl_node.simulation import RoundConfig, node_ids, null_federation
@@ -22,6 +23,7 @@ from fl_node.task import CustodyConfig, DataConfig, ScoringConfig, TaskConfig, b
 from fl_node.training import TrainConfig
 from incentive.chain import embedded_chain
 from incentive.contribution import make_scorer
+from incentive.fixedpoint import to_fixed
 from incentive.ledger import ExclusionReason
 
 
@@ -65,12 +67,57 @@ def test_gate_leaves_out_scores_at_or_below_the_threshold_but_keeps_the_minimum_
     assert gated_out({"a": 0, "b": 0}, 0, 1) == ()
 
 
-def _federation(tmp_path: Path, behaviours, aggregation: str = "fedavg"):
+def test_the_gate_weighs_a_participants_record_not_one_noisy_round() -> None:
+    # round scores (fixed point) of an honest node "h" and an attacker "x" that scores positive once
+    record = [{"h": 300, "x": -400, "c": 50}, {"h": -20, "x": -300, "c": 10}]
+    now = {"h": -10, "x": 30, "c": 5}
+
+    cumulative = reputations(record, 1.0)
+    assert cumulative == {"c": 60.0, "h": 280.0, "x": -700.0}
+    assert reputations(record, 0.5) == {"c": 35.0, "h": 130.0, "x": -500.0}
+    # a participant missing from a round scores 0 there
+    assert reputations([{"a": 8}, {"b": 1}], 0.5) == {"a": 4.0, "b": 1.0}
+    # with its record, the honest node's negative round keeps it in and the attacker's positive one does not
+    assert gated_out(now, 0, 1, cumulative, memory=1.0) == ("x",)
+    # memory 0 is the round's score alone
+    assert gated_out(now, 0, 1, cumulative, memory=0.0) == ("h",)
+    assert gated_out(now, 0, 1) == ("h",)
+
+
+class _AttacksFirstRound(Behaviour):
+    """Sends its update sign-flipped ×5 in its first round, then honestly."""
+
+    def __init__(self) -> None:
+        self.reports = 0
+
+    def local_update(self, delta: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+        self.reports += 1
+        return -5.0 * delta if self.reports == 1 else delta
+
+
+@pytest.mark.parametrize("memory", [1.0, 0.0])
+def test_the_coordinator_gates_on_reputations_carried_from_the_recorded_rounds(tmp_path: Path, memory: float) -> None:
+    behaviours = [Honest(), Honest(), Honest(), _AttacksFirstRound()]
+    spec, data, coordinator, transport = _federation(tmp_path, behaviours, aggregation="gated", gate_memory=memory)
+
+    first, second = run_federation(coordinator, transport, 2).outcomes
+
+    attacker = "node-3"
+    assert first.gated == (attacker,) and first.scores[attacker] < 0
+    assert second.scores[attacker] > 0 > first.scores[attacker] + second.scores[attacker]
+    # the gate of round 2 is the pure rule on round 1's record, as an auditor recomputes it
+    history = reputations([{a: to_fixed(v) for a, v in first.scores.items()}], memory)
+    expected = gated_out({a: to_fixed(v) for a, v in second.scores.items()}, 0, spec.min_participants, history, memory)
+    assert second.gated == expected
+    assert (attacker in second.gated) == (memory == 1.0)
+
+
+def _federation(tmp_path: Path, behaviours, aggregation: str = "fedavg", gate_memory: float = 1.0):
     task = TaskConfig(
         data=DataConfig(nodes=len(behaviours), partition="iid"),
         training=TrainConfig(epochs=2, lr=0.1),
         custody=CustodyConfig(encrypt=False),
-        scoring=ScoringConfig(scorer="exact", aggregation=aggregation),
+        scoring=ScoringConfig(scorer="exact", aggregation=aggregation, gate_memory=gate_memory),
         min_participants=3,
     )
     data = federate(load_dataset("breast_cancer"), len(behaviours), "iid", seed=0)
@@ -143,7 +190,7 @@ def test_gated_demo_on_chain_leaves_the_label_flipper_out_unpaid_and_the_audit_r
     config = DemoConfig(
         TaskConfig(
             data=DataConfig(nodes=4), custody=CustodyConfig(key_bits=1024),
-            scoring=ScoringConfig(scorer="exact", aggregation="gated"), rounds=1,
+            scoring=ScoringConfig(scorer="exact", aggregation="gated"), rounds=2,
         ),
         free_riders=0,
         label_flippers=1,
@@ -158,4 +205,8 @@ def test_gated_demo_on_chain_leaves_the_label_flipper_out_unpaid_and_the_audit_r
     assert outcome.rewards[flipper] == 0 and outcome.scores[flipper] < 0
     record = next(p for p in federation.ledger.participants(outcome.round_id) if p.account == flipper)
     assert record.dropped and record.exclusion == ExclusionReason.GATED
+    # round 2 gates on the cumulative scores as recorded on chain
+    first, second = ({p.account: p.score for p in federation.ledger.participants(r.outcome.round_id)} for r in result.rounds)
+    expected = gated_out(second, 0, 3, reputations([first], 1.0), memory=1.0)
+    assert result.rounds[1].outcome.gated == expected and flipper in expected
     assert result.audit.ok, [c for c in result.audit.checks if not c.ok]
