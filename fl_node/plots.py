@@ -96,6 +96,7 @@ def plot_privacy(path: Path, rows: Sequence[Mapping[str, object]], *, title: str
     ax.set_title(title)
     ax.grid(alpha=0.3)
     ax.legend()
+    _save(fig, path)
 
 
 def plot_scaling(

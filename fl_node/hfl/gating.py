@@ -24,6 +24,8 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 
+import numpy as np
+
 #: ``FederationSpec.aggregation`` values: plain FedAvg of every verified update, or contribution-gated.
 AGGREGATIONS = ("fedavg", "gated")
 
@@ -59,9 +61,12 @@ def gated_out(
     """The participants left out of the aggregate, sorted.
 
     A participant is left out when its reputation ``memory * history + score`` is at or below
-    ``threshold`` (a zero adds nothing to the sum); when nobody is above it, only those
-    strictly below are. At least ``min_included`` participants stay (the best reputations,
-    ties by address).
+    ``threshold`` (a zero adds nothing to the sum). When the round's median reputation is itself
+    at or below ``threshold``, only those strictly below the median are: attackers are a
+    minority, so a majority scoring low means their damage has been spread over every value
+    (Shapley values add up to the full coalition's utility gain) rather than that most
+    participants harm the model, and the gate never leaves out half or more. At least
+    ``min_included`` participants stay (the best reputations, ties by address).
 
     Parameters
     ----------
@@ -75,10 +80,15 @@ def gated_out(
         Reputations after the task's earlier rounds (:func:`reputations`).
     memory : float (default: 0.0, this round's score alone)
     """
+    if not scores:
+        return ()
     history = history or {}
     standing = {a: memory * history.get(a, 0.0) + v for a, v in scores.items()}
-    anyone_above = any(v > threshold for v in standing.values())
-    out = [a for a, v in standing.items() if v < threshold or (anyone_above and v == threshold)]
+    median = float(np.median(list(standing.values())))
+    if median > threshold:
+        out = [a for a, v in standing.items() if v <= threshold]
+    else:
+        out = [a for a, v in standing.items() if v < median]
     room = max(len(standing) - max(min_included, 1), 0)
     if len(out) > room:
         out = sorted(out, key=lambda a: (standing[a], a))[:room]

@@ -60,11 +60,20 @@ def test_gate_leaves_out_scores_at_or_below_the_threshold_but_keeps_the_minimum_
     scores = {"a": 50, "b": 0, "c": -20, "d": 10}
 
     assert gated_out(scores, 0, 1) == ("b", "c")
-    assert gated_out(scores, 20, 1) == ("b", "c", "d")
     assert gated_out(scores, 0, 3) == ("c",)
+    assert gated_out({"a": 50, "b": 30, "c": 20, "d": 10, "e": -5}, 15, 1) == ("d", "e")
     # nobody above the threshold (a round that moved nothing): only strict losers go
     assert gated_out({"a": 0, "b": 0, "c": -1}, 0, 1) == ("c",)
     assert gated_out({"a": 0, "b": 0}, 0, 1) == ()
+
+
+def test_a_majority_at_or_below_the_threshold_loses_only_those_below_the_median() -> None:
+    # an attacker's damage spread over every Shapley value: honest nodes score a little below 0
+    scores = {"h1": -35, "h2": -12, "h3": -27, "h4": -25, "h5": -53, "h6": -7, "x1": -2037, "x2": -200}
+
+    assert gated_out(scores, 0, 1) == ("h1", "h5", "x1", "x2")
+    assert gated_out({"a": 50, "b": 0, "c": -20, "d": 10}, 20, 1) == ("b", "c")
+    assert len(gated_out({f"n{k}": -k for k in range(10)}, 0, 1)) == 5
 
 
 def test_the_gate_weighs_a_participants_record_not_one_noisy_round() -> None:
