@@ -6,8 +6,8 @@ so round 1's updates are identical across defences:
 
 - ``fedavg`` and ``gated`` run the federation's own coordinator (:func:`fl_node.simulation.run_seed`)
   on plaintext updates: FedAvg of every update, or contribution-gated aggregation
-  (:mod:`fl_node.hfl.gating`: the task's default rule, cumulative GTG scores at threshold 0),
-  which decrypts coalition sums only and would run unchanged on encrypted updates; ``fedavg-encrypted`` is FedAvg on Paillier-encrypted updates.
+  (:mod:`fl_node.hfl.gating`, the task's default rule), which decrypts coalition sums only and
+  would run unchanged on encrypted updates; ``fedavg-encrypted`` is FedAvg on Paillier-encrypted updates.
 - ``fedmedian``, ``fedtrimmedavg`` and ``krum`` need every node's plaintext update: each round
   the nodes' updates (decoded from the same plaintext blobs) go to Flower's own aggregation
   functions (``flwr.server.strategy.aggregate``), with Flower's defaults (trimmed mean cuts 20%
