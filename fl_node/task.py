@@ -145,15 +145,15 @@ class ScoringConfig:
     aggregation : str (default: "fedavg")
         ``gated``: each round leaves out participants whose reputation is at or below ``gate_threshold``.
     gate_threshold : float (default: 0.0)
-    gate_memory : float (default: 1.0, the cumulative score)
-        γ of the reputation ``γ R_(t-1) + s_t`` gated on (:mod:`fl_node.hfl.gating`); 0: this round's score alone.
+    gate_memory : float (default: 0.0, this round's score alone)
+        γ of the reputation ``γ R_(t-1) + s_t`` gated on (:mod:`fl_node.hfl.gating`); 1: the cumulative score.
     """
 
     scorer: str = "gtg"
     utility: str = "loss"
     aggregation: str = "fedavg"
     gate_threshold: float = 0.0
-    gate_memory: float = 1.0
+    gate_memory: float = 0.0
 
 
 @dataclass(frozen=True)

@@ -53,7 +53,7 @@ def train_command(
     min_participants: int = typer.Option(MIN_COHORT, "--min-participants", help="Submissions a round needs to complete (at least 3)."),
     aggregation: str = typer.Option("fedavg", "--aggregation", help="fedavg, or gated: each round leaves out participants whose reputation (discounted GTG contributions) is at or below --gate-threshold."),
     gate_threshold: float = typer.Option(0.0, "--gate-threshold", help="Reputation at or below which gated aggregation leaves a participant out."),
-    gate_memory: float = typer.Option(1.0, "--gate-memory", help="Gated: reputation = this x previous reputation + round score (1: cumulative, 0: this round only)."),
+    gate_memory: float = typer.Option(0.0, "--gate-memory", help="Gated: reputation = this x previous reputation + round score (0: this round only, 1: cumulative)."),
     dp_epsilon: float = typer.Option(0.0, "--dp-epsilon", help="Client-level DP budget over all rounds (0: no DP)."),
     dp_delta: float = typer.Option(1e-5, "--dp-delta", help="δ of --dp-epsilon."),
     dp_clip: float = typer.Option(1.0, "--dp-clip", help="L2 bound of each node's update under DP."),

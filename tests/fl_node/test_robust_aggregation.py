@@ -199,7 +199,7 @@ def test_gated_demo_on_chain_leaves_the_label_flipper_out_unpaid_and_the_audit_r
     config = DemoConfig(
         TaskConfig(
             data=DataConfig(nodes=4), custody=CustodyConfig(key_bits=1024),
-            scoring=ScoringConfig(scorer="exact", aggregation="gated"), rounds=2,
+            scoring=ScoringConfig(scorer="exact", aggregation="gated", gate_memory=1.0), rounds=2,
         ),
         free_riders=0,
         label_flippers=1,
