@@ -91,6 +91,8 @@ interface IFederationLedger {
     /// @notice One participant of one round: its commitment and, once finalized, score and reward.
     /// @dev `exclusion` is why the evaluator left it out of the aggregate (`None` if it did not);
     ///      an excluded participant is always also `dropped` once the round is finalized.
+    ///      `settled`: score and reward are credited (at finalize, or by `settle` with Merkle
+    ///      scores; until then score, reward and `dropped` read zero/false).
     struct ParticipantInfo {
         address account;
         uint256 index;
@@ -99,6 +101,7 @@ interface IFederationLedger {
         uint256 reward;
         bool dropped;
         ExclusionReason exclusion;
+        bool settled;
     }
 
     // ---------------------------------------------------------------- events
@@ -619,4 +622,87 @@ interface IFederationLedger {
     /// @param roundId The round.
     /// @return count The number of `DecryptionRecorded` events of the round.
     function decryptionCount(uint256 roundId) external view returns (uint256 count);
+
+    // ---------------------------------------------------------------- Merkle score settlement
+
+    /// @notice Merkle mode: participant `index` of a finalized round was scored `score`; its
+    ///         commit order names the member (`UpdateCommitted.index`). Settled later by `settle`.
+    /// @param roundId The round.
+    /// @param index The participant's commit position.
+    /// @param score Its contribution score (fixed point, 1e6).
+    event ScoreCommitted(uint256 indexed roundId, uint256 index, int256 score);
+
+    /// @notice Merkle mode: the root of the round's score tree, computed by the ledger from the
+    ///         scores it emitted (leaf: `keccak256(bytes.concat(keccak256(abi.encode(roundId,
+    ///         index, score, dropped))))`, pairs hashed in sorted order, an odd node carried up),
+    ///         and the round's dropout bitmap (bit i of word i / 256: recorded, not rewarded).
+    /// @param roundId The round.
+    /// @param scoresRoot The root.
+    /// @param dropped The dropout bitmap finalize was given.
+    event ScoresCommitted(uint256 indexed roundId, bytes32 scoresRoot, uint256[] dropped);
+
+    /// @notice This ledger settles every participant at finalize (deployed without Merkle scores).
+    error MerkleScoresOff();
+    /// @notice The round is not finalized.
+    /// @param roundId The round.
+    error RoundNotFinalized(uint256 roundId);
+    /// @notice The participant's score in this round was already settled.
+    /// @param roundId The round.
+    /// @param account The participant.
+    error AlreadySettled(uint256 roundId, address account);
+    /// @notice The proof does not lead from this score to the round's score root.
+    /// @param roundId The round.
+    /// @param account The participant.
+    error InvalidScoreProof(uint256 roundId, address account);
+
+    /// @notice Merkle mode: credit a participant's score and reward of a finalized round, proved
+    ///         against the round's score root. Anyone may settle for anyone; the reward is the
+    ///         participant's. A member leaves only after its rounds are settled.
+    /// @param roundId The round (finalized).
+    /// @param account The participant.
+    /// @param score Its score, as `ScoreCommitted` emitted it.
+    /// @param dropped Whether it dropped out, as `ScoresCommitted`'s bitmap marks it.
+    /// @param proof Sibling hashes from its leaf to the root.
+    function settle(uint256 roundId, address account, int256 score, bool dropped, bytes32[] calldata proof) external;
+
+    /// @notice Merkle mode: the root of a finalized round's score tree (zero otherwise).
+    /// @param roundId The round.
+    /// @return scoresRoot The root.
+    function scoresRootOf(uint256 roundId) external view returns (bytes32 scoresRoot);
+
+    // ---------------------------------------------------------------- released model
+
+    /// @notice The model of `roundId` is the released result of `taskId`.
+    /// @param taskId The task.
+    /// @param roundId The round whose aggregated model is released.
+    /// @param modelHash keccak256 of the released model (the round's aggregated model hash).
+    /// @param by The evaluator who released it.
+    event ModelReleased(uint256 indexed taskId, uint256 indexed roundId, bytes32 modelHash, address indexed by);
+
+    /// @notice The task already has a released model.
+    /// @param taskId The task.
+    /// @param roundId The round released before.
+    error ModelAlreadyReleased(uint256 taskId, uint256 roundId);
+    /// @notice The round belongs to another task.
+    /// @param roundId The round.
+    /// @param taskId The task named.
+    /// @param roundTaskId The round's task.
+    error RoundNotInTask(uint256 roundId, uint256 taskId, uint256 roundTaskId);
+    /// @notice The released hash is not the round's recorded aggregated model hash.
+    /// @param roundId The round.
+    /// @param recorded The round's aggregated model hash.
+    /// @param given The hash given.
+    error ReleasedHashMismatch(uint256 roundId, bytes32 recorded, bytes32 given);
+
+    /// @notice Mark a finalized round's model as the task's released result (evaluator, once per task).
+    /// @param taskId The task.
+    /// @param roundId Its finalized round with the best validation metric.
+    /// @param modelHash The round's aggregated model hash.
+    function releaseModel(uint256 taskId, uint256 roundId, bytes32 modelHash) external;
+
+    /// @notice The released model of a task (zeros while none is released).
+    /// @param taskId The task.
+    /// @return roundId The released round.
+    /// @return modelHash Its model hash.
+    function releasedModelOf(uint256 taskId) external view returns (uint256 roundId, bytes32 modelHash);
 }

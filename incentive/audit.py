@@ -16,12 +16,16 @@ from incentive.ledger import (
     ExclusionReason,
     LedgerClient,
     LedgerEvent,
+    ModelReleased,
     ParticipantExcluded,
     RewardClaimed,
     Round,
     RoundStatus,
+    ScoreCommitted,
+    ScoresCommitted,
     to_bytes32,
 )
+from incentive.ledger.score_tree import score_tree_of
 from incentive.rewards import RewardPolicy
 
 
@@ -118,8 +122,9 @@ def check_member_totals(ledger: LedgerClient, rounds: Sequence[Round]) -> AuditC
     rewards: dict[str, int] = defaultdict(int)
     for r in rounds:
         for p in r.participants:
-            scores[p.account] += p.score
-            rewards[p.account] += p.reward
+            if p.settled:  # Merkle scores: a member's totals include only the rounds settled for it
+                scores[p.account] += p.score
+                rewards[p.account] += p.reward
     failures = []
     members = ledger.members()
     for m in members:
@@ -147,6 +152,55 @@ def check_exclusions(rounds: Iterable[Round], events: Sequence[LedgerEvent]) -> 
             if not p.dropped or p.reward != 0:
                 failures.append(f"round {r.round_id}: {p.account} was excluded ({p.exclusion.name}) but dropped={p.dropped}, reward={p.reward}")
     return check("exclusions", failures, f"{examined} excluded participants: recorded as dropped, paid nothing")
+
+
+def check_score_roots(rounds: Iterable[Round], events: Sequence[LedgerEvent]) -> AuditCheck:
+    """Merkle scores: each finalized round's emitted scores rebuild the root it stored, and each
+    participant's record (settled or not) holds the score and dropout flag its leaf proves."""
+    roots = {e.round_id: e for e in events if isinstance(e, ScoresCommitted)}
+    scores: dict[int, list[ScoreCommitted]] = defaultdict(list)
+    for e in events:
+        if isinstance(e, ScoreCommitted):
+            scores[e.round_id].append(e)
+    failures: list[str] = []
+    examined = 0
+    for r in rounds:
+        examined += 1
+        if r.round_id not in roots:
+            failures.append(f"round {r.round_id}: finalized without a ScoresCommitted event")
+            continue
+        try:
+            tree = score_tree_of(r.round_id, sorted(scores[r.round_id], key=lambda e: e.index), roots[r.round_id])
+        except ValueError as exc:
+            failures.append(str(exc))
+            continue
+        recorded = [(p.score, p.dropped) for p in r.participants]
+        if recorded != list(zip(tree.scores, tree.dropped, strict=True)):
+            failures.append(f"round {r.round_id}: records {recorded} differ from the emitted scores")
+    return check("score roots", failures, f"{examined} rounds: emitted scores rebuild the stored root")
+
+
+def check_released_model(ledger: LedgerClient, events: Sequence[LedgerEvent], task_id: int | None = None) -> AuditCheck:
+    """Each released model is a finalized round of its task with that round's aggregated model
+    hash, released once, as the ledger's record says (skipped when no model was released)."""
+    released = [e for e in events if isinstance(e, ModelReleased) and (task_id is None or e.task_id == task_id)]
+    if not released:
+        return AuditCheck("released model", True, "no model released", skipped=True)
+    failures: list[str] = []
+    seen: set[int] = set()
+    for e in released:
+        if e.task_id in seen:
+            failures.append(f"task {e.task_id}: released more than once")
+        seen.add(e.task_id)
+        r = ledger.round(e.round_id)
+        if r.status != RoundStatus.FINALIZED or r.task_id != e.task_id:
+            failures.append(f"task {e.task_id}: released round {e.round_id} is {r.status.name.lower()} in task {r.task_id}")
+        if e.model_hash != r.aggregated_model_hash:
+            failures.append(f"task {e.task_id}: released hash {e.model_hash} is not round {e.round_id}'s model {r.aggregated_model_hash}")
+        if ledger.released_model(e.task_id) != (e.round_id, e.model_hash):
+            failures.append(f"task {e.task_id}: the ledger's record {ledger.released_model(e.task_id)} differs from its event")
+    shown = ", ".join(f"task {e.task_id}: round {e.round_id}" for e in released)
+    return check("released model", failures, f"{shown}: the round's recorded model hash")
 
 
 def check_token_balances(ledger: LedgerClient, events: Sequence[LedgerEvent] | None = None) -> AuditCheck:
@@ -184,10 +238,14 @@ def ledger_checks(
     rounds = finalized_rounds(ledger, task_id)
     every_round = finalized_rounds(ledger)
     events = ledger.events()
-    return [
+    checks = [
         check_commitments(rounds, has_blob),
         check_reward_arithmetic(rounds, policy or ledger.reward_policy),
         check_exclusions(rounds, events),
         check_member_totals(ledger, every_round),
         check_token_balances(ledger, events),
+        check_released_model(ledger, events, task_id),
     ]
+    if ledger.merkle_scores:
+        checks.append(check_score_roots(rounds, events))
+    return checks

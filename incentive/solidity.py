@@ -45,7 +45,7 @@ DEFAULT_SOURCES = ("FederationLedger.sol", "RewardToken.sol", "test/ReentrantMem
 #: a larger bytecode (18 KiB, under the 24 KiB limit) buys cheaper rounds (see docs/ledger.md).
 SETTINGS: dict[str, Any] = {
     "evmVersion": "cancun",
-    "optimizer": {"enabled": True, "runs": 20000},
+    "optimizer": {"enabled": True, "runs": 2000},
     "outputSelection": {"*": {"*": ["abi", "evm.bytecode.object", "evm.deployedBytecode.object"]}},
 }
 CACHE_FORMAT = 1

@@ -82,7 +82,7 @@ contract LedgerHandler {
 
     constructor() {
         token = new RewardToken("Reward", "RWD", address(this));
-        ledger = new FederationLedger(admin, token, MIN_STAKE);
+        ledger = new FederationLedger(admin, token, MIN_STAKE, false);
         token.grantRole(token.MINTER_ROLE(), address(ledger));
         // Arguments are read before the prank: it applies to the next call only.
         bytes32 aggregatorRole = ledger.AGGREGATOR_ROLE();

@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
 pragma solidity 0.8.28;
 
+import {Hashes} from "@openzeppelin/contracts/utils/cryptography/Hashes.sol";
+import {MerkleProof} from "@openzeppelin/contracts/utils/cryptography/MerkleProof.sol";
 import {IFederationLedger} from "../IFederationLedger.sol";
 import {Membership} from "./Membership.sol";
 import {RewardPolicy} from "../rewards/RewardPolicy.sol";
@@ -11,6 +13,10 @@ import {RewardToken} from "../RewardToken.sol";
 ///         performance, and the rewards that follow (split by the reward policy the ledger is
 ///         composed with, credited here, claimed as RewardToken).
 /// @dev Fixed point: scores and performance are int256 scaled by SCORE_SCALE (1e6).
+///      Two settlements, chosen at deployment (`merkleScores`): eager, where finalize writes each
+///      participant's record and member totals; or Merkle, where finalize only emits each score
+///      and stores the root of a tree the ledger builds over them, and `settle` credits each
+///      participant later with a proof (the same checks and the same rewards, paid by the settler).
 abstract contract Rounds is Membership, RewardPolicy {
     /// @notice Fixed-point scale of scores and performance (1.0 == 1e6).
     int256 public constant SCORE_SCALE = 1e6;
@@ -28,6 +34,7 @@ abstract contract Rounds is Membership, RewardPolicy {
 
     uint8 private constant FLAG_COMMITTED = 1;
     uint8 private constant FLAG_DROPPED = 2;
+    uint8 private constant FLAG_SETTLED = 4;
 
     /// @dev Slot 0 is created by commit (the account makes it non-zero) and only updated by
     ///      finalize (flags + score), so finalizing a participant never pays for a fresh slot.
@@ -74,6 +81,8 @@ abstract contract Rounds is Membership, RewardPolicy {
 
     /// @notice The token in which rewards are paid (this ledger must hold its MINTER_ROLE).
     RewardToken public immutable rewardToken;
+    /// @notice Whether finalize commits scores as a Merkle root, settled per participant by `settle`.
+    bool public immutable merkleScores;
     /// @notice Number of tasks created; task ids run from 1 to taskCount.
     uint256 public taskCount;
     /// @notice Number of rounds opened; round ids run from 1 to roundCount.
@@ -82,10 +91,13 @@ abstract contract Rounds is Membership, RewardPolicy {
     mapping(uint256 taskId => Task) private _tasks;
     mapping(uint256 roundId => Round) private _rounds;
     mapping(uint256 roundId => mapping(address account => uint256 indexPlusOne)) private _positionOf;
+    mapping(uint256 roundId => bytes32 root) private _scoresRoot;
 
     /// @param token Reward token; grant this ledger its MINTER_ROLE before anyone claims.
-    constructor(RewardToken token) {
+    /// @param merkleScores_ Settle scores lazily against a Merkle root instead of at finalize.
+    constructor(RewardToken token, bool merkleScores_) {
         rewardToken = token;
+        merkleScores = merkleScores_;
     }
 
     // ---------------------------------------------------------------- tasks and rounds
@@ -163,7 +175,8 @@ abstract contract Rounds is Membership, RewardPolicy {
     ///      `participantsOf`); `scores[i]` belongs to `participants[i]`. Bit i of `dropped`
     ///      (word i / 256, bit i % 256) marks participant i as a dropout: recorded, not rewarded.
     ///      The reward policy gives the round's normalizer, then each reward; the ledger checks
-    ///      that they add up to at most the budget.
+    ///      that they add up to at most the budget. With `merkleScores`, `participants` is empty
+    ///      (the commit order names them) and nothing per participant is stored.
     function finalizeRound(
         uint256 roundId,
         bytes32 aggregatedModelHash,
@@ -184,7 +197,8 @@ abstract contract Rounds is Membership, RewardPolicy {
             droppedCount: 0
         });
         if (r.excludedCount != 0) _checkExclusionsDropped(r.participants, roundId, dropped);
-        _settleAll(r.participants, participants, scores, dropped, st);
+        if (merkleScores) _commitScores(scores, dropped, st);
+        else _settleAll(r.participants, participants, scores, dropped, st);
         if (n - st.droppedCount < required) revert CohortTooSmall(roundId, n - st.droppedCount, required);
         if (st.paid > st.budget) revert PolicyOverpaid(roundId, st.paid, st.budget);
         _record(r, st, aggregatedModelHash, performance);
@@ -228,6 +242,30 @@ abstract contract Rounds is Membership, RewardPolicy {
     }
 
     /// @inheritdoc IFederationLedger
+    /// @dev Scores in the tree passed finalize's range check, so a proved score fits int64.
+    function settle(uint256 roundId, address account, int256 score, bool dropped, bytes32[] calldata proof)
+        external
+    {
+        if (!merkleScores) revert MerkleScoresOff();
+        Round storage r = _roundOrRevert(roundId);
+        if (r.status != RoundStatus.Finalized) revert RoundNotFinalized(roundId);
+        uint256 position = _positionOf[roundId][account];
+        if (position == 0) revert NotParticipant(roundId, account);
+        Participation storage p = r.participants[position - 1];
+        if (p.flags & FLAG_SETTLED != 0) revert AlreadySettled(roundId, account);
+        bytes32 leaf = _scoreLeaf(roundId, position - 1, score, dropped);
+        if (!MerkleProof.verifyCalldata(proof, _scoresRoot[roundId], leaf)) revert InvalidScoreProof(roundId, account);
+        uint256 reward = _rewardOf(r.budget, score, dropped, r.positiveScoreSum);
+        p.flags = dropped ? FLAG_COMMITTED | FLAG_DROPPED | FLAG_SETTLED : FLAG_COMMITTED | FLAG_SETTLED;
+        p.score = int64(score);
+        if (dropped) emit ParticipantDropped(roundId, account, score);
+        else emit ParticipantScored(roundId, account, score, reward);
+        Member storage m = _members[account];
+        (m.cumulativeScore, m.pendingReward, m.openCommitments) =
+            (m.cumulativeScore + int96(score), m.pendingReward + uint128(reward), m.openCommitments - 1);
+    }
+
+    /// @inheritdoc IFederationLedger
     function claim() external nonReentrant returns (uint256 amount) {
         Member storage m = _members[msg.sender];
         amount = m.pendingReward;
@@ -268,6 +306,11 @@ abstract contract Rounds is Membership, RewardPolicy {
     }
 
     /// @inheritdoc IFederationLedger
+    function scoresRootOf(uint256 roundId) external view returns (bytes32 scoresRoot) {
+        return _scoresRoot[roundId];
+    }
+
+    /// @inheritdoc IFederationLedger
     function participantsOf(uint256 roundId) external view returns (address[] memory accounts) {
         Participation[] storage records = _roundOrRevert(roundId).participants;
         accounts = new address[](records.length);
@@ -295,6 +338,13 @@ abstract contract Rounds is Membership, RewardPolicy {
     }
 
     // ---------------------------------------------------------------- internals
+
+    /// @dev Task and aggregated model hash of a finalized round; reverts for any other round.
+    function _finalizedRound(uint256 roundId) internal view returns (uint256 taskId, bytes32 modelHash) {
+        Round storage r = _roundOrRevert(roundId);
+        if (r.status != RoundStatus.Finalized) revert RoundNotFinalized(roundId);
+        return (r.taskId, r.aggregatedModelHash);
+    }
 
     /// @dev Participant count of an open round; reverts as `commit` does for any other round.
     function _openRoundSize(uint256 roundId) internal view returns (uint256) {
@@ -349,7 +399,8 @@ abstract contract Rounds is Membership, RewardPolicy {
     ) private view returns (uint256 required) {
         required = _tasks[r.taskId].requiredParticipants;
         if (n < required) revert NotEnoughParticipants(roundId, n, required);
-        if (participantCount != n) revert ParticipantCountMismatch(roundId, n, participantCount);
+        uint256 accounts = merkleScores ? 0 : n;
+        if (participantCount != accounts) revert ParticipantCountMismatch(roundId, accounts, participantCount);
         if (scoreCount != n) revert ScoreCountMismatch(roundId, n, scoreCount);
         uint256 maxWords = (n + 255) / 256;
         if (dropped.length > maxWords) revert DroppedBitmapTooLong(dropped.length, maxWords);
@@ -428,6 +479,62 @@ abstract contract Rounds is Membership, RewardPolicy {
             (m.cumulativeScore + int96(s), m.pendingReward + uint128(reward), m.openCommitments - 1);
     }
 
+    /// @dev Merkle mode, per participant: calldata, a leaf hash, a tree node and one event; no
+    ///      storage. The tree is built here from the same scores the normalizer and rewards came
+    ///      from, so a proved leaf always pays what the policy computed at finalize.
+    function _commitScores(int256[] calldata scores, uint256[] calldata dropped, Settlement memory st) private {
+        uint256 n = scores.length;
+        uint256 roundId = st.roundId;
+        bytes32[] memory nodes = new bytes32[](n);
+        for (uint256 i; i < n; ++i) {
+            int256 s = scores[i];
+            bool isDropped = _isDropped(dropped, i);
+            if (isDropped) ++st.droppedCount;
+            else st.paid += _rewardOf(st.budget, s, false, st.normalizer);
+            nodes[i] = _scoreLeaf(roundId, i, s, isDropped);
+            emit ScoreCommitted(roundId, i, s);
+        }
+        bytes32 root = _merkleRoot(nodes);
+        _scoresRoot[roundId] = root;
+        emit ScoresCommitted(roundId, root, dropped);
+    }
+
+    /// @dev OpenZeppelin's standard leaf, `keccak256(bytes.concat(keccak256(abi.encode(...))))`,
+    ///      hashed in the memory past the free pointer (nothing is allocated per participant).
+    function _scoreLeaf(uint256 roundId, uint256 index, int256 score, bool isDropped)
+        private
+        pure
+        returns (bytes32 leaf)
+    {
+        // Assembly because `abi.encode` would allocate memory per participant, which grows
+        // quadratically in cost over a round of hundreds of leaves.
+        // solhint-disable-next-line no-inline-assembly
+        assembly ("memory-safe") {
+            let ptr := mload(0x40)
+            mstore(ptr, roundId)
+            mstore(add(ptr, 0x20), index)
+            mstore(add(ptr, 0x40), score)
+            mstore(add(ptr, 0x60), isDropped)
+            mstore(0x00, keccak256(ptr, 0x80))
+            leaf := keccak256(0x00, 0x20)
+        }
+    }
+
+    /// @dev Root over `nodes` (overwritten): pairs hashed in sorted order as `MerkleProof`
+    ///      verifies them, the last node of an odd level carried up unchanged.
+    function _merkleRoot(bytes32[] memory nodes) private pure returns (bytes32) {
+        uint256 m = nodes.length;
+        while (m > 1) {
+            uint256 half = m >> 1;
+            for (uint256 i; i < half; ++i) {
+                nodes[i] = Hashes.commutativeKeccak256(nodes[2 * i], nodes[2 * i + 1]);
+            }
+            if (m & 1 == 1) nodes[half] = nodes[m - 1];
+            m = half + (m & 1);
+        }
+        return nodes[0];
+    }
+
     /// @dev The round's own record of a finalize: status, model, performance, dust, normalizer.
     function _record(Round storage r, Settlement memory st, bytes32 aggregatedModelHash, int256 performance) private {
         uint256 dust = st.budget - st.paid;
@@ -445,7 +552,7 @@ abstract contract Rounds is Membership, RewardPolicy {
     function _participantInfo(Round storage r, uint256 i) private view returns (ParticipantInfo memory info) {
         Participation storage p = r.participants[i];
         bool isDropped = p.flags & FLAG_DROPPED != 0;
-        bool finalized = r.status == RoundStatus.Finalized;
+        bool finalized = r.status == RoundStatus.Finalized && (!merkleScores || p.flags & FLAG_SETTLED != 0);
         info = ParticipantInfo({
             account: p.account,
             index: i,
@@ -453,7 +560,8 @@ abstract contract Rounds is Membership, RewardPolicy {
             score: p.score,
             reward: finalized ? _rewardOf(r.budget, p.score, isDropped, r.positiveScoreSum) : 0,
             dropped: isDropped,
-            exclusion: p.exclusion
+            exclusion: p.exclusion,
+            settled: finalized
         });
     }
 }

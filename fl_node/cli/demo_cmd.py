@@ -248,6 +248,7 @@ def demo_json(result: DemoResult, rpc: str | None, out: Path, elapsed_s: float) 
         "best_round": result.best_round,
         "best_accuracy": result.best.test_accuracy,
         "released_model_hash": ledger.round(result.best_round).aggregated_model_hash,
+        "released_on_chain": _released_on_chain(ledger, federation.task_id),
         "stopped_early": result.stopped_early,
         "centralized_accuracy": result.centralized_accuracy,
         "audit": result.audit.to_json(),
@@ -256,3 +257,9 @@ def demo_json(result: DemoResult, rpc: str | None, out: Path, elapsed_s: float) 
         "plots": [str(out / "accuracy.png"), str(out / "contributions.png")],
         "elapsed_s": elapsed_s,
     }
+
+
+def _released_on_chain(ledger: Any, task_id: int) -> dict[str, object] | None:
+    """The task's released model as the ledger marks it: ``{"round", "model_hash"}``, None if none."""
+    released = ledger.released_model(task_id)
+    return {"round": released[0], "model_hash": released[1]} if released else None

@@ -454,6 +454,19 @@ class Coordinator:
         done = self.finalized_rounds()
         return model_from_bytes(self.store.get(to_bytes32(done[-1].aggregated_model_hash))) if done else None
 
+    def release_model(self, round_id: int) -> bool:
+        """Mark ``round_id``'s aggregated model as the task's released model on the ledger.
+
+        Returns False, changing nothing, when the task already has one (an earlier run released it).
+        """
+        released = self.ledger.released_model(self.task_id)
+        if released is not None:
+            log.warning("task %d already released the model of round %d", self.task_id, released[0])
+            return False
+        self.ledger.release_model(self.evaluator_account, self.task_id, round_id)
+        log.info("task %d: released the model of round %d", self.task_id, round_id)
+        return True
+
     def cancel_open_rounds(self) -> list[int]:
         """Cancel the task's rounds an earlier run left open (they would lock their committers' stakes)."""
         cancelled = []

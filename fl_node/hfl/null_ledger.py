@@ -53,6 +53,7 @@ class NullLedger:
         self._lock = threading.Lock()  # nodes may commit from several threads
         self.cancellations: list[tuple[int, str]] = []
         self._decryptions: list[DecryptionRecorded] = []
+        self._releases: dict[int, tuple[int, str]] = {}
 
     def open_round(self, account: NullAccount, task_id: int, global_model_hash: bytes, duration_s: int = 0) -> Receipt:
         """Open the task's next round (``duration_s`` is ignored: the transport's deadline applies)."""
@@ -162,6 +163,21 @@ class NullLedger:
                 events.append(DecryptionRecorded(block_number=0, tx_hash="", log_index=0, round_id=round_id, sum_hash=to_hex(sum_hash), coalition=coalition))
             self._decryptions.extend(events)
         return Receipt(tx_hash="", block_number=0, gas_used=0, events=tuple(events))
+
+    def release_model(self, account: NullAccount, task_id: int, round_id: int) -> Receipt:
+        """Mark a finalized round's model as the task's released model (as the ledger's ``releaseModel``)."""
+        with self._lock:
+            r = self._round(round_id)
+            if r.status != RoundStatus.FINALIZED:
+                raise FlNodeError(f"round {round_id}: RoundNotFinalized")
+            if task_id in self._releases:
+                raise FlNodeError(f"task {task_id}: ModelAlreadyReleased (round {self._releases[task_id][0]})")
+            self._releases[task_id] = (round_id, r.aggregated_model_hash)
+        return Receipt(tx_hash="", block_number=0, gas_used=0, events=())
+
+    def released_model(self, task_id: int) -> tuple[int, str] | None:
+        """``(round_id, model_hash)`` of the task's released model, None while none is released."""
+        return self._releases.get(task_id)
 
     def decryption_of(self, round_id: int, sum_hash: bytes) -> int:
         """The coalition recorded for a round's sum, 0 when it is not on the record."""

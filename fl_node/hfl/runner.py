@@ -103,6 +103,9 @@ def run_federation(
         Stop once this many rounds in a row brought no better validation metric than the best
         round's (see :class:`FederationRun`).
 
+    The round with the best validation metric is marked on the ledger as the task's released
+    model (unless an earlier run of the task released one).
+
     Raises
     ------
     RoundAborted
@@ -138,6 +141,8 @@ def run_federation(
             stopped_early = True
             break
     best = outcomes[best_at] if outcomes else None
+    if best is not None:
+        coordinator.release_model(best.round_id)
     return FederationRun(resumed_from, outcomes, params, best, stopped_early)
 
 

@@ -19,6 +19,11 @@ A round, as the federation drives it::
     ledger.commit(alice, round_id, keccak(blob))               # once per participant
     ledger.finalize(ev, round_id, aggregated_hash, performance, scores)  # scores in commit order
     ledger.claim(alice)                                         # rewards minted as RewardToken
+    ledger.release_model(ev, task_id, best_round_id)            # the task's released model
+
+A ledger deployed with ``merkle_scores=True`` records scores at finalize as events and a Merkle
+root only; :meth:`LedgerClient.settle_round` then credits each participant with its proof
+before it claims (:mod:`.score_tree`).
     history = ledger.events()                                   # typed event history
 
 Scores and performance are ledger fixed point (``incentive.fixedpoint.to_fixed``); hashes are
@@ -28,6 +33,7 @@ Scores and performance are ledger fixed point (``incentive.fixedpoint.to_fixed``
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import replace
 from functools import cached_property
 from typing import Any
 
@@ -36,8 +42,16 @@ from web3 import Web3
 from web3.types import TxReceipt
 
 from incentive.chain import Chain
-from incentive.errors import ChainError, LedgerNotFound
-from incentive.ledger.events import DecryptionRecorded, EventDecoder, LedgerEvent, Receipt
+from incentive.errors import ChainError, IncentiveError, LedgerNotFound
+from incentive.ledger.events import (
+    DecryptionRecorded,
+    EventDecoder,
+    LedgerEvent,
+    ModelReleased,
+    Receipt,
+    ScoreCommitted,
+    ScoresCommitted,
+)
 from incentive.ledger.records import (
     AGGREGATOR_ROLE,
     EVALUATOR_ROLE,
@@ -54,6 +68,7 @@ from incentive.ledger.records import (
     to_hex,
 )
 from incentive.ledger.reverts import RevertDecoder
+from incentive.ledger.score_tree import ScoreTree, score_tree_of
 from incentive.ledger.transactions import (
     CANCEL_GAS_BASE,
     CANCEL_GAS_PER_PARTICIPANT,
@@ -108,6 +123,7 @@ class LedgerClient:
         evaluator: str | None = None,
         token_name: str = "Federation Reward",
         token_symbol: str = "FRW",
+        merkle_scores: bool = False,
         artifacts: dict[str, ContractArtifact] | None = None,
     ) -> LedgerClient:
         """Deploy a reward token and a ledger, let the ledger mint, and grant the two roles.
@@ -124,13 +140,16 @@ class LedgerClient:
             Accounts that receive AGGREGATOR_ROLE / EVALUATOR_ROLE.
         token_name, token_symbol : str (default: "Federation Reward", "FRW")
             The reward token's ERC-20 metadata.
+        merkle_scores : bool (default: False)
+            Finalize records each score as an event and the round's score root only; members
+            (or anyone) settle each score with its proof before claiming (:meth:`settle_round`).
         artifacts : dict[str, ContractArtifact] | None (default: the repository contracts)
             Compiled contracts.
         """
         artifacts = artifacts or ledger_artifacts()
         token_address = deploy_contract(chain, admin, artifacts["RewardToken"], [token_name, token_symbol, admin.address])
         ledger_address = deploy_contract(
-            chain, admin, artifacts["FederationLedger"], [admin.address, token_address, min_stake_wei]
+            chain, admin, artifacts["FederationLedger"], [admin.address, token_address, min_stake_wei, merkle_scores]
         )
         client = cls(chain, ledger_address, artifacts)
         client.transact(admin, client.token_contract, "grantRole", [MINTER_ROLE, ledger_address])
@@ -307,7 +326,9 @@ class LedgerClient:
         participants : Sequence[str] | None (default: read from the ledger)
             The participants the scores belong to, in order; the contract rejects any other order.
         """
-        if participants is None:
+        if self.merkle_scores:
+            participants = []  # the commit order names them; the contract takes no list
+        elif participants is None:
             participants = self.participant_addresses(round_id)
         scores = [int(s) for s in scores]
         flags = list(dropped) if dropped is not None else [False] * len(scores)
@@ -357,6 +378,33 @@ class LedgerClient:
     def claim(self, member: LocalAccount) -> Receipt:
         """Claim every pending reward, minted to the member as RewardToken."""
         return self._send(member, "claim", [])
+
+    def settle(self, sender: LocalAccount, round_id: int, account: str) -> Receipt:
+        """Merkle scores: credit ``account``'s score and reward of a finalized round, with its proof.
+
+        The proof is built from the round's ``ScoreCommitted`` events; anyone may send it.
+        """
+        account = Web3.to_checksum_address(account)
+        index = self.participant_addresses(round_id).index(account)
+        return self._settle(sender, round_id, account, index, self.score_tree(round_id))
+
+    def settle_round(self, sender: LocalAccount, round_id: int) -> list[Receipt]:
+        """Merkle scores: settle every participant of a finalized round not settled yet."""
+        records = [self._participant(round_id, p) for p in self._call("getParticipants", round_id)]
+        pending = [r for r in records if not r.settled]
+        if not pending:
+            return []
+        tree = self.score_tree(round_id)
+        return [self._settle(sender, round_id, r.account, r.index, tree) for r in pending]
+
+    def _settle(self, sender: LocalAccount, round_id: int, account: str, index: int, tree: ScoreTree) -> Receipt:
+        args = [round_id, account, tree.scores[index], tree.dropped[index], tree.proof(index)]
+        return self._send(sender, "settle", args)
+
+    def release_model(self, evaluator: LocalAccount, task_id: int, round_id: int) -> Receipt:
+        """Mark a finalized round's aggregated model as the task's released model (evaluator, once per task)."""
+        model_hash = self.round(round_id).aggregated_model_hash
+        return self._send(evaluator, "releaseModel", [task_id, round_id, to_bytes32(model_hash)])
 
     # -------------------------------------------------------------- views
 
@@ -485,8 +533,23 @@ class LedgerClient:
         return [self.round(i) for i in range(1, self.round_count() + 1)]
 
     def participants(self, round_id: int) -> list[ParticipantRecord]:
-        """Every participant of a round, in commit order."""
-        return [self._participant(round_id, p) for p in self._call("getParticipants", round_id)]
+        """Every participant of a round, in commit order.
+
+        With Merkle scores, a finalized participant not settled yet carries the score and
+        dropout flag its ``ScoreCommitted`` event emitted, and the reward the policy gives it.
+        """
+        records = [self._participant(round_id, p) for p in self._call("getParticipants", round_id)]
+        if not self.merkle_scores or all(r.settled for r in records):
+            return records
+        if self.round_status(round_id) != RoundStatus.FINALIZED:
+            return records
+        tree = self.score_tree(round_id)
+        budget = self._call("getRound", round_id)[7]
+        split = self.reward_policy.split(budget, tree.scores, tree.dropped)
+        return [
+            r if r.settled else replace(r, score=tree.scores[i], dropped=tree.dropped[i], reward=split.rewards[i])
+            for i, r in enumerate(records)
+        ]
 
     def participant_addresses(self, round_id: int) -> list[str]:
         """The committed participants of a round, in commit order (the order ``finalize`` wants)."""
@@ -506,6 +569,36 @@ class LedgerClient:
         """Stake accounting totals."""
         staked, returned, slashed, held = self._call("stakeTotals")
         return StakeTotals(staked=staked, returned=returned, slashed=slashed, slashed_held=held)
+
+    def released_model(self, task_id: int) -> tuple[int, str] | None:
+        """``(round_id, model_hash)`` of the task's released model, None while none is released."""
+        round_id, model_hash = self._call("releasedModelOf", task_id)
+        return (round_id, to_hex(model_hash)) if round_id else None
+
+    @cached_property
+    def merkle_scores(self) -> bool:
+        """Whether this ledger settles scores lazily against a per-round Merkle root."""
+        return self._call("merkleScores")
+
+    def scores_root(self, round_id: int) -> str:
+        """Merkle scores: the root the ledger stored at the round's finalize (zeros otherwise)."""
+        return to_hex(self._call("scoresRootOf", round_id))
+
+    def score_tree(self, round_id: int) -> ScoreTree:
+        """Merkle scores: the round's score tree rebuilt from its emitted scores and dropout bitmap.
+
+        Raises
+        ------
+        IncentiveError
+            The round emitted no score root (not finalized, or not on a ledger with Merkle scores).
+        """
+        events = self.events()
+        roots = [ev for ev in events if isinstance(ev, ScoresCommitted) and ev.round_id == round_id]
+        if not roots:
+            raise IncentiveError(f"round {round_id} emitted no score root")
+        scores = sorted((ev for ev in events if isinstance(ev, ScoreCommitted) and ev.round_id == round_id),
+                        key=lambda ev: ev.index)
+        return score_tree_of(round_id, scores, roots[0])
 
     def round_status(self, round_id: int) -> RoundStatus:
         """A round's status alone (one call; :meth:`round` also reads its participants)."""
@@ -563,6 +656,7 @@ class LedgerClient:
             reward=p[4],
             dropped=p[5],
             exclusion=ExclusionReason(p[6]),
+            settled=p[7],
         )
 
     def transact(

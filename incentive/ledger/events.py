@@ -177,6 +177,28 @@ class DecryptionRecorded(LedgerEvent):
 
 
 @dataclass(frozen=True, kw_only=True)
+class ScoreCommitted(LedgerEvent):
+    round_id: int
+    index: int
+    score: int
+
+
+@dataclass(frozen=True, kw_only=True)
+class ScoresCommitted(LedgerEvent):
+    round_id: int
+    scores_root: str
+    dropped: tuple[int, ...]
+
+
+@dataclass(frozen=True, kw_only=True)
+class ModelReleased(LedgerEvent):
+    task_id: int
+    round_id: int
+    model_hash: str
+    by: str
+
+
+@dataclass(frozen=True, kw_only=True)
 class RewardClaimed(LedgerEvent):
     member: str
     amount: int

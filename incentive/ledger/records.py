@@ -103,6 +103,9 @@ class ParticipantRecord:
     reward: int
     dropped: bool
     exclusion: ExclusionReason = ExclusionReason.NONE
+    #: Score and reward credited to the member: at finalize, or with Merkle scores once settled
+    #: (until then the score, reward and dropout flag come from the round's ``ScoreCommitted`` events).
+    settled: bool = True
 
 
 @dataclass(frozen=True)

@@ -35,6 +35,8 @@ GAS = {
     "openRound": 220_000,
     "commit": 250_000,
     "claim": 150_000,
+    "settle": 150_000,
+    "releaseModel": 100_000,
 }
 FINALIZE_GAS_BASE = 300_000
 FINALIZE_GAS_PER_PARTICIPANT = 40_000

@@ -41,3 +41,8 @@ def test_the_run_stops_after_patience_rounds_without_a_better_validation_loss_an
     assert run.stopped_early and len(seen.outcomes) == best_at + 1 + PATIENCE < ROUNDS
     assert all(m <= metrics[best_at] for m in metrics[best_at + 1:])
     assert [o.round_id for o in run.outcomes] == [o.round_id for o in seen.outcomes]
+    ledger = federation.ledger
+    best_hash = ledger.round(run.best.round_id).aggregated_model_hash
+    assert ledger.released_model(federation.task_id) == (run.best.round_id, best_hash)
+    assert not federation.coordinator.release_model(run.outcomes[-1].round_id)  # once per task
+    assert ledger.released_model(federation.task_id) == (run.best.round_id, best_hash)

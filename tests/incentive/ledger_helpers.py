@@ -50,11 +50,16 @@ def update_hash(round_id: int, index: int) -> bytes:
 
 
 
-def deploy_env(chain: Chain) -> LedgerEnv:
+def deploy_env(chain: Chain, merkle_scores: bool = False) -> LedgerEnv:
     """Deploy a ledger, join MEMBER_COUNT members, create one task; snapshot that state."""
     admin, aggregator, evaluator, outsider = (chain.new_account(balance_wei=10**20) for _ in range(4))
     ledger = LedgerClient.deploy(
-        chain, admin, min_stake_wei=MIN_STAKE, aggregator=aggregator.address, evaluator=evaluator.address
+        chain,
+        admin,
+        min_stake_wei=MIN_STAKE,
+        aggregator=aggregator.address,
+        evaluator=evaluator.address,
+        merkle_scores=merkle_scores,
     )
     members = []
     for i in range(MEMBER_COUNT):
