@@ -70,6 +70,9 @@ def ledger_deploy(
     evaluator: str | None = typer.Option(None, "--evaluator", help="EVALUATOR_ROLE holder (default: the deployer)."),
     token_name: str = typer.Option("Federation Reward", "--token-name", help="Reward token name."),
     token_symbol: str = typer.Option("FRW", "--token-symbol", help="Reward token symbol."),
+    merkle_scores: bool = typer.Option(
+        False, "--merkle-scores", help="Finalize stores one score root; each score is settled later with a proof."
+    ),
     json_path: Path | None = JsonOption,
 ) -> None:
     """Deploy a reward token and a FederationLedger, and grant the aggregator and evaluator roles."""
@@ -89,6 +92,7 @@ def ledger_deploy(
         evaluator=evaluator or deployer.address,
         token_name=token_name,
         token_symbol=token_symbol,
+        merkle_scores=merkle_scores,
     )
     result = {
         "ledger": ledger.address,
@@ -100,6 +104,7 @@ def ledger_deploy(
         "evaluator": evaluator or deployer.address,
         "min_stake_wei": min_stake_wei,
         "deployment_block": ledger.deployment_block,
+        "settlement": "merkle" if merkle_scores else "eager",
     }
     write_json(json_path, result)
     console.print(facts_table("FederationLedger deployed", result))

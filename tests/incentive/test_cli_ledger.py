@@ -104,12 +104,13 @@ def test_deploy_with_a_key_file(anvil, tmp_path):
     write_key_file(key, deployer)
     out = tmp_path / "deploy.json"
 
-    run_cli("ledger", "deploy", "--rpc", anvil.url, "--key", str(key), "--json", str(out))
+    run_cli("ledger", "deploy", "--rpc", anvil.url, "--key", str(key), "--merkle-scores", "--json", str(out))
 
     result = json.loads(out.read_text())
     ledger = LedgerClient.at(chain, result["ledger"])
     assert result["deployer"] == deployer.address
     assert ledger.token_contract.functions.hasRole(MINTER_ROLE, ledger.address).call()
+    assert result["settlement"] == "merkle" and ledger.merkle_scores
 
 
 def _bad_inputs(anvil_url: str, tmp_path: Path) -> dict[str, tuple[list[str], str]]:
