@@ -293,6 +293,7 @@ class LocalConsortium:
             "--seed", str(node.seed),
             "--work-dir", str(self.node_dir(node.index)),
             "--isolation", self.config.isolation,
+            "--admission-wait", repr(startup_wait_s(len(self.nodes))),
         ]
         return ["ip", "netns", "exec", node.netns, *command] if node.netns else command
 

@@ -65,11 +65,15 @@ def join_command(
         "process", "--isolation",
         help="process: this process runs the ClientApp for every message (long-lived); subprocess: a fresh flwr-clientapp per message.",
     ),
+    admission_wait: float | None = typer.Option(
+        None, "--admission-wait", min=0,
+        help="Seconds to keep retrying while the SuperLink has not admitted this node's authentication key (default 120).",
+    ),
     chain_id: int | None = ChainIdOption,
     json_path: Path | None = JsonOption,
 ) -> None:
     """Join the ledger (if not yet a member) with a stake, then serve rounds through a Flower SuperNode until stopped."""
-    from fl_node.transport.node import NodeConfig, prepare_node, serve_node
+    from fl_node.transport.node import ADMISSION_WAIT_S, NodeConfig, prepare_node, serve_node
     from fl_node.transport.tls import require_plaintext_allowed, split_address
 
     import torch
@@ -119,7 +123,7 @@ def join_command(
     stop = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: stop.set())
-    code = serve_node(runtime, config, stop)
+    code = serve_node(runtime, config, stop, admission_wait_s=admission_wait if admission_wait is not None else ADMISSION_WAIT_S)
     if code:
         err_console.print(f"the SuperNode exited with code {code} (log: {work_dir / 'supernode.log'})")
         raise typer.Exit(2)

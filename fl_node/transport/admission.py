@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -21,6 +22,9 @@ from fl_node.transport.tls import auth_key_hash, load_auth_public_key
 from incentive.ledger import LedgerClient, to_bytes32
 
 log = logging.getLogger(__name__)
+
+#: ``flwr supernode register`` commands run at once.
+REGISTER_WORKERS = 4
 
 
 def active_member_key_hashes(ledger: LedgerClient) -> dict[bytes, str]:
@@ -70,14 +74,25 @@ class MemberKeys:
                 del self.registered[digest]
                 withdrawn.append(str(path))
                 log.info("withdrew SuperNode %d (%s): its member is no longer active", node_id, path)
+        admit = {}
         for digest, path in offered.items():
             if digest in self.registered:
                 continue
             if digest not in active:
                 strangers.append(str(path))
                 continue
-            node_id = register_supernode(path, self.env, name=active[digest])
-            self.registered[digest] = (node_id, str(path))
-            added.append(str(path))
-            log.info("admitted SuperNode %d of member %s (%s)", node_id, active[digest], path)
+            admit[digest] = path
+        # each registration is a `flwr` command: run a few at once, so many joining nodes wait less
+        with ThreadPoolExecutor(max_workers=REGISTER_WORKERS) as pool:
+            futures = {d: pool.submit(register_supernode, admit[d], self.env, name=active[d]) for d in admit}
+        failures = []
+        for digest, future in futures.items():
+            if future.exception() is not None:
+                failures.append(future.exception())
+                continue
+            self.registered[digest] = (future.result(), str(admit[digest]))
+            added.append(str(admit[digest]))
+            log.info("admitted SuperNode %d of member %s (%s)", future.result(), active[digest], admit[digest])
+        if failures:  # the others are recorded: a later refresh does not register them twice
+            raise failures[0]
         return AdmissionChange(tuple(added), tuple(withdrawn), tuple(strangers))
