@@ -76,15 +76,16 @@ class ClientAppRunner:
         The SuperNode's Runtime API, ``127.0.0.1:PORT`` (plain HTTP on the node's loopback).
     secret : bytes
         The SuperExec secret the SuperNode was started with.
-    poll_s : float (default: 0.05)
-        How often to ask for a task when there is none (a local HTTP call).
+    poll_s : float (default: 0.2)
+        How often to ask for a task when there is none (a local HTTP call; the SuperNode itself
+        takes longer than that to fetch a message's content, and many nodes on one machine add up).
     tasks_run : int
         Tasks run so far (all in this one process).
     """
 
     runtime_address: str
     secret: bytes
-    poll_s: float = 0.05
+    poll_s: float = 0.2
     tasks_run: int = 0
     _stop: threading.Event = field(default_factory=threading.Event, init=False, repr=False)
     _thread: threading.Thread | None = field(default=None, init=False, repr=False)
