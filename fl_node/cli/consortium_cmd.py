@@ -85,7 +85,9 @@ def local_command(
         min_participants=min_participants,
         seed=seed,
     )
-    config = ConsortiumConfig(task, tls=not insecure, isolation=isolation)
+    # a round's wall time grows with the nodes sharing this machine's cores
+    run_timeout_s = 600.0 + 20.0 * max(0, nodes - 3) * rounds
+    config = ConsortiumConfig(task, tls=not insecure, isolation=isolation, run_timeout_s=run_timeout_s)
     plan = HostPlan.from_json(plan_text) if hosts == "netns" and plan_text else None
     with console.status("starting") as spinner:
 
