@@ -22,8 +22,8 @@ from phe import PaillierPrivateKey
 from fl_node.artifacts import ArtifactStore
 from fl_node.errors import ArtifactError, FlNodeError, KeyMismatch
 from fl_node.hfl.coordinator import RoundUtility, gate_round, recorded_reputations, score_round
-from fl_node.hfl.decryptions import DecryptionLog, check_decryptions
-from fl_node.hfl.keyholder import ThresholdCustody
+from fl_node.hfl.decryptions import CommittedSums, DecryptionLog, check_decryptions
+from fl_node.hfl.keyholder import Custody
 from fl_node.hfl.spec import FederationSpec, model_from_bytes, validation_from_bytes
 from fl_node.data import ArraySplit
 from fl_node.hfl.aggregator import Aggregator
@@ -182,7 +182,7 @@ def check_with_key(
     rounds: Sequence[Round],
     store: ArtifactStore,
     published: Published,
-    private_key: PaillierPrivateKey | ThresholdCustody | None,
+    private_key: PaillierPrivateKey | Custody | None,
     recorded: Sequence[DecryptionRecorded] | None = None,
     *,
     binding: tuple[int, str],
@@ -255,7 +255,7 @@ def audit_federation(
     ledger: LedgerClient,
     store: ArtifactStore,
     task_id: int,
-    private_key: PaillierPrivateKey | ThresholdCustody | None = None,
+    private_key: PaillierPrivateKey | Custody | None = None,
     on_check: Callable[[AuditCheck], None] | None = None,
 ) -> AuditReport:
     """Every audit check of one task: ledger checks, the published spec, models, performance, and with the key, aggregation and scores.
@@ -298,7 +298,7 @@ def audit_federation(
     if published.spec.encrypt and private_key is None:
         add(AuditCheck("aggregation", True, "not recomputed: no key given (--key)", skipped=True))
         add(AuditCheck("scores", True, "not recomputed: no key given (--key)", skipped=True))
-        add(check_decryptions(rounds, recorded, None))
+        add(check_decryptions(rounds, recorded, None, CommittedSums(store, published.spec.scheme())))
     else:
         for c in check_with_key(rounds, store, published, private_key, recorded, binding=binding):
             add(c)

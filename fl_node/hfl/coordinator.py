@@ -41,12 +41,12 @@ from phe import PaillierPrivateKey
 
 from fl_node.artifacts import ArtifactStore
 from fl_node.data import ArraySplit
-from fl_node.errors import FlNodeError, RoundAborted
+from fl_node.errors import FlNodeError, RoundAborted, ThresholdDecryptionError
 from fl_node.hfl.aggregator import Aggregator, Collected, Exclusion, SummedUpdate, VerifiedRound
 from fl_node.hfl.decryptions import DecryptionRecorder, LedgerGate
 from fl_node.hfl.envelope import ledger_binding, signed_evidence
 from fl_node.hfl.gating import gated_out, next_reputations, reputations
-from fl_node.hfl.keyholder import KeyHolder, ThresholdCustody, UpdateCheck, fedavg_step, round_error_bound
+from fl_node.hfl.keyholder import Custody, KeyHolder, ThresholdCustody, UpdateCheck, fedavg_step, round_error_bound
 from fl_node.hfl.null_ledger import NullAccount, NullLedger
 from fl_node.hfl.participant import RoundPlan, Submission
 from fl_node.hfl.spec import FederationSpec, model_from_bytes, model_to_bytes
@@ -54,9 +54,9 @@ from fl_node.models import unflatten
 from fl_node.training import Metrics, quick_evaluate
 from fl_node.transport.inprocess import Transport
 from incentive.audit import finalized_rounds
-from incentive.contribution import make_scorer
+from incentive.contribution import make_scorer, planned_coalitions
 from incentive.fixedpoint import to_fixed
-from incentive.ledger import ExclusionReason, LedgerClient, Round, RoundOpened, RoundStatus, to_bytes32
+from incentive.ledger import ExclusionReason, LedgerClient, ParticipantRecord, Round, RoundOpened, RoundStatus, to_bytes32
 
 log = logging.getLogger(__name__)
 
@@ -303,7 +303,7 @@ class Coordinator:
         task_id: int,
         aggregator_account: LocalAccount | NullAccount,
         evaluator_account: LocalAccount | NullAccount,
-        private_key: PaillierPrivateKey | ThresholdCustody | None,
+        private_key: PaillierPrivateKey | Custody | None,
         validation: ArraySplit,
         store: ArtifactStore,
         slash_wei: int = 10**17,
@@ -367,6 +367,30 @@ class Coordinator:
             plan, [received[a] for a in commitments if a in received], expected_hashes=commitments
         )
         recorder = DecryptionRecorder(self.ledger, self.evaluator_account, round_id, list(commitments))
+        try:
+            return self._decrypt_and_finalize(start, plan, collected, committed, received, slashed, verified, recorder, on_utility)
+        except ThresholdDecryptionError as exc:
+            reason = f"key custodians: {exc}"
+            self.ledger.cancel_round(self.aggregator_account, round_id, _truncate_utf8(reason, 256))
+            raise RoundAborted(f"round {round_id}: {reason}; round cancelled on chain") from exc
+
+    def _decrypt_and_finalize(
+        self,
+        start: float,
+        plan: RoundPlan,
+        collected: Collected,
+        committed: Sequence[ParticipantRecord],
+        received: Mapping[str, Submission],
+        slashed: tuple[str, ...],
+        verified: VerifiedRound,
+        recorder: DecryptionRecorder,
+        on_utility: Callable[[int, RoundUtility], None] | None,
+    ) -> RoundOutcome:
+        """:meth:`run_round` from the key holder's check of each update to the round finalized on chain."""
+        round_id, global_params = plan.round, plan.global_params
+        commitments = {r.account: to_bytes32(r.commitment) for r in committed}
+        if self.spec.encrypt:
+            recorder.record_all([verified.sum([pid]) for pid in verified.participant_ids])
         check = self._exclude_invalid(round_id, verified, recorder)
         dropped = self._dropouts(collected, verified, commitments)
         if len(verified.updates) < self.spec.min_participants:
@@ -381,6 +405,8 @@ class Coordinator:
         utility = RoundUtility(
             self.spec, verified, self.key_holder, global_params, self.validation, recorder, check.singletons
         )
+        if self.spec.encrypt:
+            self._open_ahead(utility, recorder)
         if on_utility is not None:
             on_utility(round_id, utility)
         values, evaluations = self.score(round_id, utility)
@@ -421,6 +447,20 @@ class Coordinator:
             error_bound=round_error_bound(self.aggregator.scheme, summed),
             gated=gated,
         )
+
+    def _open_ahead(self, utility: RoundUtility, recorder: DecryptionRecorder) -> None:
+        """Record on chain in as few transactions as the contract allows, then open together, the sums known before scoring.
+
+        Known ahead: the grand coalition and, for a scorer that does not adapt to the values it
+        sees (LOO, exact Shapley), every coalition it evaluates (:func:`planned_coalitions`);
+        TMC and GTG choose the rest as they go, so those are recorded one by one when opened.
+        Singletons were opened by the validity check.
+        """
+        everyone = frozenset(range(len(utility.ids)))
+        coalitions = planned_coalitions(self.spec.scorer, len(everyone))[0] if self.score_contributions else [everyone]
+        sums = [utility.verified.sum(utility.ids[i] for i in sorted(c)) for c in coalitions if len(c) > 1 or (c and utility.ids[min(c)] not in utility.singletons)]
+        recorder.record_all(sums)
+        self.key_holder.prefetch(sums)
 
     def score(self, round_id: int, utility: RoundUtility) -> tuple[dict[str, float], int]:
         """The evaluator's contribution scores of a round (see :func:`score_round`); all 0 without scoring."""

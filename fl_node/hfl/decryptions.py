@@ -26,6 +26,9 @@ from incentive.audit import AuditCheck, check
 from incentive.ledger import DecryptionRecorded, ParticipantRecord, Round, RoundStatus, to_bytes32
 from incentive.ledger.records import to_hex
 
+#: Entries one ``recordDecryptions`` call takes (the contract's ``MAX_DECRYPTIONS_PER_CALL``).
+MAX_DECRYPTIONS_PER_CALL = 256
+
 
 class DecryptionLedger(Protocol):
     """The ledger calls this module makes (a :class:`~incentive.ledger.LedgerClient` or a null ledger)."""
@@ -69,7 +72,8 @@ class DecryptionRequest:
 
 
 class DecryptionRecorder:
-    """Records each coalition sum of a round on the ledger just before the key holder opens it.
+    """Records each coalition sum of a round on the ledger before the key holder opens it: sums known
+    ahead together (:meth:`record_all`), the others one by one as they are opened.
 
     Parameters
     ----------
@@ -89,13 +93,21 @@ class DecryptionRecorder:
         self.recorded: set[bytes] = set()
 
     def __call__(self, summed: SummedUpdate) -> None:
-        digest = sum_hash(summed.payload)
-        if digest in self.recorded:
-            return
-        self.ledger.record_decryptions(
-            self.evaluator, self.round_id, [digest], [coalition_bitmap(summed.participant_ids, self.positions)]
-        )
-        self.recorded.add(digest)
+        self.record_all([summed])
+
+    def record_all(self, sums: Sequence[SummedUpdate]) -> int:
+        """Record the sums not yet recorded, up to :data:`MAX_DECRYPTIONS_PER_CALL` per transaction; returns the transactions sent."""
+        entries = {}
+        for summed in sums:
+            digest = sum_hash(summed.payload)
+            if digest not in self.recorded:
+                entries[digest] = coalition_bitmap(summed.participant_ids, self.positions)
+        batch = list(entries.items())
+        for start in range(0, len(batch), MAX_DECRYPTIONS_PER_CALL):
+            chunk = batch[start:start + MAX_DECRYPTIONS_PER_CALL]
+            self.ledger.record_decryptions(self.evaluator, self.round_id, [d for d, _ in chunk], [c for _, c in chunk])
+            self.recorded.update(d for d, _ in chunk)
+        return -(-len(batch) // MAX_DECRYPTIONS_PER_CALL)
 
 
 @dataclass
@@ -176,13 +188,62 @@ class LedgerGate:
         return known
 
 
+class CommittedSums:
+    """Rebuilds a recorded coalition's encrypted sum from the committed blobs, without any key (the no-key audit).
+
+    Parameters
+    ----------
+    store : ArtifactStore
+        Where committed blobs are found by their hash.
+    scheme : EncryptedUpdates
+        The federation's public update scheme.
+    """
+
+    def __init__(self, store: ArtifactStore, scheme: EncryptedUpdates) -> None:
+        self.store = store
+        self.scheme = scheme
+        self._parsed: dict[bytes, EncryptedUpdate] = {}
+
+    def sum_hash(self, r: Round, bitmap: int) -> str:
+        """Hash (hex) of the sum of the committed blobs of coalition ``bitmap`` in round ``r``.
+
+        Raises
+        ------
+        FlNodeError
+            A position without a commitment, or a blob missing or unparseable (named).
+        """
+        by_position = {p.index: p for p in r.participants}
+        updates = []
+        for position in range(bitmap.bit_length()):
+            if not bitmap >> position & 1:
+                continue
+            p = by_position.get(position)
+            if p is None:
+                raise FlNodeError(f"position {position} has no commitment")
+            digest = to_bytes32(p.commitment)
+            if digest not in self._parsed:
+                try:
+                    self._parsed[digest] = self.scheme.parse(SignedBlob.parse(self.store.get(digest)).payload)
+                except (ArtifactError, CryptoError, UpdateFormatError) as exc:
+                    raise FlNodeError(f"{p.account}'s committed blob: {exc}") from exc
+            updates.append(self._parsed[digest])
+        if not updates:
+            raise FlNodeError("empty coalition")
+        return to_hex(sum_hash(self.scheme.add(updates)))
+
+
 def check_decryptions(
-    rounds: Sequence[Round], recorded: Iterable[DecryptionRecorded], opened: Mapping[int, Iterable[tuple[str, int]]] | None
+    rounds: Sequence[Round],
+    recorded: Iterable[DecryptionRecorded],
+    opened: Mapping[int, Iterable[tuple[str, int]]] | None,
+    sums: CommittedSums | None = None,
 ) -> AuditCheck:
     """The recorded decryptions of each round are exactly the coalition sums the replayed scorer opened.
 
     ``opened`` maps a round id to the ``(sum_hash, bitmap)`` its replay opened; None (no key to
-    replay with) checks only that each round's aggregated coalition is on the record.
+    replay with) checks that each round's aggregated coalition is on the record and, given
+    ``sums``, that every recorded hash is the hash of its coalition's sum rebuilt from the
+    committed blobs (so nothing but sums of committed updates was opened).
     """
     by_round: dict[int, list[tuple[str, int]]] = {}
     for d in recorded:
@@ -196,6 +257,14 @@ def check_decryptions(
             full = sum(1 << p.index for p in r.participants if not p.dropped)
             if full not in {c for _, c in record}:
                 failures.append(f"round {r.round_id}: the aggregated coalition {full:#x} is not on the decryption record")
+            for digest, bitmap in sorted(record, key=lambda e: e[1]) if sums is not None else ():
+                try:
+                    rebuilt = sums.sum_hash(r, bitmap)
+                except FlNodeError as exc:
+                    failures.append(f"round {r.round_id}: coalition {_describe(bitmap, r)}: cannot rebuild its sum: {exc}")
+                    continue
+                if rebuilt != digest:
+                    failures.append(f"round {r.round_id}: coalition {_describe(bitmap, r)} is recorded with sum {digest}, its committed blobs sum to {rebuilt}")
             continue
         expected = set(opened.get(r.round_id, ()))
         for digest, bitmap in sorted(set(record) - expected, key=lambda e: e[1]):
@@ -203,7 +272,8 @@ def check_decryptions(
         for digest, bitmap in sorted(expected - set(record), key=lambda e: e[1]):
             failures.append(f"round {r.round_id}: coalition {_describe(bitmap, r)} (sum {digest}) was opened by the scorer but is not recorded")
     if opened is None:
-        return check("decryptions", failures, f"{total} recorded decryptions; each round's aggregated sum recorded (set not replayed: no key)")
+        rebuilt = "; each recorded sum rebuilt from the committed blobs" if sums is not None else ""
+        return check("decryptions", failures, f"{total} recorded decryptions; each round's aggregated sum recorded{rebuilt} (set not replayed: no key)")
     return check("decryptions", failures, f"{total} recorded decryptions = the coalitions the published scorer opens")
 
 

@@ -13,12 +13,15 @@ Two custodies behind one interface (:meth:`KeyHolder.decrypt`, :meth:`KeyHolder.
 no key at all and asks t of N key custodians for partial decryptions
 (:mod:`fl_node.crypto.threshold`), so that any t answering custodians suffice. A custodian
 given a :class:`~fl_node.hfl.decryptions.LedgerGate` answers only sums on the ledger's
-decryption record for an open round.
+decryption record for an open round. Sums known ahead are opened together
+(:meth:`KeyHolder.prefetch`): one request per custodian for the whole batch, which matters when
+each request is a message to another institution's node.
 """
 
 from __future__ import annotations
 
 import logging
+from abc import ABC, abstractmethod
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
@@ -30,7 +33,7 @@ from fl_node.crypto.codec import CodecConfig
 from fl_node.crypto.threshold import Custodian, KeyShare, PartialDecryption, ThresholdCombiner, ThresholdPublicKey, verify_partial
 from fl_node.errors import CodecError, CustodianUnavailable, DecryptionRefused, FlNodeError, ThresholdDecryptionError
 from fl_node.hfl.aggregator import SummedUpdate, VerifiedRound
-from fl_node.hfl.decryptions import DecryptionRequest, LedgerGate
+from fl_node.hfl.decryptions import DecryptionRequest, LedgerGate, sum_hash
 from fl_node.hfl.schemes import PublicScheme, SumDecoder
 
 
@@ -69,6 +72,9 @@ class KeyHolder:
         """``sum(w_k * delta_k)`` over the summed participants, float64."""
         return self.decoder.decode(summed.payload)
 
+    def prefetch(self, summed: Sequence[SummedUpdate]) -> None:
+        """Open ``summed`` ahead of :meth:`decrypt` (they must be on the decryption record already); nothing to do with the whole key."""
+
     def new_global(self, global_params: np.ndarray, summed: SummedUpdate, weight: float | None = None) -> np.ndarray:
         """``global + sum(w_k * delta_k) / weight``: by default ``weight = sum(w_k)``, the sample-weighted FedAvg of the summed participants."""
         return fedavg_step(global_params, self.decrypt(summed), summed.weight if weight is None else weight)
@@ -84,10 +90,12 @@ class KeyHolder:
         """
         singletons: dict[str, np.ndarray] = {}
         invalid: dict[str, str] = {}
-        for pid in verified.participant_ids:
-            summed = verified.sum([pid])
-            if before_decrypt is not None:
+        sums = {pid: verified.sum([pid]) for pid in verified.participant_ids}
+        if before_decrypt is not None:
+            for summed in sums.values():
                 before_decrypt(summed)
+        self.prefetch(list(sums.values()))
+        for pid, summed in sums.items():
             try:
                 singletons[pid] = self.decrypt(summed)
             except CodecError as exc:
@@ -108,6 +116,10 @@ class CustodianEndpoint(Protocol):
     index: int
 
     def answer(self, request: DecryptionRequest) -> PartialDecryption: ...
+
+    def answer_all(self, requests: Sequence[DecryptionRequest]) -> list[PartialDecryption]:
+        """One partial decryption per request, in order; refuses (or is unavailable for) the batch as a whole."""
+        ...
 
 
 class LocalCustodian:
@@ -138,6 +150,13 @@ class LocalCustodian:
             self.gate.check(request)
         return self._custodian.partial_decrypt(request.update)
 
+    def answer_all(self, requests: Sequence[DecryptionRequest]) -> list[PartialDecryption]:
+        """:meth:`answer` for each request; every one is checked before any is answered."""
+        if self.gate is not None:
+            for request in requests:
+                self.gate.check(request)
+        return [self._custodian.partial_decrypt(request.update) for request in requests]
+
 
 class ThresholdKeyHolder(KeyHolder):
     """Decrypts sums with t of N custodians' partial decryptions; holds only public values.
@@ -162,6 +181,7 @@ class ThresholdKeyHolder(KeyHolder):
         self.custodians = list(custodians)
         self.names = dict(names or {})
         self.rejected: dict[int, str] = {}
+        self._opened: dict[bytes, np.ndarray | CodecError] = {}
 
     def decrypt(self, summed: SummedUpdate) -> np.ndarray:
         """``sum(w_k * delta_k)`` over the summed participants, float64, from t custodians' answers.
@@ -170,19 +190,49 @@ class ThresholdKeyHolder(KeyHolder):
         ------
         ThresholdDecryptionError
             Fewer than t custodians answered correctly; the message names the missing and rejected ones.
+        CodecError
+            The sum decodes outside the codec's slots.
         """
-        update = summed.payload
+        digest = sum_hash(summed.payload)
+        if digest not in self._opened:
+            self.prefetch([summed])
+        opened = self._opened.pop(digest)
+        if isinstance(opened, CodecError):
+            raise opened
+        return opened.astype(np.float64) / self.combiner.config.scale
+
+    def prefetch(self, summed: Sequence[SummedUpdate]) -> None:
+        """Ask custodians in order, each once for the whole batch, until t answered every sum correctly; keep the plaintexts for :meth:`decrypt`.
+
+        Raises
+        ------
+        ThresholdDecryptionError
+            As :meth:`decrypt`.
+        """
+        todo = {sum_hash(s.payload): s for s in summed if sum_hash(s.payload) not in self._opened}
+        if not todo:
+            return
+        requests = [DecryptionRequest(s.round_id, s.participant_ids, s.payload) for s in todo.values()]
+        partials = self._ask(requests)
+        for (digest, s), valid in zip(todo.items(), partials):
+            try:
+                self._opened[digest] = self.combiner.decrypt_ints(s.payload, valid, verified=True).sums
+            except CodecError as exc:  # raised by decrypt(), where the caller tells an invalid update apart
+                self._opened[digest] = exc
+
+    def _ask(self, requests: Sequence[DecryptionRequest]) -> list[list[PartialDecryption]]:
+        """t verified partial decryptions per request, from the first t custodians that answer the whole batch correctly."""
         public = self.combiner.public
-        valid: list[PartialDecryption] = []
+        valid: list[list[PartialDecryption]] = [[] for _ in requests]
+        answered = 0
         missing: list[int] = []
         refused: dict[int, str] = {}
         rejected: dict[int, str] = {}
-        request = DecryptionRequest(summed.round_id, summed.participant_ids, update)
         for custodian in self.custodians:
-            if len(valid) >= public.threshold:
+            if answered >= public.threshold:
                 break
             try:
-                answer = custodian.answer(request)
+                answers = custodian.answer_all(requests)
             except CustodianUnavailable as exc:
                 log.warning("custodian %s did not answer: %s", self._name(custodian.index), exc)
                 missing.append(custodian.index)
@@ -191,23 +241,22 @@ class ThresholdKeyHolder(KeyHolder):
                 log.warning("custodian %s refused: %s", self._name(custodian.index), exc)
                 refused[custodian.index] = str(exc)
                 continue
-            if answer.index != custodian.index:
-                rejected[custodian.index] = f"answered as custodian {answer.index}"
-            elif (reason := verify_partial(public, update.ciphertexts, answer)) is not None:
+            if (reason := _wrong_answers(public, custodian.index, requests, answers)) is not None:
                 rejected[custodian.index] = reason
-            else:
-                valid.append(answer)
+                continue
+            for slot, answer in zip(valid, answers):
+                slot.append(answer)
+            answered += 1
         self._record(rejected)
-        if len(valid) < public.threshold:
+        if answered < public.threshold:
             raise ThresholdDecryptionError(
-                f"{len(valid)} of the {public.threshold} custodians needed answered correctly; "
+                f"{answered} of the {public.threshold} custodians needed answered correctly; "
                 f"missing: {', '.join(self._name(i) for i in missing) or 'none'}; "
                 + (f"refused: {', '.join(f'{self._name(i)} ({why})' for i, why in sorted(refused.items()))}; " if refused else "")
-                +                 f"rejected: {', '.join(f'{self._name(i)} ({why})' for i, why in sorted(rejected.items())) or 'none'}",
+                + f"rejected: {', '.join(f'{self._name(i)} ({why})' for i, why in sorted(rejected.items())) or 'none'}",
                 missing=tuple(missing), rejected=tuple(sorted(rejected)),
             )
-        sums = self.combiner.decrypt_ints(update, valid, verified=True).sums
-        return sums.astype(np.float64) / self.combiner.config.scale
+        return valid
 
     def _record(self, rejected: Mapping[int, str]) -> None:
         for index, why in rejected.items():
@@ -218,8 +267,25 @@ class ThresholdKeyHolder(KeyHolder):
         return self.names.get(index, f"custodian-{index}")
 
 
+class Custody(ABC):
+    """Threshold key custody in place of a private key: a public key, and custodians to ask for partial decryptions."""
+
+    @property
+    @abstractmethod
+    def public(self) -> ThresholdPublicKey: ...
+
+    @property
+    def public_key(self) -> PaillierPublicKey:
+        """The Paillier public key participants encrypt under."""
+        return self.public.public_key
+
+    @abstractmethod
+    def key_holder(self, config: CodecConfig) -> ThresholdKeyHolder:
+        """A :class:`ThresholdKeyHolder` asking these custodians, for the round codec ``config``."""
+
+
 @dataclass(frozen=True)
-class ThresholdCustody:
+class ThresholdCustody(Custody):
     """A federation's threshold key material in place of a private key: custodians in this process.
 
     Each custodian holds one share (:class:`fl_node.crypto.threshold.Custodian`), as a node
@@ -244,13 +310,7 @@ class ThresholdCustody:
     def public(self) -> ThresholdPublicKey:
         return self.shares[0].public
 
-    @property
-    def public_key(self) -> PaillierPublicKey:
-        """The Paillier public key participants encrypt under."""
-        return self.public.public_key
-
     def key_holder(self, config: CodecConfig) -> ThresholdKeyHolder:
-        """A :class:`ThresholdKeyHolder` asking these custodians, for the round codec ``config``."""
         custodians: list[CustodianEndpoint] = [
             _Unavailable(share.index) if share.index in self.offline else LocalCustodian(share, config, self.gate)
             for share in self.shares
@@ -264,6 +324,21 @@ class _Unavailable:
 
     def answer(self, request: DecryptionRequest) -> PartialDecryption:
         raise CustodianUnavailable(f"custodian {self.index} is offline")
+
+    def answer_all(self, requests: Sequence[DecryptionRequest]) -> list[PartialDecryption]:
+        raise CustodianUnavailable(f"custodian {self.index} is offline")
+
+
+def _wrong_answers(public: ThresholdPublicKey, index: int, requests: Sequence[DecryptionRequest], answers: Sequence[PartialDecryption]) -> str | None:
+    """Why custodian ``index``'s answers to ``requests`` are not all valid partial decryptions (None when they are)."""
+    if len(answers) != len(requests):
+        return f"answered {len(answers)} of {len(requests)} requests"
+    for request, answer in zip(requests, answers):
+        if answer.index != index:
+            return f"answered as custodian {answer.index}"
+        if (reason := verify_partial(public, request.update.ciphertexts, answer)) is not None:
+            return reason
+    return None
 
 
 def round_error_bound(scheme: PublicScheme, summed: SummedUpdate) -> float:

@@ -15,7 +15,7 @@ from fl_node.crypto.keys import check_public_key_bits, public_key_from_bytes
 from fl_node.data import ArraySplit, Standardization
 from fl_node.errors import FlNodeError
 from fl_node.hfl.gating import AGGREGATIONS
-from fl_node.hfl.keyholder import KeyHolder, ThresholdCustody
+from fl_node.hfl.keyholder import Custody, KeyHolder
 from fl_node.hfl.schemes import EncryptedSums, EncryptedUpdates, PlainSums, PlainUpdates
 from fl_node.models import ModelConfig, n_parameters
 from fl_node.privacy import ClientDp
@@ -137,14 +137,14 @@ class FederationSpec:
             return EncryptedUpdates(self.paillier_public_key(), self.n_params, self.codec)
         return PlainUpdates(self.n_params, self.codec.clip)
 
-    def key_holder(self, private_key: PaillierPrivateKey | ThresholdCustody | None) -> KeyHolder:
+    def key_holder(self, private_key: PaillierPrivateKey | Custody | None) -> KeyHolder:
         """The key holder of this federation: decrypts sums with ``private_key`` (None for plaintext runs).
 
-        A :class:`ThresholdCustody` in place of the private key gives a threshold key holder.
+        A :class:`~fl_node.hfl.keyholder.Custody` in place of the private key gives a threshold key holder.
         """
         if self.encrypt and private_key is None:
             raise FlNodeError("an encrypted federation needs the key holder's private key")
-        if isinstance(private_key, ThresholdCustody):
+        if isinstance(private_key, Custody):
             if not self.encrypt:
                 raise FlNodeError("a plaintext federation has no key custodians")
             return private_key.key_holder(self.codec)

@@ -6,6 +6,7 @@ from __future__ import annotations
 import dataclasses
 
 import pytest
+from eth_hash.auto import keccak
 
 from fl_node.demo import DemoConfig, setup_federation
 from fl_node.errors import DecryptionRefused, ThresholdDecryptionError
@@ -91,9 +92,8 @@ def test_custodians_refuse_sums_off_the_record_and_the_audit_names_extra_decrypt
 class _SkipsTheFullSum(DecryptionRecorder):
     """An evaluator that opens the round's full sum without recording it (possible only with a single key holder)."""
 
-    def __call__(self, summed: SummedUpdate) -> None:
-        if len(summed.participant_ids) < len(self.positions):
-            super().__call__(summed)
+    def record_all(self, sums: list[SummedUpdate]) -> int:
+        return super().record_all([s for s in sums if len(s.participant_ids) < len(self.positions)])
 
 
 def test_the_audit_names_a_decryption_missing_from_the_record(tmp_path, monkeypatch) -> None:
@@ -109,3 +109,36 @@ def test_the_audit_names_a_decryption_missing_from_the_record(tmp_path, monkeypa
     without_key = audit_federation(federation.ledger, federation.store, federation.task_id)
     assert f"round {outcome.round_id}: the aggregated coalition {full:#x} is not on the decryption record" in _failures(without_key)
 
+
+
+def test_a_non_adaptive_scorer_s_plan_is_recorded_in_two_transactions_and_the_no_key_audit_rebuilds_every_sum(tmp_path) -> None:
+    federation = _federation(tmp_path, CustodyConfig(key_bits=512))
+    outcome = _run_round(federation)
+
+    recorded = [d for d in federation.ledger.decryptions() if d.round_id == outcome.round_id]
+    # 3 singletons (validity check), then LOO's plan: the full coalition and the 3 leave-one-out pairs
+    assert sorted(bin(d.coalition).count("1") for d in recorded) == [1, 1, 1, 2, 2, 2, 3]
+    assert len({d.tx_hash for d in recorded}) == 2
+    without_key = audit_federation(federation.ledger, federation.store, federation.task_id)
+    assert without_key.ok and "each recorded sum rebuilt from the committed blobs" in next(
+        c.detail for c in without_key.checks if c.name == "decryptions"
+    )
+
+
+def test_the_no_key_audit_names_a_recorded_hash_that_is_not_its_coalition_s_sum(tmp_path) -> None:
+    federation = _federation(tmp_path, CustodyConfig(key_bits=512))
+    probed: dict[str, object] = {}
+
+    def record_a_forged_sum(round_id: int, utility) -> None:
+        first, second = utility.ids[:2]
+        positions = {p.account: p.index for p in federation.ledger.participants(round_id)}
+        bitmap = coalition_bitmap([first, second], positions)
+        forged = keccak(b"not the sum of any committed blobs")
+        federation.ledger.record_decryptions(federation.coordinator.evaluator_account, round_id, [forged], [bitmap])
+        probed.update(round=round_id, bitmap=bitmap)
+
+    _run_round(federation, on_utility=record_a_forged_sum)
+
+    report = audit_federation(federation.ledger, federation.store, federation.task_id)
+    assert f"round {probed['round']}: coalition {probed['bitmap']:#x}" in _failures(report)
+    assert "its committed blobs sum to" in _failures(report)

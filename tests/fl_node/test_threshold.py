@@ -261,6 +261,9 @@ class _Offline:
     def answer(self, request: DecryptionRequest) -> PartialDecryption:
         raise CustodianUnavailable(f"custodian {self.index} is offline")
 
+    def answer_all(self, requests: list[DecryptionRequest]) -> list[PartialDecryption]:
+        raise CustodianUnavailable(f"custodian {self.index} is offline")
+
 
 class _Cheat:
     """Answers with its real share but shifts every value by a power of 1+n (a plausible wrong answer)."""
@@ -274,6 +277,9 @@ class _Cheat:
         honest = self.custodian.answer(request)
         n = self.n
         return dataclasses.replace(honest, values=tuple(v * (1 + 3 * n) % n**2 for v in honest.values))
+
+    def answer_all(self, requests: list[DecryptionRequest]) -> list[PartialDecryption]:
+        return [self.answer(request) for request in requests]
 
 
 @pytest.fixture(scope="module")

@@ -7,7 +7,7 @@ import dataclasses
 import pytest
 
 from fl_node.demo import DemoConfig, run_demo, setup_federation
-from fl_node.errors import FlNodeError, ThresholdDecryptionError
+from fl_node.errors import FlNodeError, RoundAborted
 from fl_node.hfl.decryptions import LedgerGate
 from fl_node.hfl.keyholder import ThresholdCustody
 from fl_node.models import model_hash
@@ -52,7 +52,7 @@ def test_threshold_round_survives_one_dropout_and_aborts_naming_two(tmp_path) ->
     shares = tmp_path / "one" / "keys" / "shares"
     federation = setup_federation(config, embedded_chain(), tmp_path / "two", key_shares=shares)
     federation.coordinator.key_holder = _with_offline(federation, {1, 3}).key_holder(codec)
-    with pytest.raises(ThresholdDecryptionError, match="missing: Hospital A, Hospital C"):
+    with pytest.raises(RoundAborted, match="key custodians: .*missing: Hospital A, Hospital C.*round cancelled on chain"):
         run_demo(federation)
 
 
