@@ -30,6 +30,7 @@ from typing import Any
 
 import torch
 from eth_account import Account
+from phe import PaillierPrivateKey
 
 from fl_node.artifacts import ArtifactStore
 from fl_node.data import ArraySplit, FederatedData, federate, load_dataset
@@ -41,9 +42,12 @@ from fl_node.hfl.spec import model_from_bytes
 from fl_node.models import model_hash, unflatten
 from fl_node.replay import audit_federation, load_published
 from fl_node.seeds import NODE_TRAINING, derive_seed
-from fl_node.task import DataConfig, TaskConfig, bootstrap_ledger
+from fl_node.crypto.threshold import share_path
+from fl_node.hfl.keyholder import ThresholdCustody
+from fl_node.hfl.spec import FederationSpec
+from fl_node.task import DataConfig, TaskConfig, bootstrap_ledger, threshold_custody
 from fl_node.training import evaluate
-from fl_node.errors import FlowerRunFailed, TransportProcessError
+from fl_node.errors import ConsortiumError, FlowerRunFailed, TransportProcessError
 from fl_node.transport.deployment import (
     RunEnd,
     flower_env,
@@ -94,6 +98,10 @@ class ConsortiumConfig:
         authentication admitting exactly the active members' keys; False: plaintext on loopback.
     isolation : str (default: "process")
         How each node runs its ClientApp (``node join --isolation``).
+    key_shares : Path | None (default: None)
+        Under threshold custody (``task.custody``): the custodians' share files
+        (``custody keygen``); None: a trusted dealer splits a fresh key. Node k holds share
+        k+1 (for k < N) in its own ``node join`` process.
     """
 
     task: TaskConfig = field(default_factory=lambda: TaskConfig(data=DataConfig(nodes=3), rounds=3))
@@ -101,6 +109,7 @@ class ConsortiumConfig:
     run_timeout_s: float = 600.0
     tls: bool = True
     isolation: str = "process"
+    key_shares: Path | None = None
 
     def demo_config(self) -> DemoConfig:
         """The in-process federation with the same task (all honest)."""
@@ -130,6 +139,7 @@ class NodeHandle:
     auth_key: Path
     netns: str | None = None
     process: ManagedProcess | None = None
+    key_share: Path | None = None
 
 
 @dataclass
@@ -201,6 +211,7 @@ class LocalConsortium:
         self.data = federate(load_dataset(c.data.dataset), c.data.nodes, c.data.partition, seed=c.seed)
         data_dir = self.work_dir / "data"
         validation_csv = write_split_csv(data_dir / "validation.csv", self.data.validation)
+        shares = self.custodian_shares()
         self.nodes = []
         for k in range(c.data.nodes):
             account = Account.create()
@@ -210,7 +221,10 @@ class LocalConsortium:
             auth_key = write_auth_keypair(self.node_dir(k) / "auth-key").private
             netns = self.node_netns[k] if self.node_netns else None
             self.nodes.append(
-                NodeHandle(k, hospital_name(k), account.address, keystore, csv_path, derive_seed(c.seed, NODE_TRAINING, k), auth_key, netns)
+                NodeHandle(
+                    k, hospital_name(k), account.address, keystore, csv_path, derive_seed(c.seed, NODE_TRAINING, k), auth_key, netns,
+                    key_share=shares[k] if k < len(shares) else None,
+                )
             )
         self.superlink_port = self.superlink_port or free_port(self.hub_address)
         if self.config.tls:
@@ -230,12 +244,32 @@ class LocalConsortium:
             validation=str(validation_csv),
             straggler_grace_s=self.config.straggler_grace_s,
             node_wait_s=startup_wait_s(c.data.nodes),
+            custody_key=str(shares[0]) if shares else "",
         )
         write_app_project(self.work_dir / "app", self.serve.to_run_config())
         write_connection(self.flwr_home, self.superlink_address, root_cert=self.certs.ca_cert if self.certs else None)
         if self.certs is not None:
             self.admission = MemberKeys(self.ledger, self.env)
         return self.ledger
+
+    def custodian_shares(self) -> list[Path]:
+        """The share files of custodians 1..N under threshold custody (dealt now unless given); none with one key holder."""
+        custody = self.config.task.custody
+        if not custody.threshold_custody:
+            return []
+        if custody.custodians > self.config.task.data.nodes:
+            raise ConsortiumError(f"{custody.custodians} custodians need as many nodes, the consortium has {self.config.task.data.nodes}")
+        folder = self.config.key_shares or self.work_dir / "keys" / "shares"
+        threshold_custody(custody, self.work_dir / "keys", self.config.key_shares)  # checks given shares; deals and seals a new key otherwise
+        return [share_path(folder, i) for i in range(1, custody.custodians + 1)]
+
+    def audit_key(self, spec: FederationSpec) -> PaillierPrivateKey | ThresholdCustody | None:
+        """What the rehearsal's audit replays with: the key holder's key, or every custodian's share (the harness dealt or was given them)."""
+        assert self.serve is not None
+        custody = self.config.task.custody
+        if custody.threshold_custody:
+            return threshold_custody(custody, self.work_dir / "keys", Path(self.serve.custody_key).parent)
+        return key_holder_key(self.serve, spec)
 
     @property
     def superlink_address(self) -> str:
@@ -294,6 +328,7 @@ class LocalConsortium:
             "--work-dir", str(self.node_dir(node.index)),
             "--isolation", self.config.isolation,
             "--admission-wait", repr(startup_wait_s(len(self.nodes))),
+            *(["--key-share", str(node.key_share)] if node.key_share else []),
         ]
         return ["ip", "netns", "exec", node.netns, *command] if node.netns else command
 
@@ -571,8 +606,7 @@ def run_consortium_local(
         stage("auditing the ledger")
         store = ArtifactStore(Path(consortium.serve.artifacts))
         published = load_published(ledger, store, task_id)
-        private_key = key_holder_key(consortium.serve, published.spec)
-        report = audit_federation(ledger, store, task_id, private_key)
+        report = audit_federation(ledger, store, task_id, consortium.audit_key(published.spec))
         rounds = finalized_rounds(ledger, task_id)
         final = model_from_bytes(store.get(to_bytes32(rounds[-1].aggregated_model_hash)))
         test = evaluate(unflatten(published.spec.model.build(), final), consortium.data.test)

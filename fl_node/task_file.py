@@ -67,7 +67,7 @@ COMMENTS: dict[str, str] = {
     "custody": "Who can read updates.",
     "custody.encrypt": "Paillier-encrypt the updates; the aggregator never decrypts them.",
     "custody.key_bits": "Paillier modulus size of the key holder's key.",
-    "custody.custodians": "N key custodians for threshold custody (demo only); 0: one key holder.",
+    "custody.custodians": "N key custodians for threshold custody (the member nodes given --key-share under serve); 0: one key holder.",
     "custody.threshold": "t custodians needed to decrypt (threshold custody only).",
     "scoring": "How contributions are valued each round.",
     "scoring.scorer": f"Contribution scorer: {', '.join(SCORERS)}.",

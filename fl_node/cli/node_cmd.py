@@ -69,6 +69,12 @@ def join_command(
         None, "--admission-wait", min=0,
         help="Seconds to keep retrying while the SuperLink has not admitted this node's authentication key (default 120).",
     ),
+    key_share: Path | None = typer.Option(
+        None, "--key-share", help="This node's sealed key share (threshold custody): the node is that key custodian; the share stays in this process.", dir_okay=False
+    ),
+    share_passphrase_file: Path | None = typer.Option(
+        None, "--share-passphrase-file", help="File holding --key-share's passphrase (default: `custody keygen`'s default).", dir_okay=False
+    ),
     chain_id: int | None = ChainIdOption,
     json_path: Path | None = JsonOption,
 ) -> None:
@@ -87,6 +93,8 @@ def join_command(
         raise BadInput("--root-cert and --insecure exclude each other")
     if insecure:
         require_plaintext_allowed(superlink)
+    if key_share is not None and not key_share.is_file():
+        raise BadInput(f"--key-share {key_share} is not a file")
 
     torch.set_num_threads(1)
     config = NodeConfig(
@@ -107,6 +115,8 @@ def join_command(
         id_columns=tuple(id_columns),
         drop=tuple(drop),
         isolation=isolation,
+        key_share=key_share,
+        share_passphrase_file=share_passphrase_file,
     )
     with console.status("opening the key, checking membership on the ledger"):
         runtime, start = prepare_node(config, _passphrase(confirm=False))
@@ -115,6 +125,7 @@ def join_command(
         f"[bold]{start.name}[/bold] {start.address}: {action} {start.stake_wei / 10**18:g} ETH; "
         f"{start.n_samples} training samples; connecting to SuperLink {superlink} "
         f"({'TLS' if root_cert else 'plaintext'}, authentication key {config.auth_key_path}.pub)"
+        + (f"; key custodian {runtime.custodian.share.index} of {runtime.custodian.public.custodians}" if runtime.custodian else "")
     )
     write_json(
         json_path,

@@ -73,6 +73,9 @@ def serve_command(
     insecure: bool = typer.Option(False, "--insecure", help="Plaintext, no node authentication (only on 127.0.0.0/8)."),
     work_dir: Path = typer.Option(Path(".fedledger-serve"), "--work-dir", help="App project, Flower home, status, artifacts, keys.", file_okay=False),
     timeout_s: float = typer.Option(3600.0, "--timeout", help="Seconds to wait for the run to finish."),
+    custody_key: Path | None = typer.Option(
+        None, "--custody-key", help="Threshold custody: a share file of the custodians' key (public part only); the nodes holding the shares (`node join --key-share`) decrypt.", dir_okay=False
+    ),
     chain_id: int | None = ChainIdOption,
     json_path: Path | None = JsonOption,
 ) -> None:
@@ -95,8 +98,10 @@ def serve_command(
             min_participants=min_participants,
             seed=seed,
         )
-    elif task_config.custody.threshold_custody:
-        raise BadInput(f"{task}: serve holds the key as one key holder; threshold custody (custody.custodians) is `fedledger demo`'s")
+    if task_config.custody.threshold_custody and custody_key is None:
+        raise BadInput(f"{task} asks for threshold custody: give --custody-key (a share file of the custodians' key; only its public part is read)")
+    if custody_key is not None and not custody_key.is_file():
+        raise BadInput(f"--custody-key {custody_key} is not a file")
     rounds, nodes = task_config.rounds, task_config.data.nodes
     if rounds < 1 or nodes < 1:
         raise BadInput(f"--rounds and --nodes must be at least 1, got {rounds}, {nodes}")
@@ -130,6 +135,7 @@ def serve_command(
         task_id=task_id,
         task=task_config,
         validation=str(validation.resolve()) if validation else "",
+        custody_key=str(custody_key.resolve()) if custody_key else "",
     )
     env = flower_env(work_dir / "flwr-home")
     write_app_project(work_dir / "app", config.to_run_config())

@@ -161,7 +161,8 @@ class LocalCustodian:
 class ThresholdKeyHolder(KeyHolder):
     """Decrypts sums with t of N custodians' partial decryptions; holds only public values.
 
-    Custodians are asked in order until t have answered; a custodian that raises
+    Custodians are asked in order (those that did not answer the previous request last) until
+    t have answered; a custodian that raises
     :class:`CustodianUnavailable` counts as missing, one that refuses
     (:class:`DecryptionRefused`) as refusing, one whose answer fails its proof is
     rejected (logged, and kept in :attr:`rejected`) and the next one is asked.
@@ -182,6 +183,7 @@ class ThresholdKeyHolder(KeyHolder):
         self.names = dict(names or {})
         self.rejected: dict[int, str] = {}
         self._opened: dict[bytes, np.ndarray | CodecError] = {}
+        self._silent: set[int] = set()
 
     def decrypt(self, summed: SummedUpdate) -> np.ndarray:
         """``sum(w_k * delta_k)`` over the summed participants, float64, from t custodians' answers.
@@ -228,14 +230,17 @@ class ThresholdKeyHolder(KeyHolder):
         missing: list[int] = []
         refused: dict[int, str] = {}
         rejected: dict[int, str] = {}
-        for custodian in self.custodians:
+        # custodians that did not answer last time are asked last (a dead node costs its timeout once)
+        for custodian in sorted(self.custodians, key=lambda c: c.index in self._silent):
             if answered >= public.threshold:
                 break
             try:
                 answers = custodian.answer_all(requests)
+                self._silent.discard(custodian.index)
             except CustodianUnavailable as exc:
                 log.warning("custodian %s did not answer: %s", self._name(custodian.index), exc)
                 missing.append(custodian.index)
+                self._silent.add(custodian.index)
                 continue
             except DecryptionRefused as exc:
                 log.warning("custodian %s refused: %s", self._name(custodian.index), exc)
@@ -251,10 +256,10 @@ class ThresholdKeyHolder(KeyHolder):
         if answered < public.threshold:
             raise ThresholdDecryptionError(
                 f"{answered} of the {public.threshold} custodians needed answered correctly; "
-                f"missing: {', '.join(self._name(i) for i in missing) or 'none'}; "
+                f"missing: {', '.join(self._name(i) for i in sorted(missing)) or 'none'}; "
                 + (f"refused: {', '.join(f'{self._name(i)} ({why})' for i, why in sorted(refused.items()))}; " if refused else "")
                 + f"rejected: {', '.join(f'{self._name(i)} ({why})' for i, why in sorted(rejected.items())) or 'none'}",
-                missing=tuple(missing), rejected=tuple(sorted(rejected)),
+                missing=tuple(sorted(missing)), rejected=tuple(sorted(rejected)),
             )
         return valid
 

@@ -10,6 +10,8 @@ Messages
     ``timing`` (JSON, Unix seconds: ``delivered``, when the message was at the node, see
     :func:`delivered_time`; ``started``, when this ClientApp began on it; ``work_s``, the
     seconds the worker took): where the round's time goes.
+    ``query.decrypt`` (server → a custodian node, threshold custody): a ConfigRecord
+    ``decrypt``; the node's custodian answers ``partials`` (see :mod:`fl_node.transport.custodian`).
 
 With ``--isolation subprocess`` this module is imported by every ``flwr-clientapp`` process (one
 per message), so it imports only Flower, the standard library and :mod:`fl_node.transport.worker`;
@@ -52,6 +54,22 @@ def query(msg: Message, context: Context) -> Message:
     record = ConfigRecord({k: v for k, v in header.items() if isinstance(v, (str, int, float, bool))})
     record["labels"] = json.dumps(header.get("labels", []))
     return Message(RecordDict({"info": record}), reply_to=msg)
+
+
+@client_app.query("decrypt")
+def decrypt(msg: Message, context: Context) -> Message:
+    """Forward a batch of decryption requests to the node's custodian (in its worker); answer its partial decryptions or its refusal."""
+    record = msg.content.get("decrypt")
+    fields = (("task", int), ("requests", str), ("spec", bytes), ("sums", list), ("blobs", list))
+    if not isinstance(record, ConfigRecord) or any(not isinstance(record.get(name), kind) for name, kind in fields):
+        reply = ConfigRecord({"ok": False, "error": "malformed decrypt request"})
+    else:
+        binary = {"spec": record["spec"]}
+        binary.update({f"sum-{i}": value for i, value in enumerate(record["sums"])})
+        binary.update({f"blob-{i}": value for i, value in enumerate(record["blobs"])})
+        header, _ = _worker(context, {"op": "decrypt", "task": record["task"], "requests": record["requests"]}, binary)
+        reply = ConfigRecord({k: v for k, v in header.items() if isinstance(v, (str, int, float, bool))})
+    return Message(RecordDict({"partials": reply}), reply_to=msg)
 
 
 def read_plan(content: RecordDict) -> tuple[dict[str, Any], dict[str, bytes]]:

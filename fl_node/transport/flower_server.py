@@ -29,7 +29,8 @@ from phe import PaillierPrivateKey
 from web3 import Web3
 
 from fl_node.artifacts import ArtifactStore
-from fl_node.crypto.keys import load_private_key
+from fl_node.crypto.keys import load_private_key, public_key_to_bytes
+from fl_node.crypto.threshold import ThresholdPublicKey, load_public
 from fl_node.data import ArraySplit, FeatureStats, check_feature_columns, federated_standardization, label_list, load_csv, map_labels
 from fl_node.errors import ConsortiumError, DataError, FlowerMessageError, KeyMismatch, MembershipRefused
 from fl_node.hfl.aggregator import Collected, Exclusion
@@ -38,7 +39,8 @@ from fl_node.hfl.participant import RoundPlan, Submission
 from fl_node.hfl.runner import RunObserver, run_federation
 from fl_node.hfl.spec import FederationSpec, model_to_bytes, validation_to_bytes
 from fl_node.replay import load_published
-from fl_node.task import DataConfig, TaskConfig, build_task, from_flat, key_holder_path, new_key_holder_key, to_flat
+from fl_node.task import DataConfig, KeyHolderKey, TaskConfig, build_task, from_flat, key_holder_path, new_key_holder_key, to_flat
+from fl_node.transport.custodian import CommittedBlobs, node_custody
 from fl_node.transport.keystore import load_account
 from fl_node.transport.node import node_split, require_active_member
 from fl_node.transport.processes import log_to_file
@@ -323,6 +325,12 @@ class ServeConfig:
         Times a round short of ``min_participants`` (cancelled on chain) is opened again.
     chain_id : int (default: 0, any)
         Refuse to work unless the chain at ``rpc`` has this id.
+    custody_key : str (default: "", one key holder)
+        Threshold custody: a file holding the custodians' threshold public key (a share file
+        of ``custody keygen``; only its public part is read). The member nodes holding the
+        shares (``node join --key-share``) decrypt; the coordinator holds no key.
+    custody_timeout_s : float (default: 120.0)
+        How long a custodian node has to answer a batch of decryption requests.
     """
 
     rpc: str
@@ -342,6 +350,8 @@ class ServeConfig:
     poll_s: float = 0.2
     round_retries: int = 1
     chain_id: int = 0
+    custody_key: str = ""
+    custody_timeout_s: float = 120.0
 
     def to_run_config(self) -> dict[str, Any]:
         """The run-config table (kebab-case keys) for ``[tool.flwr.app.config]`` / ``--run-config``."""
@@ -431,11 +441,6 @@ def serve_federation(grid: Grid, config: ServeConfig, status: Status) -> None:
     status.update(task=task_id, ledger=ledger.address)
     published = load_published(ledger, store, task_id)
     spec = published.spec
-    private_key = key_holder_key(config, spec)
-    coordinator = Coordinator(
-        spec, ledger, task_id, aggregator, evaluator, private_key, published.validation, store,
-        slash_wei=config.task.rewards.slash_wei,
-    )
     transport = FlowerTransport(
         grid,
         task_id,
@@ -446,6 +451,24 @@ def serve_federation(grid: Grid, config: ServeConfig, status: Status) -> None:
         poll_s=config.poll_s,
         addresses={nid: str(info["address"]) for nid, info in infos.items()},
         ledger=ledger,
+    )
+    public = custody_public_key(config)
+    if public is not None and spec.encrypt:
+        if public.n != spec.paillier_public_key().n:
+            raise KeyMismatch(f"the custodians' key in {config.custody_key} is not task {task_id}'s public key")
+
+        def node_of(address: str) -> int | None:
+            live = set(grid.get_node_ids())
+            return next((nid for nid, a in transport.addresses.items() if a == address and nid in live), None)
+
+        private_key = node_custody(
+            grid, public, infos, node_of, task_id, spec.to_bytes(), CommittedBlobs(ledger, store), config.custody_timeout_s
+        )
+    else:
+        private_key = key_holder_key(config, spec)
+    coordinator = Coordinator(
+        spec, ledger, task_id, aggregator, evaluator, private_key, published.validation, store,
+        slash_wei=config.task.rewards.slash_wei,
     )
     run = run_federation(
         coordinator,
@@ -467,6 +490,27 @@ def key_holder_key(config: ServeConfig, spec: FederationSpec) -> PaillierPrivate
     if not path.is_file():
         raise KeyMismatch(f"the key holder's private key for this task is not in {config.keys_dir} ({path.name})")
     return load_private_key(path)
+
+
+def custody_public_key(config: ServeConfig) -> ThresholdPublicKey | None:
+    """The custodians' threshold public key under threshold custody (None with one key holder).
+
+    Raises
+    ------
+    ConsortiumError
+        A task asking for threshold custody without ``custody_key``, or a key of another t-of-N.
+    """
+    custody = config.task.custody
+    if not config.custody_key:
+        if custody.threshold_custody:
+            raise ConsortiumError("the task asks for threshold custody: give the custodians' public key (custody-key)")
+        return None
+    public = load_public(config.custody_key)
+    if custody.threshold_custody and (public.threshold, public.custodians) != (custody.threshold, custody.custodians):
+        raise ConsortiumError(
+            f"{config.custody_key} holds a {public.threshold}-of-{public.custodians} key, the task asks for {custody.threshold}-of-{custody.custodians}"
+        )
+    return public
 
 
 def create_task(config: ServeConfig, ledger: LedgerClient, store: ArtifactStore, infos: Mapping[int, Mapping[str, Any]]) -> int:
@@ -529,7 +573,8 @@ def _publish(
     if wrong:
         raise ConsortiumError(f"nodes {', '.join(wrong)} hold data with a feature count other than the validation set's {n_features}")
     n_classes = len(columns["labels"]) if columns.get("labels") else 1 + max([int(validation.y.max())] + [max(i["labels"]) for i in members.values() if i["labels"]])
-    key = new_key_holder_key(task.custody, Path(config.keys_dir))
+    public = custody_public_key(config)
+    key = KeyHolderKey(None, public_key_to_bytes(public.public_key)) if public is not None else new_key_holder_key(task.custody, Path(config.keys_dir))
     spec = build_task(task, n_features, n_classes, {a: int(i["n-samples"]) for a, i in members.items()}, key.public_key, **columns)
     spec_hash = store.put(spec.to_bytes())
     validation_hash = store.put(validation_to_bytes(validation))

@@ -26,13 +26,17 @@ from eth_account.signers.local import LocalAccount
 from eth_hash.auto import keccak
 
 from fl_node.data import ArraySplit, Dataset, FeatureStats, check_feature_columns, load_csv, map_labels
-from fl_node.errors import DataError, MembershipRefused, PlanRejected
+from fl_node.crypto.keys import read_passphrase_file
+from fl_node.crypto.threshold import load_share
+from fl_node.errors import DataError, DecryptionRefused, MembershipRefused, PlanRejected
 from fl_node.hfl.envelope import ledger_binding
 from fl_node.hfl.node import LedgerNode
 from fl_node.hfl.spec import FederationSpec, model_from_bytes
 from fl_node.hfl.participant import Participant, RoundPlan
 from fl_node.models import model_hash
 from fl_node.transport.clientapp_runner import ClientAppRunner, write_superexec_secret
+from fl_node.task import SHARE_PASSPHRASE
+from fl_node.transport.custodian import NodeCustodian, partials_to_json
 from fl_node.transport.deployment import flower_env, supernode_command
 from fl_node.transport.keystore import load_account
 from fl_node.transport.processes import LOOPBACK, ManagedProcess, free_port, log_to_file, start_process
@@ -138,6 +142,8 @@ class NodeRuntime:
     table : Dataset | None (default: None)
         The raw CSV (feature names, label values as written): a task whose spec names its
         columns, label list and standardization gets its data from this.
+    custodian : NodeCustodian | None (default: None)
+        This node's key custodian under threshold custody (its share stays in this process).
     """
 
     name: str
@@ -146,6 +152,7 @@ class NodeRuntime:
     data: ArraySplit
     seed: int
     table: Dataset | None = None
+    custodian: NodeCustodian | None = None
     _specs: dict[bytes, FederationSpec] = field(default_factory=dict, repr=False)
     _schemes: dict[bytes, Any] = field(default_factory=dict, repr=False)
     _data: dict[bytes, ArraySplit] = field(default_factory=dict, repr=False)
@@ -167,6 +174,8 @@ class NodeRuntime:
             "n-features": int(self.data.X.shape[1]),
             "labels": sorted(int(v) for v in np.unique(self.data.y)),
         }
+        if self.custodian is not None:
+            info.update(self.custodian.info())
         if self.table is not None:
             info["features"] = json.dumps(list(self.table.feature_names))
             info["classes"] = json.dumps([self.table.class_names[k] for k in np.unique(self.table.y)])
@@ -238,6 +247,18 @@ class NodeRuntime:
         }
         return reply, {"blob": submission.blob}
 
+    def decrypt(self, header: dict[str, Any], binary: dict[str, bytes]) -> dict[str, Any]:
+        """This node's custodian's partial decryptions of a batch of recorded sums (DecryptionRefused otherwise)."""
+        if self.custodian is None:
+            raise DecryptionRefused(f"{self.name} holds no key share")
+        task_id = int(header["task"])
+        spec = self.spec_for(task_id, binary["spec"])
+        sums = [binary[f"sum-{i}"] for i in range(sum(name.startswith("sum-") for name in binary))]
+        blobs = [value for name, value in binary.items() if name.startswith("blob-")]
+        partials = self.custodian.answer(task_id, spec, json.loads(header["requests"]), sums, blobs)
+        log.info("task %d: answered %d partial decryptions as custodian %d", task_id, len(partials), self.custodian.share.index)
+        return {"partials": partials_to_json(partials)}
+
 
 # ---------------------------------------------------------------- the operator's process
 
@@ -278,6 +299,10 @@ class NodeConfig:
     isolation : str (default: "process")
         ``process``: this process runs the ClientApp for every message (one long-lived runner);
         ``subprocess``: the SuperNode starts a fresh ``flwr-clientapp`` per message.
+    key_share : Path | None (default: None)
+        This node's sealed key share (threshold custody): the node is that key custodian.
+    share_passphrase_file : Path | None (default: None)
+        File holding the share's passphrase (default: the one ``custody keygen`` uses by default).
     """
 
     superlink: str
@@ -297,6 +322,8 @@ class NodeConfig:
     id_columns: tuple[str, ...] = ()
     drop: tuple[str, ...] = ()
     isolation: str = "process"
+    key_share: Path | None = None
+    share_passphrase_file: Path | None = None
 
     @property
     def auth_key_path(self) -> Path:
@@ -333,7 +360,11 @@ def prepare_node(config: NodeConfig, passphrase: str | None = None) -> tuple[Nod
             f"{config.auth_key_path} hashes to 0x{key_hash.hex()} (use the key it joined with)"
         )
     seed = config.seed if config.seed is not None else node_seed(account.address)
-    runtime = NodeRuntime(member.name or name, account, ledger, data, seed, table)
+    custodian = None
+    if config.key_share is not None:
+        share_passphrase = read_passphrase_file(config.share_passphrase_file).decode() if config.share_passphrase_file else SHARE_PASSPHRASE
+        custodian = NodeCustodian(load_share(config.key_share, share_passphrase), ledger)
+    runtime = NodeRuntime(member.name or name, account, ledger, data, seed, table, custodian)
     return runtime, NodeStart(account.address, runtime.name, joined, len(data), member.stake)
 
 

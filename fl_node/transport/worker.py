@@ -63,12 +63,13 @@ def call_worker(socket_path: str, authkey: bytes, header: dict[str, Any], binary
 
 @dataclass
 class NodeWorker:
-    """Answers ``info`` and ``train`` requests for one node (see :class:`fl_node.transport.node.NodeRuntime`).
+    """Answers ``info``, ``train`` and ``decrypt`` requests for one node (see :class:`fl_node.transport.node.NodeRuntime`).
 
     Attributes
     ----------
     runtime : Any
-        Has ``address``, ``info() -> dict`` and ``train(header, binary) -> (header, binary)``.
+        Has ``address``, ``info() -> dict``, ``train(header, binary) -> (header, binary)`` and
+        ``decrypt(header, binary) -> header`` (threshold custody).
     socket_path : Path
         Unix socket to listen on (created with mode 0600).
     authkey : bytes (default: random 32 bytes)
@@ -130,6 +131,8 @@ class NodeWorker:
                     elif header.get("op") == "train":
                         reply, reply_binary = self.runtime.train(header, binary)
                         reply = {"ok": True, **reply}
+                    elif header.get("op") == "decrypt":
+                        reply, reply_binary = {"ok": True, **self.runtime.decrypt(header, binary)}, {}
                     else:
                         reply, reply_binary = {"ok": False, "error": f"unknown request {header.get('op')!r}"}, {}
             except Exception as exc:  # every failure goes back to the aggregator as the node's answer
