@@ -54,7 +54,7 @@ from fl_node.models import unflatten
 from fl_node.training import Metrics, quick_evaluate
 from fl_node.transport.inprocess import Transport
 from incentive.audit import finalized_rounds
-from incentive.contribution import make_scorer, planned_coalitions
+from incentive.contribution import make_scorer
 from incentive.fixedpoint import to_fixed
 from incentive.ledger import ExclusionReason, LedgerClient, ParticipantRecord, Round, RoundOpened, RoundStatus, to_bytes32
 
@@ -449,18 +449,18 @@ class Coordinator:
         )
 
     def _open_ahead(self, utility: RoundUtility, recorder: DecryptionRecorder) -> None:
-        """Record on chain in as few transactions as the contract allows, then open together, the sums known before scoring.
+        """Record on chain and open the aggregated sum before scoring, as the round's second decryption batch.
 
-        Known ahead: the grand coalition and, for a scorer that does not adapt to the values it
-        sees (LOO, exact Shapley), every coalition it evaluates (:func:`planned_coalitions`);
-        TMC and GTG choose the rest as they go, so those are recorded one by one when opened.
-        Singletons were opened by the validity check.
+        A round's decryption plan is known before scoring: each participant's own update (the
+        validity check, recorded together first) and the sum of those that passed it; every
+        other coalition the scorer values is added from the opened singletons, so only a
+        coalition with a member whose singleton is not exact, or a gated task's subset, is
+        recorded later, when opened. The aggregate cannot join the first batch: it depends on
+        which updates the check finds invalid.
         """
-        everyone = frozenset(range(len(utility.ids)))
-        coalitions = planned_coalitions(self.spec.scorer, len(everyone))[0] if self.score_contributions else [everyone]
-        sums = [utility.verified.sum(utility.ids[i] for i in sorted(c)) for c in coalitions if len(c) > 1 or (c and utility.ids[min(c)] not in utility.singletons)]
-        recorder.record_all(sums)
-        self.key_holder.prefetch(sums)
+        everyone = utility.verified.sum(utility.ids)
+        recorder.record_all([everyone])
+        self.key_holder.prefetch([everyone])
 
     def score(self, round_id: int, utility: RoundUtility) -> tuple[dict[str, float], int]:
         """The evaluator's contribution scores of a round (see :func:`score_round`); all 0 without scoring."""

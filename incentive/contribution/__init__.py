@@ -12,7 +12,7 @@ from incentive.contribution.cumulative import CumulativeScores
 from incentive.contribution.exact import MAX_EXACT_PARTICIPANTS, ExactShapley
 from incentive.contribution.gtg import GtgShapley
 from incentive.contribution.loo import LeaveOneOut
-from incentive.contribution.registry import SCORERS, make_scorer, planned_coalitions, scorer_options
+from incentive.contribution.registry import SCORERS, make_scorer, scorer_options
 from incentive.contribution.tmc import TmcShapley
 
 __all__ = [
@@ -30,6 +30,5 @@ __all__ = [
     "Utility",
     "agreement",
     "make_scorer",
-    "planned_coalitions",
     "scorer_options",
 ]

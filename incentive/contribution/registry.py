@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import itertools
 from dataclasses import fields
 
 from incentive.contribution.base import Scorer
-from incentive.contribution.exact import MAX_EXACT_PARTICIPANTS, ExactShapley
+from incentive.contribution.exact import ExactShapley
 from incentive.contribution.gtg import GtgShapley
 from incentive.contribution.loo import LeaveOneOut
 from incentive.contribution.tmc import TmcShapley
@@ -44,22 +43,3 @@ def _scorer_class(name: str) -> type:
         return SCORERS[name]
     except (KeyError, TypeError):
         raise ScorerError(f"unknown scorer {name!r}; choose one of: {', '.join(sorted(SCORERS))}") from None
-
-
-def planned_coalitions(name: str, participants: int) -> tuple[list[frozenset[int]], bool]:
-    """The non-empty coalitions of ``range(participants)`` the scorer ``name`` evaluates, as far as known before it sees a utility.
-
-    Returns the coalitions and whether that is all of them: leave-one-out and exact Shapley
-    (up to its participant limit) do not adapt to the values they see, so their whole plan is
-    known; TMC and GTG choose permutations and truncate on the values, so only the grand
-    coalition (which both evaluate first) is.
-    """
-    _scorer_class(name)
-    everyone = frozenset(range(participants))
-    if not everyone:
-        return [], True
-    if name == "loo":
-        return [everyone] + [everyone - {i} for i in range(participants) if participants > 1], True
-    if name == "exact" and participants <= MAX_EXACT_PARTICIPANTS:
-        return [frozenset(c) for k in range(1, participants + 1) for c in itertools.combinations(range(participants), k)], True
-    return [everyone], False
