@@ -40,6 +40,12 @@ def local_command(
         "process", "--isolation",
         help="process: each node runs its ClientApp in its own long-lived process; subprocess: a fresh flwr-clientapp per message.",
     ),
+    key_custody: str = typer.Option(
+        "single", "--key-custody", help="single (the coordinator holds the key) or threshold:T-of-N (nodes 1..N each hold a share in their `node join` process)."
+    ),
+    key_shares: Path | None = typer.Option(
+        None, "--key-shares", help="Share files from `custody keygen` for threshold custody (default: dealt by this command).", file_okay=False
+    ),
     json_path: Path | None = JsonOption,
 ) -> None:
     """Start anvil, deploy the ledger, start a SuperLink and N nodes, federate over TLS with node authentication, audit, stop everything."""
@@ -47,6 +53,16 @@ def local_command(
     from fl_node.task import CustodyConfig, DataConfig, TaskConfig
     from fl_node.transport.netns import netns_available
 
+    from fl_node.errors import FlNodeError
+
+    try:
+        custody = CustodyConfig.parse(key_custody, key_bits=key_bits)
+    except FlNodeError as exc:
+        raise BadInput(str(exc)) from None
+    if custody.custodians > nodes:
+        raise BadInput(f"--key-custody {key_custody} needs at least {custody.custodians} nodes, got --nodes {nodes}")
+    if key_shares is not None and not custody.threshold_custody:
+        raise BadInput("--key-shares needs --key-custody threshold:T-of-N")
     if nodes < MIN_COHORT or rounds < 1 or not MIN_COHORT <= min_participants <= nodes:
         raise BadInput(
             f"need --nodes >= {MIN_COHORT}, --rounds >= 1 and {MIN_COHORT} <= --min-participants <= --nodes "
@@ -69,6 +85,7 @@ def local_command(
             "consortium", "local", "--hosts", "netns", "--nodes", str(nodes), "--rounds", str(rounds), "--patience", str(patience), "--seed", str(seed),
             "--dataset", dataset, "--key-bits", str(key_bits), "--min-participants", str(min_participants),
             "--compare" if compare else "--no-compare", "--work-dir", str(work_dir.resolve()), "--isolation", isolation,
+            "--key-custody", key_custody, *(["--key-shares", str(key_shares.resolve())] if key_shares else []),
             *(["--json", str(json_path.resolve())] if json_path else []),
         ]
         code = _run_in_namespaces(nodes, inner)
@@ -79,7 +96,7 @@ def local_command(
         raise BadInput(f"{work_dir} is not empty: give a new --work-dir (it holds the chain state of a consortium)")
     task = TaskConfig(
         data=DataConfig(dataset=dataset, nodes=nodes),
-        custody=CustodyConfig(key_bits=key_bits),
+        custody=custody,
         rounds=rounds,
         patience=patience,
         min_participants=min_participants,
@@ -87,7 +104,9 @@ def local_command(
     )
     # a round's wall time grows with the nodes sharing this machine's cores
     run_timeout_s = 600.0 + 20.0 * max(0, nodes - 3) * rounds
-    config = ConsortiumConfig(task, tls=not insecure, isolation=isolation, run_timeout_s=run_timeout_s)
+    config = ConsortiumConfig(
+        task, tls=not insecure, isolation=isolation, run_timeout_s=run_timeout_s, key_shares=key_shares.resolve() if key_shares else None
+    )
     plan = HostPlan.from_json(plan_text) if hosts == "netns" and plan_text else None
     with console.status("starting") as spinner:
 
