@@ -12,7 +12,7 @@ demo: setup
 	fedledger demo --out out/demo --json out/demo/demo.json
 
 test: setup browser contracts-check
-	pytest -n 2 $(PYTEST_ARGS)
+	pytest -n 2 --durations=15 $(PYTEST_ARGS)
 
 setup: $(VENV)/.installed node_modules/.installed
 

@@ -24,9 +24,9 @@ def test_one_cell_charges_every_phase_and_records_gas_and_bytes():
     # the full sum is opened inside scoring; the validity check's singletons before it, still as decryption
     assert 0 < round_["seconds_inside_scoring"]["decryption"] < seconds["decryption"]
     assert round_["scoring_complete"] and round_["evaluations"] == 2**3  # GTG at 3 nodes is exact
-    # open, three commits, the decryption records of the three singletons and the full sum (no
-    # other coalition is opened: scoring adds them from the singletons), finalize
-    assert round_["transactions"] == 1 + 3 + 3 + 1 + 1
+    # open, three commits, one decryption record for the three singletons and one for the full sum
+    # (no other coalition is opened: scoring adds them from the singletons), finalize
+    assert round_["transactions"] == 1 + 3 + 1 + 1 + 1
     assert round_["gas"]["commit"] > 0 and round_["gas"]["finalize"] > 0
     assert round_["gas_total"] == sum(round_["gas"].values())
     assert cell["params"] == mlp_parameters(cell["hidden"], 64, 10)
