@@ -138,13 +138,19 @@ def test_the_full_sum_is_decrypted_once_per_round(tmp_path, monkeypatch):
     assert sorted(map(len, decrypted)) == [1, 1, 1, 3]
 
 
-def test_coalition_models_from_singletons_equal_the_decrypted_sums_bit_for_bit(tmp_path):
+def _first_round_verified(tmp_path):
+    """A fresh federation, its initial parameters and its first round's verified submissions."""
     federation = build(tmp_path)
     coordinator = federation.coordinator
     params = initial_params(coordinator.spec)
     plan = RoundPlan(coordinator.open_round(params), params, dict(coordinator.spec.sample_counts))
     collected = InProcessTransport(federation.nodes).collect(plan)
-    verified = coordinator.aggregator.verify(plan, collected.submissions)
+    return federation, params, coordinator.aggregator.verify(plan, collected.submissions)
+
+
+def test_coalition_models_from_singletons_equal_the_decrypted_sums_bit_for_bit(tmp_path):
+    federation, params, verified = _first_round_verified(tmp_path)
+    coordinator = federation.coordinator
     check = coordinator.key_holder.check_updates(verified)
     assert not check.invalid
     added = RoundUtility(coordinator.spec, verified, coordinator.key_holder, params, federation.data.validation, singletons=check.singletons)
@@ -165,12 +171,8 @@ def test_coalition_models_from_singletons_equal_the_decrypted_sums_bit_for_bit(t
 
 
 def test_round_utility_shares_the_full_model_with_the_scorer(tmp_path):
-    federation = build(tmp_path)
+    federation, params, verified = _first_round_verified(tmp_path)
     coordinator = federation.coordinator
-    params = initial_params(coordinator.spec)
-    plan = RoundPlan(coordinator.open_round(params), params, dict(coordinator.spec.sample_counts))
-    collected = InProcessTransport(federation.nodes).collect(plan)
-    verified = coordinator.aggregator.verify(plan, collected.submissions)
     utility = RoundUtility(coordinator.spec, verified, coordinator.key_holder, params, federation.data.validation)
 
     everyone = frozenset(range(len(utility.ids)))
