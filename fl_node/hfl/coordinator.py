@@ -43,6 +43,7 @@ from fl_node.artifacts import ArtifactStore
 from fl_node.data import ArraySplit
 from fl_node.errors import FlNodeError, RoundAborted, ThresholdDecryptionError
 from fl_node.hfl.aggregator import Aggregator, Collected, Exclusion, SummedUpdate, VerifiedRound
+from fl_node.hfl.coalition_sums import CoalitionSums, exact_quanta
 from fl_node.hfl.decryptions import DecryptionRecorder, LedgerGate
 from fl_node.hfl.envelope import ledger_binding, signed_evidence
 from fl_node.hfl.gating import gated_out, next_reputations, reputations
@@ -129,7 +130,10 @@ class RoundUtility:
     coalition's encrypted sum decrypts to exactly the sum of their integer slot values (slots
     never carry), so adding those integers gives the same vector, bit for bit, without
     decrypting (or recording) another sum. Scoring then costs no decryption per coalition; the
-    key holder learns nothing it did not hold after the validity check.
+    key holder learns nothing it did not hold after the validity check. Each such sum is built
+    from the previous coalition's (:class:`~fl_node.hfl.coalition_sums.CoalitionSums`): along a
+    scorer's walk one evaluation adds one update, O(P), and evaluates one model on the validation
+    split, loaded in place into the one model object kept for this.
 
     Parameters
     ----------
@@ -164,7 +168,8 @@ class RoundUtility:
         self.ids = sorted(verified.updates)
         self._weight = sum(verified.plan.sample_counts[a] for a in self.ids) / verified.plan.total_samples
         self.singletons = dict(singletons or {})
-        self._quanta = _exact_quanta(self.singletons, spec.codec.scale) if spec.encrypt else {}
+        self._sums = CoalitionSums(exact_quanta(self.singletons, spec.codec.scale) if spec.encrypt else {})
+        self._global64 = np.asarray(global_params, dtype=np.float64)  # fedavg_step's first conversion, done once
         self.decryptions = 0
         self.full_sum: SummedUpdate | None = None
         self._full: tuple[np.ndarray, Metrics] | None = None
@@ -207,14 +212,12 @@ class RoundUtility:
 
     def _build(self, coalition: frozenset[int]) -> np.ndarray:
         if len(coalition) == 1 and (pid := self.ids[next(iter(coalition))]) in self.singletons:
-            return fedavg_step(self.global_params, self.singletons[pid], self._weight)
-        members = [self.ids[i] for i in sorted(coalition)]
-        if all(m in self._quanta for m in members):
-            total = self._quanta[members[0]].copy()
-            for m in members[1:]:
-                total += self._quanta[m]
+            return fedavg_step(self._global64, self.singletons[pid], self._weight)
+        members = frozenset(self.ids[i] for i in coalition)
+        if self._sums.covers(members):
+            total = self._sums(members)
             # the same float64 arithmetic as the decoder's (integer slot sums / scale)
-            return fedavg_step(self.global_params, total.astype(np.float64) / self.spec.codec.scale, self._weight)
+            return fedavg_step(self._global64, total.astype(np.float64) / self.spec.codec.scale, self._weight)
         self.decryptions += 1
         return self._open(self.verified.sum(self.ids[i] for i in sorted(coalition)), self._weight)
 
@@ -225,16 +228,6 @@ class RoundUtility:
 
     def _evaluate(self, params: np.ndarray) -> Metrics:
         return quick_evaluate(unflatten(self._model, params), self.validation)
-
-
-def _exact_quanta(singletons: Mapping[str, np.ndarray], scale: float) -> dict[str, np.ndarray]:
-    """Each decrypted singleton's integer slot values (``round(v·scale)``), kept only where they give back ``v`` exactly."""
-    quanta = {}
-    for pid, values in singletons.items():
-        ints = np.rint(np.asarray(values, dtype=np.float64) * scale).astype(np.int64)
-        if np.array_equal(ints.astype(np.float64) / scale, values):
-            quanta[pid] = ints
-    return quanta
 
 
 def score_round(spec: FederationSpec, round_id: int, utility: RoundUtility) -> tuple[dict[str, float], int]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -138,9 +139,9 @@ def test_the_full_sum_is_decrypted_once_per_round(tmp_path, monkeypatch):
     assert sorted(map(len, decrypted)) == [1, 1, 1, 3]
 
 
-def _first_round_verified(tmp_path):
+def _first_round_verified(tmp_path, config: DemoConfig = SMALL):
     """A fresh federation, its initial parameters and its first round's verified submissions."""
-    federation = build(tmp_path)
+    federation = build(tmp_path, config)
     coordinator = federation.coordinator
     params = initial_params(coordinator.spec)
     plan = RoundPlan(coordinator.open_round(params), params, dict(coordinator.spec.sample_counts))
@@ -168,6 +169,23 @@ def test_coalition_models_from_singletons_equal_the_decrypted_sums_bit_for_bit(t
     fallback = RoundUtility(coordinator.spec, verified, coordinator.key_holder, params, federation.data.validation, singletons=nudged)
     assert np.array_equal(fallback.model(pairs[0]), opened.model(pairs[0])) and fallback.decryptions == 1
     assert np.array_equal(fallback.model(pairs[2]), opened.model(pairs[2])) and fallback.decryptions == 1
+
+
+def test_coalition_models_along_walks_equal_the_decrypted_sums_bit_for_bit(tmp_path):
+    """Along a walk each coalition's sum is the previous one's plus one update's integers (or minus one's, between walks)."""
+    four = DemoConfig(replace(SMALL.task, data=DataConfig(nodes=4)), free_riders=0, label_flippers=0)
+    federation, params, verified = _first_round_verified(tmp_path, four)
+    coordinator = federation.coordinator
+    check = coordinator.key_holder.check_updates(verified)
+    added = RoundUtility(coordinator.spec, verified, coordinator.key_holder, params, federation.data.validation, singletons=check.singletons)
+    opened = RoundUtility(coordinator.spec, verified, coordinator.key_holder, params, federation.data.validation)
+
+    walks = [(2, 0, 3), (1, 3, 0), (1, 3, 2)]
+    coalitions = [frozenset(order[:k]) for order in walks for k in range(1, 4)]
+    for coalition in coalitions:
+        assert np.array_equal(added.model(coalition), opened.model(coalition))
+        assert added(coalition) == opened(coalition)
+    assert added.decryptions == 0 and opened.decryptions == 2 * len(coalitions)
 
 
 def test_round_utility_shares_the_full_model_with_the_scorer(tmp_path):
