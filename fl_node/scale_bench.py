@@ -20,9 +20,11 @@ the self seconds of
 - ``other``: the rest of the round (artifact store, hashing, verification).
 
 A cell that runs past ``cell_timeout_s`` is killed and recorded as such; a cell above
-``max_values`` (N·P) is skipped and recorded as such. Nothing is extrapolated: where the
+``max_values`` (N·P) is skipped and recorded as such. Nothing is extrapolated. Where the
 scorer's budget ends before GTG's first cycle of permutations, the round is finalized with
-zero scores and the record says ``"scoring_complete": false`` with the evaluations made.
+GTG's estimate from the permutations it walked (the mean marginal over them) and the record
+says ``"scoring_complete": false`` with the evaluations and ``"permutations"`` made; where it
+ends before a single permutation, with zero scores (``"permutations": 0``).
 """
 
 from __future__ import annotations
@@ -156,6 +158,7 @@ class _TimedCoordinator(Coordinator):
         self.scorer_options = options
         self.scoring_complete: list[bool] = []
         self.scoring_evaluations: list[int] = []
+        self.scoring_permutations: list[int] = []
 
     def score(self, round_id: int, utility: RoundUtility) -> tuple[dict[str, float], int]:
         calls = [0]
@@ -169,12 +172,14 @@ class _TimedCoordinator(Coordinator):
                 result = make_scorer(self.spec.scorer, **self.scorer_options).score(
                     list(range(len(utility.ids))), counted, rng=np.random.default_rng([self.spec.seed, round_id])
                 )
-            except ScorerError:
+            except ScorerError:  # the budget ended before one permutation was walked
                 self.scoring_complete.append(False)
                 self.scoring_evaluations.append(calls[0])
+                self.scoring_permutations.append(0)
                 return {a: 0.0 for a in utility.ids}, calls[0]
-        self.scoring_complete.append(True)
+        self.scoring_complete.append(result.complete)
         self.scoring_evaluations.append(result.evaluations)
+        self.scoring_permutations.append(result.permutations)
         return {utility.ids[i]: float(v) for i, v in result.values.items()}, result.evaluations
 
 
@@ -238,6 +243,7 @@ class _RoundRecorder(RunObserver):
             "seconds_inside_scoring": in_scoring,
             "evaluations": outcome.evaluations,
             "scoring_complete": self.coordinator.scoring_complete[-1] if self.coordinator.scoring_complete else True,
+            "permutations": self.coordinator.scoring_permutations[-1] if self.coordinator.scoring_permutations else 0,
             "gas": gas,
             "gas_total": sum(gas.values()),
             "transactions": len(self.receipts) - first_receipt,
@@ -340,6 +346,7 @@ def _mean_round(rounds: Sequence[dict[str, Any]], nodes: int) -> dict[str, Any]:
         "seconds_per_evaluation": float(np.sum(scoring_s) / max(1, sum(r["evaluations"] for r in rounds))),
         "evaluations": float(np.mean([r["evaluations"] for r in rounds])),
         "scoring_complete": all(r["scoring_complete"] for r in rounds),
+        "permutations": float(np.mean([r["permutations"] for r in rounds])),
         "gas_total": float(np.mean([r["gas_total"] for r in rounds])),
         "gas_finalize": float(np.mean([r["gas"].get("finalize", 0) for r in rounds])),
         "gas_commit_per_node": float(np.mean([r["gas"].get("commit", 0) for r in rounds])) / nodes,

@@ -94,7 +94,7 @@ def _table(result: dict) -> Table:
             continue
         mean = cell["mean"]
         s = mean["seconds"]
-        evals = f"{mean['evaluations']:.0f}" + ("" if mean["scoring_complete"] else " (cut)")
+        evals = f"{mean['evaluations']:.0f}" + ("" if mean["scoring_complete"] else f" (cut, {mean['permutations']:.0f} perm.)")
         table.add_row(
             str(cell["nodes"]), f"{cell['params']:,}", "measured",
             *(f"{s[k]:.2f}" for k in ("training", "encryption", "aggregation", "decryption", "scoring")),

@@ -36,7 +36,11 @@ def bench_scoring(
         cells = []
         for budget in sorted(config.budgets):
             row = entry["by_budget"][str(budget)]
-            cells.append("< 1 cycle" if "status" in row else f"{row['pearson_mean']:.3f} ({row['pearson_min']:.3f})")
+            if row.get("status") == "below_one_permutation":
+                cells.append("< 1 permutation")
+            else:
+                partial = f", {row['permutations_mean']:.0f} perm." if row.get("status") == "below_one_cycle" else ""
+                cells.append(f"{row['pearson_mean']:.3f} ({row['pearson_min']:.3f}){partial}")
         needed = entry["budget_for_pearson_095"]
         table.add_row(key, *cells, "not reached" if needed is None else f"{needed:,}")
     console.print(table)

@@ -36,6 +36,10 @@ class ScoreResult:
         Permutations sampled by the Monte Carlo scorers; 0 for the others.
     converged : bool (default: True)
         False when a Monte Carlo scorer stopped on its budget before its convergence criterion held.
+    complete : bool (default: True)
+        False when GTG's budget ended before its first cycle of N permutations: the values are the
+        mean marginal over the ``permutations`` walked (:class:`~incentive.contribution.gtg.GtgShapley`),
+        an estimate with more error than a full cycle's.
     """
 
     values: dict[int, float]
@@ -44,6 +48,7 @@ class ScoreResult:
     truncated: bool = False
     permutations: int = 0
     converged: bool = True
+    complete: bool = True
 
 
 class Scorer(Protocol):

@@ -66,6 +66,16 @@ class GtgShapley:
     the paper's (up to that projection). Whenever all 2^N coalitions end up evaluated (small
     rounds), the exact Shapley value is returned.
 
+    Under ``max_evaluations``, a budget that ends before the first cycle is complete (N
+    permutations; ≈ N² evaluations at N = 100) leaves strata with no marginal, so the stratified
+    average is not defined. The estimate is then the mean marginal over the permutations walked
+    to their end (each row of a Latin cycle is, alone, a uniformly random permutation, so this is
+    the plain Monte Carlo Shapley estimate, with the exact small-coalition strata in place of
+    their samples; see :meth:`StratifiedEstimate.walk_mean`), projected the same way; the result
+    says ``complete=False`` and ``converged=False``, with the permutations walked. Its error is
+    larger than a cycle's: read it as an estimate from those permutations only. Without a single
+    permutation walked, scoring raises :class:`ScorerError`.
+
     Parameters
     ----------
     within_tolerance : float (default: 0.001)
@@ -84,7 +94,8 @@ class GtgShapley:
         Raised to a whole number of cycles, and to at least ``min_permutations``.
     max_evaluations : int | None (default: None)
         Hard cap on distinct utility evaluations, U(empty) and U(all) included; sampling stops (not
-        converged) before the evaluation that would exceed it. None: no cap.
+        converged) before the evaluation that would exceed it, the walk it interrupts discarded.
+        None: no cap.
     """
 
     within_tolerance: float = 0.001
@@ -127,7 +138,7 @@ class GtgShapley:
         Raises
         ------
         ScorerError
-            When ``max_evaluations`` runs out before one cycle of permutations is complete.
+            When ``max_evaluations`` runs out before one permutation is walked to its end.
         """
         start = time.perf_counter()
         ids = check_participants(participants)
@@ -174,14 +185,18 @@ class GtgShapley:
         logger.debug(
             "gtg: m=%d, %d permutations, %d evaluations, converged=%s", m, permutations, cached.evaluations, converged
         )
+        complete = True
         if covers_all(ids, cached):
             values = exact_values(ids, cached)
-        elif not estimate.complete:
+        elif estimate.walks == 0:
             raise ScorerError(
-                f"max_evaluations={self.max_evaluations} ran out before one cycle of {n} permutations was complete"
+                f"max_evaluations={self.max_evaluations} ran out before one permutation of {n} participants was walked"
             )
         else:
-            estimated = estimate.values()
+            complete = estimate.complete
+            if not complete:
+                logger.info("gtg: budget ended after %d of a cycle's %d permutations; mean marginal over them", permutations, n)
+            estimated = estimate.values() if complete else estimate.walk_mean()
             # Project onto sum = U(all) - U(empty) with the null players (no marginal ever nonzero) kept at 0,
             # which the Shapley values satisfy: never farther from them in L2. A participant that adds nothing
             # to any coalition (a free-rider's zero update) is thus valued 0, not given a share of the shift.
@@ -194,5 +209,6 @@ class GtgShapley:
             seconds=time.perf_counter() - start,
             permutations=permutations,
             converged=converged,
+            complete=complete,
         )
 

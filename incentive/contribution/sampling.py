@@ -92,6 +92,8 @@ class StratifiedEstimate:
     def __init__(self, ids: tuple[int, ...], utility: CachedUtility, exact_below: int) -> None:
         n = len(ids)
         self._exact_below = exact_below
+        self.walks = 0
+        self._beyond_exact = np.zeros(n)
         self._exact = np.zeros(n)
         self._moved = np.zeros(n, dtype=bool)
         for k, participant in enumerate(ids):
@@ -111,6 +113,8 @@ class StratifiedEstimate:
         self._sums[positions, np.arange(len(positions))] += marginals
         self._counts[positions, np.arange(len(positions))] += 1
         self._moved[positions] |= np.asarray(marginals) != 0
+        self._beyond_exact[list(positions[self._exact_below :])] += marginals[self._exact_below :]
+        self.walks += 1
 
     @property
     def moved(self) -> np.ndarray:
@@ -127,12 +131,29 @@ class StratifiedEstimate:
         sampled = self._sums[:, self._exact_below :] / np.maximum(self._counts[:, self._exact_below :], 1)
         return (self._exact + sampled.sum(axis=1)) / len(self._exact)
 
+    def walk_mean(self) -> np.ndarray:
+        """The estimate before every stratum holds a marginal: the mean marginal over the walks so far; needs one walk.
+
+        Each walk's permutation must be uniformly random (as each of a :func:`latin_cycle`'s is,
+        taken alone). Participant i's marginal is then an unbiased sample of its Shapley value,
+        ``(1/N) Σ_s (mean marginal joining s others)``, position s being uniform. Positions below
+        ``exact_below`` are replaced by their exact stratum means (a marginal there averages to
+        ``exact/N``), which removes their variance: ``value = exact/N + mean over walks of the
+        marginal at positions ≥ exact_below`` (0 elsewhere).
+        """
+        if self.walks == 0:
+            raise ValueError("no walk recorded yet")
+        return self._exact / len(self._exact) + self._beyond_exact / self.walks
+
 
 def latin_cycle(n: int, rng: np.random.Generator) -> list[list[int]]:
     """N permutations of range(n) forming a random Latin square: each index once at each position.
 
     Row k puts ``sigma[(k + shift[s]) % n]`` at position s; random ``sigma`` and ``shift`` keep a
-    participant's predecessors from being the same arc of one cyclic order in every row.
+    participant's predecessors from being the same arc of one cyclic order in every row. Each row
+    taken alone is a uniformly random permutation (``s -> (k + shift[s]) % n`` is one, ``shift``
+    being uniform, and ``sigma`` relabels it independently); the rows of one cycle are not
+    independent of each other.
     """
     sigma = rng.permutation(n)
     shift = rng.permutation(n)

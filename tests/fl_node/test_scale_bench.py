@@ -13,9 +13,9 @@ from fl_node.scale_bench import PHASES, ScaleBenchConfig, growth_exponents, mlp_
 
 
 def test_one_cell_charges_every_phase_and_records_gas_and_bytes():
-    config = ScaleBenchConfig(rounds=1, key_bits=1024, bits=8, degree=2, randomness="short", score_budget=100)
+    config = ScaleBenchConfig(rounds=1, key_bits=1024, bits=8, degree=2, randomness="short", score_budget=12)
 
-    cell = run_cell(config, 3, 300, generate_keypair(1024))
+    cell = run_cell(config, 5, 300, generate_keypair(1024))
 
     (round_,) = cell["rounds"]
     seconds = round_["seconds"]
@@ -23,10 +23,12 @@ def test_one_cell_charges_every_phase_and_records_gas_and_bytes():
     assert sum(seconds[p] for p in PHASES) == pytest.approx(seconds["total"], rel=1e-6)
     # the full sum is opened inside scoring; the validity check's singletons before it, still as decryption
     assert 0 < round_["seconds_inside_scoring"]["decryption"] < seconds["decryption"]
-    assert round_["scoring_complete"] and round_["evaluations"] == 2**3  # GTG at 3 nodes is exact
-    # open, three commits, one decryption record for the three singletons and one for the full sum
+    # 12 evaluations end GTG's first cycle of 5 permutations early: scored from the permutations walked
+    assert not round_["scoring_complete"] and round_["evaluations"] == 12 and 1 <= round_["permutations"] < 5
+    assert cell["mean"]["permutations"] == round_["permutations"]
+    # open, five commits, one decryption record for the five singletons and one for the full sum
     # (no other coalition is opened: scoring adds them from the singletons), finalize
-    assert round_["transactions"] == 1 + 3 + 1 + 1 + 1
+    assert round_["transactions"] == 1 + 5 + 1 + 1 + 1
     assert round_["gas"]["commit"] > 0 and round_["gas"]["finalize"] > 0
     assert round_["gas_total"] == sum(round_["gas"].values())
     assert cell["params"] == mlp_parameters(cell["hidden"], 64, 10)

@@ -23,7 +23,7 @@ from incentive.contribution import (
     scorer_options,
 )
 from incentive.contribution.games import FederatedGame, additive_game
-from incentive.contribution.sampling import latin_cycle
+from incentive.contribution.sampling import StratifiedEstimate, latin_cycle, truncated_walk
 from incentive.errors import IncentiveError, ScorerError
 from incentive.fixedpoint import to_fixed
 
@@ -281,6 +281,45 @@ def test_a_budget_too_small_for_one_permutation_is_an_error(name):
     game = FederatedGame.typical(10, seed=0)
     with pytest.raises(ScorerError, match="max_evaluations=4"):
         make_scorer(name, max_evaluations=4).score(range(10), game, rng=rng())
+
+
+def test_gtg_below_one_cycle_returns_the_walked_permutations_mean_marked_incomplete():
+    weights = {i: 0.01 * (i % 7) - 0.015 * (i % 3) for i in range(30)}
+    counter = CallCounter(additive_game(weights, base=0.5))
+    result = GtgShapley(within_tolerance=0.0, max_evaluations=300).score(range(30), counter, rng=rng())
+    assert not result.complete and not result.converged
+    assert 1 <= result.permutations < 30
+    assert result.evaluations == len(counter.calls) <= 300
+    # every marginal of an additive game is its weight: one permutation already gives the values
+    assert result.values == pytest.approx(weights, abs=1e-12)
+
+
+def test_gtg_estimate_below_one_cycle_is_unbiased():
+    game = FederatedGame.typical(8, seed=0)
+    exact = ExactShapley().score(range(8), game, rng=rng()).values
+    runs = [GtgShapley(within_tolerance=0.0, max_evaluations=30).score(range(8), game, rng=rng(seed)) for seed in range(300)]
+    assert all(not r.complete and 1 <= r.permutations < 8 for r in runs)
+    mean = {i: float(np.mean([r.values[i] for r in runs])) for i in range(8)}
+    assert agreement(mean, exact).rel_l2 <= 0.05
+
+
+@pytest.mark.parametrize("exact_below", [0, 1, 2])
+def test_walk_mean_with_exact_small_strata_estimates_the_shapley_values(exact_below):
+    game = FederatedGame.typical(8, seed=1)
+    exact = ExactShapley().score(range(8), game, rng=rng()).values
+    cached = CachedUtility(game)
+    ids = tuple(range(8))
+    for size in range(exact_below + 1):
+        for members in itertools.combinations(ids, size):
+            cached(frozenset(members))
+    estimate = StratifiedEstimate(ids, cached, exact_below=exact_below)
+    v_empty, v_full = cached(frozenset()), cached(frozenset(ids))
+    generator = rng(exact_below)
+    for _ in range(400):
+        positions = [int(p) for p in generator.permutation(8)]
+        estimate.add(positions, truncated_walk(positions, cached, v_empty, v_full, 0.0))
+    assert estimate.walks == 400
+    assert agreement(dict(enumerate(estimate.walk_mean().tolist())), exact).rel_l2 <= 0.05
 
 
 @pytest.mark.parametrize(("name", "expected"), [("tmc", 13), ("gtg", 20)])  # GTG samples whole cycles of N

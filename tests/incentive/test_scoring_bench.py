@@ -35,12 +35,18 @@ def test_additive_game_values_are_its_weights():
 
 
 def test_bench_reports_below_one_cycle_and_the_budget_that_reaches_the_target():
-    result = run_scoring_bench(ScoringBenchConfig(nodes=(8,), budgets=(20, 400), games=("additive",), seeds=2))
+    result = run_scoring_bench(ScoringBenchConfig(nodes=(8,), budgets=(4, 20, 400), games=("additive",), seeds=2))
 
     summary = result["summary"]["additive/N=8"]
-    assert summary["by_budget"]["20"] == {"status": "below_one_cycle"}
-    assert summary["by_budget"]["400"]["pearson_min"] >= 0.95
-    assert summary["budget_for_pearson_095"] == 400
+    assert summary["by_budget"]["4"] == {"status": "below_one_permutation"}
+    # an additive game's every marginal is the participant's value: a few permutations already agree
+    below = summary["by_budget"]["20"]
+    assert below["status"] == "below_one_cycle" and 1 <= below["permutations_mean"] < 8
+    assert below["pearson_min"] >= 0.95
+    assert "status" not in summary["by_budget"]["400"] and summary["by_budget"]["400"]["pearson_min"] >= 0.95
+    assert summary["budget_for_pearson_095"] == 20
+    assert summary["budget_for_pearson_095_full_cycle"] == 400
+    assert {r["status"] for r in result["runs"]} == {"below_one_permutation", "below_one_cycle", "scored"}
 
 
 def test_unknown_game_is_refused():
