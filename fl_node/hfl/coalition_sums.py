@@ -6,6 +6,8 @@ from collections.abc import Mapping
 
 import numpy as np
 
+from fl_node.hfl.keyholder import fedavg_step
+
 
 def exact_quanta(singletons: Mapping[str, np.ndarray], scale: float) -> dict[str, np.ndarray]:
     """Each decrypted singleton's integer slot values (``round(v·scale)``), kept only where they give back ``v`` exactly."""
@@ -59,3 +61,36 @@ class CoalitionSums:
                 total -= self._quanta[m]
         self._last, self._total = members, total
         return total.copy()
+
+
+class AddedCoalitions:
+    """Coalition models built by adding their members' opened integer slot values to the global model.
+
+    ``model(S)`` is ``global + (Σ_S quanta / scale) / weight`` in float64 then float32: the same
+    arithmetic as decoding the coalition's decrypted sum and taking the FedAvg step
+    (:func:`~fl_node.hfl.keyholder.fedavg_step`), so bit for bit the decrypted coalition's model.
+
+    Parameters
+    ----------
+    quanta : Mapping[str, numpy.ndarray]
+        Integer slot values by member (:func:`exact_quanta`).
+    global_params : numpy.ndarray
+    scale : float
+        The codec's quantization scale.
+    weight : float
+        The FedAvg divisor (the weight of all the round's verified participants).
+    """
+
+    def __init__(self, quanta: Mapping[str, np.ndarray], global_params: np.ndarray, scale: float, weight: float) -> None:
+        self._sums = CoalitionSums(quanta)
+        self._global = np.asarray(global_params, dtype=np.float64)  # fedavg_step's first conversion, done once
+        self._scale = scale
+        self._weight = weight
+
+    def covers(self, members: frozenset[str]) -> bool:
+        """Whether every one of ``members`` has integer slot values here."""
+        return self._sums.covers(members)
+
+    def model(self, members: frozenset[str]) -> np.ndarray:
+        """The model of ``members`` (non-empty, :meth:`covers`), built from the previous coalition's sum."""
+        return fedavg_step(self._global, self._sums(members).astype(np.float64) / self._scale, self._weight)

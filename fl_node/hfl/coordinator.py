@@ -43,7 +43,7 @@ from fl_node.artifacts import ArtifactStore
 from fl_node.data import ArraySplit
 from fl_node.errors import FlNodeError, RoundAborted, ThresholdDecryptionError
 from fl_node.hfl.aggregator import Aggregator, Collected, Exclusion, SummedUpdate, VerifiedRound
-from fl_node.hfl.coalition_sums import CoalitionSums, exact_quanta
+from fl_node.hfl.coalition_sums import AddedCoalitions, exact_quanta
 from fl_node.hfl.decryptions import DecryptionRecorder, LedgerGate
 from fl_node.hfl.envelope import ledger_binding, signed_evidence
 from fl_node.hfl.gating import gated_out, next_reputations, reputations
@@ -131,7 +131,7 @@ class RoundUtility:
     never carry), so adding those integers gives the same vector, bit for bit, without
     decrypting (or recording) another sum. Scoring then costs no decryption per coalition; the
     key holder learns nothing it did not hold after the validity check. Each such sum is built
-    from the previous coalition's (:class:`~fl_node.hfl.coalition_sums.CoalitionSums`): along a
+    from the previous coalition's (:class:`~fl_node.hfl.coalition_sums.AddedCoalitions`): along a
     scorer's walk one evaluation adds one update, O(P), and evaluates one model on the validation
     split, loaded in place into the one model object kept for this.
 
@@ -168,8 +168,8 @@ class RoundUtility:
         self.ids = sorted(verified.updates)
         self._weight = sum(verified.plan.sample_counts[a] for a in self.ids) / verified.plan.total_samples
         self.singletons = dict(singletons or {})
-        self._sums = CoalitionSums(exact_quanta(self.singletons, spec.codec.scale) if spec.encrypt else {})
-        self._global64 = np.asarray(global_params, dtype=np.float64)  # fedavg_step's first conversion, done once
+        quanta = exact_quanta(self.singletons, spec.codec.scale) if spec.encrypt else {}
+        self._added = AddedCoalitions(quanta, global_params, spec.codec.scale, self._weight)
         self.decryptions = 0
         self.full_sum: SummedUpdate | None = None
         self._full: tuple[np.ndarray, Metrics] | None = None
@@ -212,12 +212,10 @@ class RoundUtility:
 
     def _build(self, coalition: frozenset[int]) -> np.ndarray:
         if len(coalition) == 1 and (pid := self.ids[next(iter(coalition))]) in self.singletons:
-            return fedavg_step(self._global64, self.singletons[pid], self._weight)
+            return fedavg_step(self.global_params, self.singletons[pid], self._weight)
         members = frozenset(self.ids[i] for i in coalition)
-        if self._sums.covers(members):
-            total = self._sums(members)
-            # the same float64 arithmetic as the decoder's (integer slot sums / scale)
-            return fedavg_step(self._global64, total.astype(np.float64) / self.spec.codec.scale, self._weight)
+        if self._added.covers(members):
+            return self._added.model(members)
         self.decryptions += 1
         return self._open(self.verified.sum(self.ids[i] for i in sorted(coalition)), self._weight)
 
