@@ -402,6 +402,11 @@ class Coordinator:
             on_utility(round_id, utility)
         values, evaluations = self.score(round_id, utility)
         gated = self.gate(values)
+        # a straggler may commit after collection ended: the ledger finalizes every commitment, so it is a dropout
+        before = len(committed)
+        committed = self.ledger.participants(round_id)  # commitments are only ever appended
+        late = [r.account for r in committed[before:]]
+        dropped += tuple(Exclusion(a, "committed on chain after the aggregator stopped collecting") for a in late)
         recorded = {a: to_fixed(values.get(a, 0.0)) for a in (r.account for r in committed)}
         included = [a for a in utility.ids if a not in gated]
         new_params, metrics, summed = utility.aggregate(included)

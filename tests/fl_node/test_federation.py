@@ -108,6 +108,24 @@ def test_dropouts_are_recorded_and_earn_nothing(tmp_path):
     assert {e.participant_id for e in outcome.dropped} == {b, c}
 
 
+def test_a_straggler_committing_after_collection_is_finalized_as_a_dropout(tmp_path):
+    federation = build(tmp_path, dataclasses.replace(SMALL, task=dataclasses.replace(SMALL.task, data=DataConfig(nodes=5))))
+    straggler = federation.nodes[4]
+
+    def commit_late(round_id, utility) -> None:  # the coordinator has read the commitments and is scoring
+        federation.ledger.commit(straggler.account, round_id, keccak(b"a straggler's update"))
+
+    outcome = federation.coordinator.run_round(
+        initial_params(federation), FailingTransport(federation.nodes, fail=[straggler.participant_id]), on_utility=commit_late
+    )
+
+    record = federation.ledger.score_of(outcome.round_id, straggler.participant_id)
+    assert federation.ledger.round(outcome.round_id).status == RoundStatus.FINALIZED
+    assert record.dropped and record.score == 0 and record.reward == 0
+    assert "committed on chain after the aggregator stopped collecting" in {e.reason for e in outcome.dropped}
+    assert audit_federation(federation.ledger, federation.store, federation.task_id, load_private_key(federation.key_path)).ok
+
+
 def test_round_below_min_participants_is_cancelled_on_chain(tmp_path):
     federation = build(tmp_path, dataclasses.replace(SMALL, task=dataclasses.replace(SMALL.task, min_participants=3)))
     ids = [n.participant_id for n in federation.nodes]
