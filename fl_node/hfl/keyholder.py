@@ -174,13 +174,14 @@ class ThresholdKeyHolder(KeyHolder):
         The round's codec config.
     custodians : Sequence[CustodianEndpoint]
     names : Mapping[int, str] | None (default: None)
-        Custodian index → name used in errors (default ``custodian-<index>``).
+        Custodian index → name used in errors (default ``custodian-<index>``); read when an error
+        is raised, so a custody that finds custodians during the run can name them.
     """
 
     def __init__(self, public: ThresholdPublicKey, config: CodecConfig, custodians: Sequence[CustodianEndpoint], names: Mapping[int, str] | None = None) -> None:
         self.combiner = ThresholdCombiner(public, config)
         self.custodians = list(custodians)
-        self.names = dict(names or {})
+        self.names: Mapping[int, str] = names if names is not None else {}
         self.rejected: dict[int, str] = {}
         self._opened: dict[bytes, np.ndarray | CodecError] = {}
         self._silent: set[int] = set()

@@ -11,8 +11,12 @@ an open round of the task, the sum's hash is on the decryption record for exactl
 coalition, and the sum is the product of the blobs whose hashes the participants committed
 (the blobs come with the request; the node checks them against the commitments on chain).
 
-A custodian whose node is not connected, or that does not answer in time, is missing; a
-refusal is reported as the node's; any t answers decrypt (:class:`~fl_node.hfl.keyholder.ThresholdKeyHolder`).
+The coordinator learns who holds which share from the nodes' ``query`` info: the nodes
+connected at the start, and, whenever a decryption needs a share no node has announced, the
+nodes connected since (:class:`CustodianDirectory`): a custodian may connect after the run
+started. A custodian whose node is not connected, or that does not answer in time, is missing;
+a refusal is reported as the node's; any t answers decrypt
+(:class:`~fl_node.hfl.keyholder.ThresholdKeyHolder`).
 
 Wire format
     Request ConfigRecord ``decrypt``: ``task`` (int), ``requests`` (JSON list of
@@ -146,16 +150,98 @@ class CommittedBlobs:
 
 
 @dataclass
+class CustodianDirectory:
+    """Which member node holds which custodian share of ``key``, as the nodes announce it, kept up to date during the run.
+
+    The nodes connected when the run starts are read first (:meth:`add`). A share that no
+    node has announced is looked for again whenever a decryption needs it (:meth:`holder`):
+    the nodes connected now that hold no known share are asked for their info (at most once
+    per ``rediscover_s``), so a custodian whose node connects after the run started is found
+    and asked like the others. A share's first claimant keeps it (a node announcing a share
+    it does not hold cannot answer for it: its partial decryptions fail verification).
+
+    Attributes
+    ----------
+    key : ThresholdPublicKey
+    grid : Grid
+    ask_infos : Callable[[list[int]], Mapping[int, Mapping[str, Any]]]
+        Node ids → each answering node's ``query`` info (``address``, ``name``, the share it holds).
+    node_of : Callable[[str], int | None]
+        The SuperNode id of a member's node now, as the transport identified it (None when unknown).
+    rediscover_s : float (default: 5.0)
+    holders : dict[int, str]
+        Custodian index → the address of the member holding it.
+    names : dict[int, str]
+        Custodian index → the holding member's name, for errors.
+    """
+
+    key: ThresholdPublicKey
+    grid: Grid
+    ask_infos: Callable[[list[int]], Mapping[int, Mapping[str, Any]]]
+    node_of: Callable[[str], int | None]
+    rediscover_s: float = 5.0
+    holders: dict[int, str] = field(default_factory=dict)
+    names: dict[int, str] = field(default_factory=dict)
+    _answered_from: dict[str, int] = field(default_factory=dict, repr=False)
+    _asked_at: float = field(default=float("-inf"), repr=False)
+
+    def add(self, infos: Mapping[int, Mapping[str, Any]]) -> list[int]:
+        """Record the shares announced in ``infos`` (node id → info); the indices newly held."""
+        found = []
+        for node_id, info in infos.items():
+            index, fingerprint, address = info.get(INDEX_KEY), info.get(FINGERPRINT_KEY), str(info.get("address"))
+            if index is None:
+                continue
+            if fingerprint != self.key.fingerprint.hex() or not isinstance(index, int) or not 1 <= index <= self.key.custodians:
+                log.warning("%s announces custodian share %s of key %s, not one of this task's key: ignored", address, index, str(fingerprint)[:16])
+                continue
+            holder = self.holders.setdefault(index, address)
+            if holder != address:
+                log.warning("%s announces custodian share %d, already held by %s: ignored", address, index, holder)
+                continue
+            self._answered_from[address] = int(node_id)
+            if index not in self.names:
+                self.names[index] = str(info.get("name") or address)
+                found.append(index)
+        return found
+
+    def holder(self, index: int) -> str | None:
+        """The address of the member holding share ``index``; looks among the nodes connected now when none is known."""
+        if index not in self.holders and time.monotonic() - self._asked_at >= self.rediscover_s:
+            self.rediscover()
+        return self.holders.get(index)
+
+    def rediscover(self) -> None:
+        """Ask the connected nodes that hold no known share for their info, and record the shares they announce."""
+        known = {self._answered_from.get(a) for a in self.holders.values()} | {self.node_of(a) for a in self.holders.values()}
+        others = sorted(nid for nid in self.grid.get_node_ids() if nid not in known)
+        if others:
+            for index in self.add(self.ask_infos(others)):
+                log.info("key custodian %d: %s connected after the run started; it will be asked", index, self.names[index])
+        self._asked_at = time.monotonic()
+
+    def node_id(self, address: str) -> int | None:
+        """The connected SuperNode of ``address``: the transport's identification, else the node that announced the share."""
+        live = set(self.grid.get_node_ids())
+        for node_id in (self.node_of(address), self._answered_from.get(address)):
+            if node_id is not None and node_id in live:
+                return node_id
+        return None
+
+    def describe(self) -> str:
+        """Custodian index → holder, one line."""
+        return ", ".join(f"{i}: {self.names.get(i, 'not held')}" for i in range(1, self.key.custodians + 1))
+
+
+@dataclass
 class FlowerCustodian:
-    """Custodian ``index``, held by the member ``address``, asked through its SuperNode.
+    """Custodian ``index``, asked through the SuperNode of the member that holds it (looked up in ``directory`` at each request).
 
     Attributes
     ----------
     grid : Grid
     index : int
-    address : str
-    node_of : Callable[[str], int | None]
-        The SuperNode id of a member's node now (None when it is not connected).
+    directory : CustodianDirectory
     task_id : int
     spec_bytes : bytes
     blobs : CommittedBlobs
@@ -166,8 +252,7 @@ class FlowerCustodian:
 
     grid: Grid
     index: int
-    address: str
-    node_of: Callable[[str], int | None]
+    directory: CustodianDirectory
     task_id: int
     spec_bytes: bytes
     blobs: CommittedBlobs
@@ -183,13 +268,17 @@ class FlowerCustodian:
         Raises
         ------
         CustodianUnavailable
-            The node is not connected, its reply is a Flower error, or none came within ``timeout_s``.
+            No connected node announced the share, the holder's node is not connected, its reply
+            is a Flower error, or none came within ``timeout_s``.
         DecryptionRefused
             The node refused (its reason).
         """
-        node_id = self.node_of(self.address)
-        if node_id is None or node_id not in set(self.grid.get_node_ids()):
-            raise CustodianUnavailable(f"no SuperNode of {self.address} is connected")
+        address = self.directory.holder(self.index)
+        if address is None:
+            raise CustodianUnavailable(f"no member node announced custodian share {self.index}")
+        node_id = self.directory.node_id(address)
+        if node_id is None:
+            raise CustodianUnavailable(f"no SuperNode of {address} is connected")
         record = ConfigRecord({
             "task": self.task_id,
             "requests": json.dumps([{"round": r.round_id, "participants": list(r.participant_ids)} for r in requests]),
@@ -198,13 +287,12 @@ class FlowerCustodian:
             "blobs": self.blobs.blobs(requests),
         })
         message = Message(RecordDict({"decrypt": record}), dst_node_id=node_id, message_type=DECRYPT_MESSAGE, ttl=self.timeout_s + 60)
-        reply = self._exchange(message, node_id)
+        reply = self._exchange(message, node_id, address)
         if reply.has_error():
-            raise CustodianUnavailable(f"Flower error from {self.address}: {reply.error.reason}")
+            raise CustodianUnavailable(f"Flower error from {address}: {reply.error.reason}")
         return partials_from_reply(reply.content, len(requests))
 
-
-    def _exchange(self, message: Message, node_id: int) -> Message:
+    def _exchange(self, message: Message, node_id: int, address: str) -> Message:
         """Push ``message`` and pull its reply; give up when the node leaves the federation or after ``timeout_s``."""
         (message_id,) = self.grid.push_messages([message])
         deadline = time.monotonic() + self.timeout_s
@@ -213,9 +301,9 @@ class FlowerCustodian:
                 if reply.metadata.reply_to_message_id == message_id:
                     return reply
             if node_id not in set(self.grid.get_node_ids()):
-                raise CustodianUnavailable(f"the SuperNode of {self.address} left the federation")
+                raise CustodianUnavailable(f"the SuperNode of {address} left the federation")
             if time.monotonic() > deadline:
-                raise CustodianUnavailable(f"{self.address} did not answer within {self.timeout_s:.0f} s")
+                raise CustodianUnavailable(f"{address} did not answer within {self.timeout_s:.0f} s")
             time.sleep(self.poll_s)
 
 
@@ -249,19 +337,6 @@ def partials_to_json(partials: Sequence[PartialDecryption]) -> str:
 
 
 @dataclass(frozen=True)
-class _NotHeld:
-    """A custodian index no connected member node holds."""
-
-    index: int
-
-    def answer(self, request: DecryptionRequest) -> PartialDecryption:
-        return self.answer_all([request])[0]
-
-    def answer_all(self, requests: Sequence[DecryptionRequest]) -> list[PartialDecryption]:
-        raise CustodianUnavailable(f"no member node announced custodian share {self.index}")
-
-
-@dataclass(frozen=True)
 class NodeCustody(Custody):
     """Threshold custody by the member nodes: the coordinator holds the public key and asks the nodes.
 
@@ -291,30 +366,18 @@ def node_custody(
     key: ThresholdPublicKey,
     infos: Mapping[int, Mapping[str, Any]],
     node_of: Callable[[str], int | None],
+    ask_infos: Callable[[list[int]], Mapping[int, Mapping[str, Any]]],
     task_id: int,
     spec_bytes: bytes,
     blobs: CommittedBlobs,
     timeout_s: float = 120.0,
 ) -> NodeCustody:
-    """The custodians among the nodes that answered ``query``: those announcing a share of ``key`` (first claim of an index wins)."""
-    holders: dict[int, Mapping[str, Any]] = {}
-    for info in infos.values():
-        index, fingerprint = info.get(INDEX_KEY), info.get(FINGERPRINT_KEY)
-        if index is None:
-            continue
-        if fingerprint != key.fingerprint.hex() or not isinstance(index, int) or not 1 <= index <= key.custodians:
-            log.warning("%s announces custodian share %s of key %s, not one of this task's key: ignored", info.get("address"), index, str(fingerprint)[:16])
-            continue
-        holders.setdefault(index, info)
-    endpoints: list[CustodianEndpoint] = []
-    names: dict[int, str] = {}
-    for index in range(1, key.custodians + 1):
-        info = holders.get(index)
-        if info is None:
-            endpoints.append(_NotHeld(index))
-            continue
-        address = str(info["address"])
-        names[index] = str(info.get("name") or address)
-        endpoints.append(FlowerCustodian(grid, index, address, node_of, task_id, spec_bytes, blobs, timeout_s))
-    log.info("key custodians: %s", ", ".join(f"{i}: {names.get(i, 'not held')}" for i in range(1, key.custodians + 1)))
-    return NodeCustody(key, tuple(endpoints), names)
+    """The custodians of ``key``: those announced in ``infos`` (the nodes connected at the start), and any that connect later.
+
+    ``ask_infos`` reads the info of nodes that connect later (see :class:`CustodianDirectory`).
+    """
+    directory = CustodianDirectory(key, grid, ask_infos, node_of)
+    directory.add(infos)
+    log.info("key custodians: %s", directory.describe())
+    endpoints = tuple(FlowerCustodian(grid, index, directory, task_id, spec_bytes, blobs, timeout_s) for index in range(1, key.custodians + 1))
+    return NodeCustody(key, endpoints, directory.names)

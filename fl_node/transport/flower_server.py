@@ -461,8 +461,11 @@ def serve_federation(grid: Grid, config: ServeConfig, status: Status) -> None:
             live = set(grid.get_node_ids())
             return next((nid for nid, a in transport.addresses.items() if a == address and nid in live), None)
 
+        def ask_infos(node_ids: list[int]) -> dict[int, dict[str, Any]]:
+            return node_infos(grid, node_ids, timeout_s=min(30.0, config.custody_timeout_s))
+
         private_key = node_custody(
-            grid, public, infos, node_of, task_id, spec.to_bytes(), CommittedBlobs(ledger, store), config.custody_timeout_s
+            grid, public, infos, node_of, ask_infos, task_id, spec.to_bytes(), CommittedBlobs(ledger, store), config.custody_timeout_s
         )
     else:
         private_key = key_holder_key(config, spec)
