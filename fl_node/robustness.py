@@ -109,9 +109,12 @@ def run_cell(
     if encrypt and keypair is None:
         raise FlNodeError("fedavg-encrypted needs a Paillier key pair")
     aggregation = "gated" if cell.defence == "gated" else "fedavg"
+    custody = replace(task.custody, encrypt=encrypt)
+    if encrypt:
+        custody = replace(custody, key_bits=keypair[0].n.bit_length())
     task = replace(
         task,
-        custody=replace(task.custody, encrypt=encrypt),
+        custody=custody,
         scoring=replace(task.scoring, aggregation=aggregation),
     )
     return run_seed(SimulationConfig(task=task), dataset, seed, keypair if encrypt else None, behaviours=roster).final_accuracy
