@@ -7,7 +7,10 @@ aggregated model's accuracy on the validation split. With the key it also rebuil
 aggregated model from the committed blobs and recomputes every contribution score with the
 federation's own scorer and seeds; both must match the ledger (scores within one fixed-point
 unit, 1e-6), and the ledger's decryption record must be exactly the coalition sums that replay
-opens (without the key: each round's aggregated sum is on the record).
+opens (without the key: each round's aggregated sum is on the record). For a gated task it
+also recomputes who the gate leaves out (norm outliers, from each participant's own decrypted
+update, and low scores) and checks the ledger's gating exclusions against it; without the key
+only that the aggregated coalition is every participant not recorded as left out, on the record.
 """
 
 from __future__ import annotations
@@ -21,7 +24,7 @@ from phe import PaillierPrivateKey
 
 from fl_node.artifacts import ArtifactStore
 from fl_node.errors import ArtifactError, FlNodeError, KeyMismatch
-from fl_node.hfl.coordinator import RoundUtility, gate_round, recorded_reputations, score_round
+from fl_node.hfl.coordinator import RoundUtility, exclude_norm_outliers, gate_round, recorded_reputations, score_round
 from fl_node.hfl.decryptions import CommittedSums, DecryptionLog, check_decryptions
 from fl_node.hfl.keyholder import Custody
 from fl_node.hfl.spec import FederationSpec, model_from_bytes, validation_from_bytes
@@ -216,10 +219,11 @@ def check_with_key(
             )
         for pid, reason in validity.invalid.items():
             verified.exclude(pid, reason)
+        outliers = exclude_norm_outliers(spec, verified, validity.singletons)
         utility = RoundUtility(spec, verified, key_holder, global_params, published.validation, log, validity.singletons)
         values, _ = score_round(spec, r.round_id, utility)
-        gated = gate_round(spec, values, recorded_reputations(spec, rounds[:k]))
-        left_out = tuple(sorted(p.account for p in r.participants if p.dropped and p.account in values))
+        gated = tuple(sorted(outliers + gate_round(spec, values, recorded_reputations(spec, rounds[:k]))))
+        left_out = tuple(sorted(p.account for p in r.participants if p.dropped and (p.account in values or p.account in outliers)))
         recorded_gated = sorted(p.account for p in r.participants if p.exclusion == ExclusionReason.GATED)
         if recorded_gated != sorted(gated):
             model_failures.append(

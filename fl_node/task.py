@@ -27,6 +27,7 @@ from fl_node.crypto.keys import generate_keypair, key_fingerprint, public_key_to
 from fl_node.crypto.threshold import SHARE_SUFFIX, load_share, save_share, share_path, split_private_key
 from fl_node.data import Standardization
 from fl_node.errors import FlNodeError
+from fl_node.hfl.gating import NORM_FACTOR
 from fl_node.hfl.keyholder import ThresholdCustody
 from fl_node.hfl.spec import FederationSpec
 from fl_node.models import ModelConfig
@@ -147,6 +148,9 @@ class ScoringConfig:
     gate_threshold : float (default: 0.0)
     gate_memory : float (default: 0.0, this round's score alone)
         γ of the reputation ``γ R_(t-1) + s_t`` gated on (:mod:`fl_node.hfl.gating`); 1: the cumulative score.
+    gate_norm_factor : float (default: :data:`~fl_node.hfl.gating.NORM_FACTOR`)
+        κ: ``gated`` also leaves out, before scoring, each update whose L2 norm exceeds κ times the
+        round's median (:func:`fl_node.hfl.gating.norm_outliers`); 0 turns this off.
     """
 
     scorer: str = "gtg"
@@ -154,6 +158,7 @@ class ScoringConfig:
     aggregation: str = "fedavg"
     gate_threshold: float = 0.0
     gate_memory: float = 0.0
+    gate_norm_factor: float = NORM_FACTOR
 
 
 @dataclass(frozen=True)
@@ -290,6 +295,7 @@ def build_task(
         aggregation=config.scoring.aggregation,
         gate_threshold=config.scoring.gate_threshold,
         gate_memory=config.scoring.gate_memory if config.scoring.aggregation == "gated" else 0.0,
+        gate_norm_factor=config.scoring.gate_norm_factor if config.scoring.aggregation == "gated" else 0.0,
         dp_clip=dp.clip if dp.epsilon > 0 else 0.0,
         dp_noise_multiplier=sigma,
         dp_delta=dp.delta if dp.epsilon > 0 else 0.0,

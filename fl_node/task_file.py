@@ -75,6 +75,7 @@ COMMENTS: dict[str, str] = {
     "scoring.aggregation": "fedavg, or gated: each round leaves out participants whose reputation is at or below gate_threshold.",
     "scoring.gate_threshold": "Reputation at or below which gated aggregation leaves a participant out.",
     "scoring.gate_memory": "Reputation = gate_memory * previous reputation + this round's score (1: cumulative score, 0: this round only).",
+    "scoring.gate_norm_factor": "Gated: leave out, before scoring, each update whose L2 norm exceeds this times the round's median norm (0: off).",
     "privacy": "Client-level differential privacy.",
     "privacy.epsilon": "Privacy budget over all the task's rounds; 0: no DP.",
     "privacy.delta": "DP delta.",

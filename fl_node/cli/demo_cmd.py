@@ -21,7 +21,7 @@ from fl_node.demo import DemoConfig, DemoResult, DemoRound, run_demo, setup_fede
 from fl_node.explorer.views import Explorer
 from fl_node.explorer.web import DEFAULT_PORT
 from fl_node.plots import plot_accuracy, plot_contributions
-from fl_node.hfl.gating import AGGREGATIONS
+from fl_node.hfl.gating import AGGREGATIONS, NORM_FACTOR
 from fl_node.hfl.spec import FederationSpec
 from fl_node.privacy import epsilon_spent
 from fl_node.task import CustodyConfig, DataConfig, ModelChoice, PrivacyConfig, ScoringConfig, TaskConfig
@@ -34,7 +34,7 @@ TOKEN = 10**18
 #: Options that define the task, refused beside --task FILE (the file holds them).
 TASK_FLAGS = (
     "nodes", "rounds", "patience", "scorer", "utility", "seed", "dataset", "partition", "model", "key_bits", "local_epochs", "lr",
-    "encrypt", "key_custody", "aggregation", "gate_threshold", "gate_memory", "dp_epsilon", "dp_delta", "dp_clip",
+    "encrypt", "key_custody", "aggregation", "gate_threshold", "gate_memory", "gate_norm_factor", "dp_epsilon", "dp_delta", "dp_clip",
 )
 
 
@@ -62,6 +62,7 @@ def demo_command(
     aggregation: str = typer.Option("fedavg", "--aggregation", help="fedavg, or gated: each round leaves out participants whose reputation (discounted GTG contributions) is at or below --gate-threshold."),
     gate_threshold: float = typer.Option(0.0, "--gate-threshold", help="Reputation at or below which gated aggregation leaves a participant out."),
     gate_memory: float = typer.Option(0.0, "--gate-memory", help="Gated: reputation = this x previous reputation + round score (0: this round only, 1: cumulative)."),
+    gate_norm_factor: float = typer.Option(NORM_FACTOR, "--gate-norm-factor", help="Gated: also leave out each update whose L2 norm exceeds this times the round's median norm (0: off)."),
     dp_epsilon: float = typer.Option(0.0, "--dp-epsilon", help="Client-level DP budget over all rounds (0: no DP)."),
     dp_delta: float = typer.Option(1e-5, "--dp-delta", help="δ of --dp-epsilon."),
     dp_clip: float = typer.Option(1.0, "--dp-clip", help="L2 bound of each node's update under DP."),
@@ -98,7 +99,7 @@ def demo_command(
             model=ModelChoice(model),
             training=TrainConfig(epochs=local_epochs, lr=lr, batch_size=16),
             custody=custody,
-            scoring=ScoringConfig(scorer, utility, aggregation, gate_threshold, gate_memory),
+            scoring=ScoringConfig(scorer, utility, aggregation, gate_threshold, gate_memory, gate_norm_factor),
             privacy=PrivacyConfig(dp_epsilon, dp_delta, dp_clip),
             rounds=rounds,
             patience=patience,
@@ -108,6 +109,8 @@ def demo_command(
     config.behaviours()
     if task.scoring.aggregation not in AGGREGATIONS:
         raise BadInput(f"unknown aggregation {task.scoring.aggregation!r}; choose one of {', '.join(AGGREGATIONS)}")
+    if not (task.scoring.gate_norm_factor == 0 or 1 <= task.scoring.gate_norm_factor < float("inf")):
+        raise BadInput(f"gate norm factor must be 0 (off) or at least 1, got {task.scoring.gate_norm_factor}")
     if task.privacy.epsilon < 0 or not 0 < task.privacy.delta < 1 or task.privacy.clip <= 0:
         raise BadInput("--dp-epsilon must be non-negative, --dp-delta in (0, 1) and --dp-clip positive")
     chain = open_chain(rpc, chain_id)

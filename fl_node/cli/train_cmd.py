@@ -15,6 +15,7 @@ from rich.table import Table
 from fl_node.cli.app import BadInput, JsonOption, app, console, write_json
 from incentive.atomic import write_atomic
 from fl_node.cli.key_options import KeyPassphraseFileOption, key_passphrase
+from fl_node.hfl.gating import NORM_FACTOR
 from incentive.cohort import MIN_COHORT
 
 if TYPE_CHECKING:
@@ -54,6 +55,7 @@ def train_command(
     aggregation: str = typer.Option("fedavg", "--aggregation", help="fedavg, or gated: each round leaves out participants whose reputation (discounted GTG contributions) is at or below --gate-threshold."),
     gate_threshold: float = typer.Option(0.0, "--gate-threshold", help="Reputation at or below which gated aggregation leaves a participant out."),
     gate_memory: float = typer.Option(0.0, "--gate-memory", help="Gated: reputation = this x previous reputation + round score (0: this round only, 1: cumulative)."),
+    gate_norm_factor: float = typer.Option(NORM_FACTOR, "--gate-norm-factor", help="Gated: also leave out each update whose L2 norm exceeds this times the round's median norm (0: off)."),
     dp_epsilon: float = typer.Option(0.0, "--dp-epsilon", help="Client-level DP budget over all rounds (0: no DP)."),
     dp_delta: float = typer.Option(1e-5, "--dp-delta", help="δ of --dp-epsilon."),
     dp_clip: float = typer.Option(1.0, "--dp-clip", help="L2 bound of each node's update under DP."),
@@ -76,6 +78,8 @@ def train_command(
         raise BadInput(f"--min-participants must be in {MIN_COHORT}..{nodes} (a round of fewer would show each its peers' updates), got {min_participants}")
     if aggregation not in ("fedavg", "gated"):
         raise BadInput(f"unknown aggregation {aggregation!r}; choose fedavg or gated")
+    if not (gate_norm_factor == 0 or 1 <= gate_norm_factor < float("inf")):
+        raise BadInput(f"--gate-norm-factor must be 0 (off) or at least 1, got {gate_norm_factor}")
     if dp_epsilon < 0 or not 0 < dp_delta < 1 or dp_clip <= 0:
         raise BadInput("--dp-epsilon must be non-negative, --dp-delta in (0, 1) and --dp-clip positive")
     seed_list = list(range(seeds)) if seeds is not None else [0 if seed is None else seed]
@@ -99,7 +103,7 @@ def train_command(
         training=TrainConfig(epochs=local_epochs, batch_size=batch_size, lr=lr, optimizer=optimizer, prox_mu=mu),
         codec=CodecConfig(bits=bits, clip=clip, max_participants=1, degree=degree, randomness=randomness),  # type: ignore[arg-type]
         custody=CustodyConfig(encrypt=encrypt, key_bits=key_bits),
-        scoring=ScoringConfig(aggregation=aggregation, gate_threshold=gate_threshold, gate_memory=gate_memory),
+        scoring=ScoringConfig(aggregation=aggregation, gate_threshold=gate_threshold, gate_memory=gate_memory, gate_norm_factor=gate_norm_factor),
         privacy=PrivacyConfig(dp_epsilon, dp_delta, dp_clip),
         rounds=rounds,
         patience=patience,

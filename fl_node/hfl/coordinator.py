@@ -46,7 +46,7 @@ from fl_node.hfl.aggregator import Aggregator, Collected, Exclusion, SummedUpdat
 from fl_node.hfl.coalition_sums import AddedCoalitions, exact_quanta
 from fl_node.hfl.decryptions import DecryptionRecorder, LedgerGate
 from fl_node.hfl.envelope import ledger_binding, signed_evidence
-from fl_node.hfl.gating import gated_out, next_reputations, reputations
+from fl_node.hfl.gating import gated_out, next_reputations, norm_outliers, reputations, update_norm
 from fl_node.hfl.keyholder import Custody, KeyHolder, ThresholdCustody, UpdateCheck, fedavg_step, round_error_bound
 from fl_node.hfl.null_ledger import NullAccount, NullLedger
 from fl_node.hfl.participant import RoundPlan, Submission
@@ -93,7 +93,8 @@ class RoundOutcome:
     error_bound : float (default: nan)
         :func:`~fl_node.hfl.keyholder.round_error_bound` of the aggregated sum.
     gated : tuple[str, ...] (default: none)
-        Verified and scored but left out of the aggregate by contribution gating (not rewarded).
+        Verified but left out of the aggregate by gating (not rewarded): norm outliers (not
+        scored, score 0) and participants scored at or below the gate.
     """
 
     round_id: int
@@ -255,6 +256,26 @@ def gate_round(spec: FederationSpec, values: Mapping[str, float], history: Mappi
     )
 
 
+def norm_gate(spec: FederationSpec, verified: VerifiedRound, singletons: Mapping[str, np.ndarray]) -> tuple[str, ...]:
+    """The verified participants a gated task leaves out before scoring, for an update norm above κ times the round's median.
+
+    ``singletons`` are the key holder's decryptions of each participant's own update (its
+    validity check, :attr:`UpdateCheck.singletons`); none are left out under FedAvg or κ = 0.
+    """
+    if spec.aggregation != "gated" or not spec.gate_norm_factor:
+        return ()
+    norms = {pid: update_norm(singletons[pid], verified.plan.weight(pid)) for pid in verified.participant_ids}
+    return norm_outliers(norms, spec.gate_norm_factor, spec.min_participants)
+
+
+def exclude_norm_outliers(spec: FederationSpec, verified: VerifiedRound, singletons: Mapping[str, np.ndarray]) -> tuple[str, ...]:
+    """Take :func:`norm_gate`'s participants out of ``verified`` (no later sum contains them); returns them."""
+    outliers = norm_gate(spec, verified, singletons)
+    for pid in outliers:
+        verified.exclude(pid, f"update norm above {spec.gate_norm_factor:g} times the round's median (gated)")
+    return outliers
+
+
 def recorded_reputations(spec: FederationSpec, rounds: Iterable[Round]) -> dict[str, float]:
     """Reputations (:func:`~fl_node.hfl.gating.reputations`) after ``rounds``, from their scores as recorded on chain."""
     return reputations(({p.account: p.score for p in r.participants} for r in rounds), spec.gate_memory)
@@ -393,6 +414,7 @@ class Coordinator:
             self.ledger.cancel_round(self.aggregator_account, round_id, _truncate_utf8(reason, 256))
             reasons = "; ".join(f"{d.participant_id}: {d.reason}" for d in dropped)
             raise RoundAborted(f"round {round_id}: {reason}; round cancelled on chain ({reasons})")
+        outliers = exclude_norm_outliers(self.spec, verified, check.singletons)
         utility = RoundUtility(
             self.spec, verified, self.key_holder, global_params, self.validation, recorder, check.singletons
         )
@@ -401,7 +423,7 @@ class Coordinator:
         if on_utility is not None:
             on_utility(round_id, utility)
         values, evaluations = self.score(round_id, utility)
-        gated = self.gate(values)
+        gated = tuple(sorted(outliers + self.gate(values)))
         # a straggler may commit after collection ended: the ledger finalizes every commitment, so it is a dropout
         before = len(committed)
         committed = self.ledger.participants(round_id)  # commitments are only ever appended

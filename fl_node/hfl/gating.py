@@ -24,6 +24,20 @@ round's median reputation is at or below the threshold, the attackers' damage ha
 over every Shapley value (they add up to the full coalition's gain), so only those below the
 median are left out, never half or more.
 The rule is a pure function of the recorded scores, so an auditor with the key recomputes it.
+
+Before any score, a gated task may leave out *norm outliers* (:func:`norm_outliers`): a
+participant whose update's L2 norm exceeds ``κ`` times the round's median norm. This is the
+norm-bounding defence of Sun et al. ("Can You Really Backdoor Federated Learning?",
+arXiv:1911.07963), which bounds each update's norm; here the key holder cannot rescale an
+update inside the encrypted sum, so an outlier is left out rather than clipped, with the bound
+set relative to the round's median so that it needs no absolute scale. It meets what the
+contribution rule cannot: a boosted update (an honest step times 10) can score strongly
+*positive* in the first rounds (a large step from the random initial model helps) and, once
+aggregated, spreads its damage over every later Shapley value. The norms come from the
+participants' own decrypted updates, which the key holder opens anyway for the validity check
+(:meth:`fl_node.hfl.keyholder.KeyHolder.check_updates`), so the rule reveals nothing new to it;
+left-out participants are not scored (their recorded score is 0) and the others are scored
+among themselves.
 """
 
 from __future__ import annotations
@@ -34,6 +48,8 @@ import numpy as np
 
 #: ``FederationSpec.aggregation`` values: plain FedAvg of every verified update, or contribution-gated.
 AGGREGATIONS = ("fedavg", "gated")
+#: Default κ of :func:`norm_outliers` for new gated tasks (a published spec without one has none).
+NORM_FACTOR = 3.0
 
 
 def reputations(rounds: Iterable[Mapping[str, int]], memory: float) -> dict[str, float]:
@@ -98,4 +114,37 @@ def gated_out(
     room = max(len(standing) - max(min_included, 1), 0)
     if len(out) > room:
         out = sorted(out, key=lambda a: (standing[a], a))[:room]
+    return tuple(sorted(out))
+
+
+def update_norm(weighted: np.ndarray, weight: float) -> float:
+    """L2 norm of a participant's own update ``delta_k``, from its decrypted weighted update ``w_k * delta_k``."""
+    return float(np.linalg.norm(np.asarray(weighted, dtype=np.float64))) / weight
+
+
+def norm_outliers(norms: Mapping[str, float], factor: float, min_included: int) -> tuple[str, ...]:
+    """The participants whose update norm exceeds ``factor`` times the round's median norm, sorted.
+
+    With ``factor >= 1`` fewer than half can exceed it. A round whose median norm is 0 (most
+    updates empty) leaves nobody out: an empty update adds nothing to the sum. At least
+    ``min_included`` participants stay (the smallest norms, ties by address).
+
+    Parameters
+    ----------
+    norms : Mapping[str, float]
+        Each verified participant's update norm (:func:`update_norm`).
+    factor : float
+        κ, the task's published bound; 0 turns the rule off.
+    min_included : int
+        The task's minimum cohort.
+    """
+    if factor <= 0 or not norms:
+        return ()
+    median = float(np.median(list(norms.values())))
+    if median <= 0:
+        return ()
+    out = [a for a, v in norms.items() if v > factor * median]
+    room = max(len(norms) - max(min_included, 1), 0)
+    if len(out) > room:
+        out = sorted(out, key=lambda a: (-norms[a], a))[:room]
     return tuple(sorted(out))

@@ -71,6 +71,9 @@ class FederationSpec:
     gate_memory : float (default: 0.0, this round's score alone)
         γ in [0, 1]: the gate compares each participant's reputation ``γ R_(t-1) + s_t`` (its
         discounted recorded scores, see :mod:`fl_node.hfl.gating`) with ``gate_threshold``.
+    gate_norm_factor : float (default: 0.0, no norm rule)
+        κ, 0 or at least 1: a gated task leaves out, before scoring, each participant whose update's
+        L2 norm exceeds κ times the round's median (:func:`fl_node.hfl.gating.norm_outliers`).
     dp_clip : float (default: 0.0, no differential privacy)
         Client-level DP: each node clips its unweighted update to this L2 norm and weighs it ``1/n``.
     dp_noise_multiplier : float (default: 0.0)
@@ -96,6 +99,7 @@ class FederationSpec:
     aggregation: str = "fedavg"
     gate_threshold: float = 0.0
     gate_memory: float = 0.0
+    gate_norm_factor: float = 0.0
     dp_clip: float = 0.0
     dp_noise_multiplier: float = 0.0
     dp_delta: float = 0.0
@@ -108,6 +112,8 @@ class FederationSpec:
             raise FlNodeError(f"unknown aggregation {self.aggregation!r}; choose one of {', '.join(AGGREGATIONS)}")
         if not 0 <= self.gate_memory <= 1:
             raise FlNodeError(f"gate memory must be in [0, 1], got {self.gate_memory}")
+        if not (self.gate_norm_factor == 0 or 1 <= self.gate_norm_factor < float("inf")):
+            raise FlNodeError(f"gate norm factor must be 0 (off) or a finite number of at least 1, got {self.gate_norm_factor}")
         if self.dp_clip < 0 or self.dp_noise_multiplier < 0 or not 0 <= self.dp_delta < 1:
             raise FlNodeError(
                 f"DP clip and noise multiplier must be non-negative and delta in [0, 1), got "
@@ -213,7 +219,7 @@ class FederationSpec:
 
 #: Spec fields written to its bytes only when they differ from these defaults.
 OPTIONAL_DEFAULTS: dict[str, object] = {
-    "aggregation": "fedavg", "gate_threshold": 0.0, "gate_memory": 0.0, "dp_clip": 0.0, "dp_noise_multiplier": 0.0, "dp_delta": 0.0,
+    "aggregation": "fedavg", "gate_threshold": 0.0, "gate_memory": 0.0, "gate_norm_factor": 0.0, "dp_clip": 0.0, "dp_noise_multiplier": 0.0, "dp_delta": 0.0,
 }
 
 
