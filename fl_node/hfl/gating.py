@@ -125,7 +125,7 @@ def update_norm(weighted: np.ndarray, weight: float) -> float:
 def norm_outliers(norms: Mapping[str, float], factor: float, min_included: int) -> tuple[str, ...]:
     """The participants whose update norm exceeds ``factor`` times the round's median norm, sorted.
 
-    With ``factor >= 1`` fewer than half can exceed it. A round whose median norm is 0 (most
+    With ``factor >= 1`` at most half can exceed it. A round whose median norm is 0 (most
     updates empty) leaves nobody out: an empty update adds nothing to the sum. At least
     ``min_included`` participants stay (the smallest norms, ties by address).
 

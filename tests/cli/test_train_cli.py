@@ -95,6 +95,7 @@ def test_a_raw_clinical_csv_trains_with_its_identifier_left_out(tmp_path: Path) 
         (["--model", "cnn"], "needs square images"),
         (["--seed", "1", "--seeds", "2"], "not both"),
         (["--nodes", "4", "--min-participants", "2"], "--min-participants must be in 3..4"),
+        (["--aggregation", "gated", "--gate-norm-factor", "0.5"], "--gate-norm-factor must be 0 (off) or at least 1"),
         (["--data", "MISSING", "--label", "y"], "cannot read CSV"),
         (["--data", "BADCSV", "--label", "y"], "is not numeric"),
         (["--data", "BADCSV", "--label", "nope"], "no label column 'nope'"),

@@ -7,13 +7,16 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from fl_node.behaviours import Colluding, CollusionGroup, FreeRider, Honest, LabelFlipper, ScaledUpdate, SignFlip, attack_roster
 from fl_node.data import federate, load_dataset
 from fl_node.demo import DemoConfig, run_demo, setup_federation
 from fl_node.errors import FlNodeError
+from fl_node.hfl import coordinator as coordinator_module
 from fl_node.hfl.coordinator import RoundUtility
-from fl_node.hfl.gating import gated_out, reputations
+from fl_node.hfl.gating import NORM_FACTOR, gated_out, norm_outliers, reputations, update_norm
 from fl_node.hfl.participant import Behaviour, RoundPlan
 from fl_node.hfl.runner import run_federation
 from fl_node.hfl.runner import initial_params
@@ -107,7 +110,7 @@ class _AttacksFirstRound(Behaviour):
 @pytest.mark.parametrize("memory", [1.0, 0.0])
 def test_the_coordinator_gates_on_reputations_carried_from_the_recorded_rounds(tmp_path: Path, memory: float) -> None:
     behaviours = [Honest(), Honest(), Honest(), _AttacksFirstRound()]
-    spec, data, coordinator, transport = _federation(tmp_path, behaviours, aggregation="gated", gate_memory=memory)
+    spec, data, coordinator, transport = _federation(tmp_path, behaviours, aggregation="gated", gate_memory=memory, gate_norm_factor=0.0)
 
     first, second = run_federation(coordinator, transport, 2).outcomes
 
@@ -121,12 +124,12 @@ def test_the_coordinator_gates_on_reputations_carried_from_the_recorded_rounds(t
     assert (attacker in second.gated) == (memory == 1.0)
 
 
-def _federation(tmp_path: Path, behaviours, aggregation: str = "fedavg", gate_memory: float = 1.0):
+def _federation(tmp_path: Path, behaviours, aggregation: str = "fedavg", gate_memory: float = 1.0, gate_norm_factor: float = NORM_FACTOR):
     task = TaskConfig(
         data=DataConfig(nodes=len(behaviours), partition="iid"),
         training=TrainConfig(epochs=2, lr=0.1),
         custody=CustodyConfig(encrypt=False),
-        scoring=ScoringConfig(scorer="exact", aggregation=aggregation, gate_memory=gate_memory),
+        scoring=ScoringConfig(scorer="exact", aggregation=aggregation, gate_memory=gate_memory, gate_norm_factor=gate_norm_factor),
         min_participants=3,
     )
     data = federate(load_dataset("breast_cancer"), len(behaviours), "iid", seed=0)
@@ -170,7 +173,7 @@ def test_gtg_values_a_null_player_at_zero_when_it_samples() -> None:
 
 def test_gated_round_aggregates_only_the_participants_the_gate_keeps(tmp_path: Path) -> None:
     behaviours = [Honest(), Honest(), Honest(), SignFlip(5.0)]
-    spec, data, coordinator, transport = _federation(tmp_path, behaviours, aggregation="gated")
+    spec, data, coordinator, transport = _federation(tmp_path, behaviours, aggregation="gated", gate_norm_factor=0.0)
     params = initial_params(spec)
 
     seen: list[RoundUtility] = []
@@ -199,7 +202,7 @@ def test_gated_demo_on_chain_leaves_the_label_flipper_out_unpaid_and_the_audit_r
     config = DemoConfig(
         TaskConfig(
             data=DataConfig(nodes=4), custody=CustodyConfig(key_bits=1024),
-            scoring=ScoringConfig(scorer="exact", aggregation="gated", gate_memory=1.0), rounds=2,
+            scoring=ScoringConfig(scorer="exact", aggregation="gated", gate_memory=1.0, gate_norm_factor=0.0), rounds=2,
         ),
         free_riders=0,
         label_flippers=1,
@@ -219,3 +222,118 @@ def test_gated_demo_on_chain_leaves_the_label_flipper_out_unpaid_and_the_audit_r
     expected = gated_out(second, 0, 3, reputations([first], 1.0), memory=1.0)
     assert result.rounds[1].outcome.gated == expected and flipper in expected
     assert result.audit.ok, [c for c in result.audit.checks if not c.ok]
+
+
+def test_norm_outliers_are_the_updates_above_kappa_times_the_median() -> None:
+    norms = {"a": 1.0, "b": 1.2, "c": 0.8, "d": 0.9, "x": 10.0, "y": 3.5}
+
+    assert norm_outliers(norms, 3.0, 3) == ("x", "y")
+    assert norm_outliers(norms, 4.0, 3) == ("x",)
+    assert norm_outliers(norms, 0.0, 3) == ()  # κ = 0: off
+    # the minimum cohort stays: only the largest norms go
+    assert norm_outliers({"a": 1.0, "b": 1.0, "x": 9.0, "y": 8.0}, 1.0, 3) == ("x",)
+    # a median of 0 (most updates empty) leaves nobody out
+    assert norm_outliers({"a": 0.0, "b": 0.0, "c": 5.0}, 3.0, 1) == ()
+    # the norm of the update itself, not of its sample-weighted share
+    assert update_norm(np.array([0.3, 0.4]), 0.25) == pytest.approx(2.0)
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    norms=st.dictionaries(st.text("abcdefgh", min_size=1, max_size=3), st.floats(0, 1e6, allow_nan=False), min_size=1, max_size=12),
+    factor=st.floats(1, 100, allow_nan=False),
+    min_included=st.integers(1, 12),
+)
+def test_norm_outliers_leave_out_only_norms_above_the_bound_and_never_more_than_half(norms, factor, min_included) -> None:
+    out = norm_outliers(norms, factor, min_included)
+    median = float(np.median(list(norms.values())))
+
+    assert list(out) == sorted(set(out)) and set(out) <= set(norms)
+    assert all(norms[a] > factor * median for a in out)
+    assert 2 * len(out) <= len(norms)
+    assert len(norms) - len(out) >= min(min_included, len(norms))
+    # nobody kept has a larger norm than someone left out
+    assert all(norms[k] <= norms[o] for k in norms if k not in out for o in out)
+    if len(norms) - min_included >= sum(v > factor * median for v in norms.values()):
+        assert set(out) == {a for a, v in norms.items() if v > factor * median and median > 0}
+
+
+def test_a_boosted_update_is_left_out_before_scoring_and_the_others_are_scored_among_themselves(tmp_path: Path) -> None:
+    behaviours = [Honest(), Honest(), Honest(), Honest(), ScaledUpdate(10.0)]
+    spec, data, coordinator, transport = _federation(tmp_path, behaviours, aggregation="gated")
+    params = initial_params(spec)
+    seen: list[RoundUtility] = []
+
+    outcome = coordinator.run_round(params, transport, lambda round_id, utility: seen.append(utility))
+
+    attacker = "node-4"
+    assert spec.gate_norm_factor == NORM_FACTOR
+    assert attacker in outcome.gated and attacker not in outcome.included
+    assert outcome.scores[attacker] == 0.0 and outcome.rewards[attacker] == 0
+    # the scorer never saw the outlier: its players are the four others
+    assert seen[0].ids == ["node-0", "node-1", "node-2", "node-3"]
+    kept = seen[0].verified.sum(outcome.included)
+    np.testing.assert_array_equal(outcome.global_params, coordinator.key_holder.new_global(params, kept))
+    # off (κ = 0) the same update is scored, and not left out for its norm
+    _, _, plain, plain_transport = _federation(tmp_path / "off", behaviours, aggregation="gated", gate_norm_factor=0.0)
+    assert plain.run_round(params, plain_transport).scores[attacker] != 0.0
+
+
+def test_a_spec_without_a_norm_factor_has_none_and_a_bad_one_is_refused(tmp_path: Path) -> None:
+    spec, *_ = _federation(tmp_path, [Honest(), Honest(), Honest()], aggregation="gated")
+    assert spec.gate_norm_factor == NORM_FACTOR and FederationSpec.from_bytes(spec.to_bytes()) == spec
+    # a spec published before the rule (no key) gates on scores alone
+    assert replace(spec, gate_norm_factor=0.0).to_bytes().find(b"gate_norm_factor") == -1
+    assert FederationSpec.from_bytes(replace(spec, gate_norm_factor=0.0).to_bytes()).gate_norm_factor == 0.0
+    # FedAvg tasks publish none
+    fedavg, *_ = _federation(tmp_path / "fedavg", [Honest(), Honest(), Honest()])
+    assert fedavg.gate_norm_factor == 0.0
+    for bad in (0.5, -1.0, float("inf")):
+        with pytest.raises(FlNodeError, match="gate norm factor"):
+            replace(spec, gate_norm_factor=bad)
+
+
+def _scaled_demo(tmp_path: Path):
+    config = DemoConfig(
+        TaskConfig(
+            data=DataConfig(nodes=5), custody=CustodyConfig(key_bits=512),
+            scoring=ScoringConfig(scorer="exact", aggregation="gated", gate_threshold=-1.0), rounds=1,
+        ),
+        free_riders=0,
+        label_flippers=0,
+    )
+    federation = setup_federation(config, embedded_chain(), tmp_path)
+    federation.nodes[-1].participant.behaviour = ScaledUpdate(10.0)
+    return federation
+
+
+def test_the_audit_recomputes_the_norm_rule_with_the_key(tmp_path: Path) -> None:
+    federation = _scaled_demo(tmp_path)
+    attacker = federation.nodes[-1].participant_id
+
+    result = run_demo(federation)
+
+    assert result.rounds[0].outcome.gated == (attacker,)
+    record = next(p for p in federation.ledger.participants(result.rounds[0].outcome.round_id) if p.account == attacker)
+    assert record.dropped and record.exclusion == ExclusionReason.GATED and record.score == 0
+    assert result.audit.ok, [c for c in result.audit.checks if not c.ok]
+
+
+@pytest.mark.parametrize("forgery", ["spares the outlier", "leaves out an honest node"])
+def test_the_audit_names_a_forged_gating_exclusion(tmp_path: Path, monkeypatch, forgery: str) -> None:
+    federation = _scaled_demo(tmp_path)
+    attacker, honest = federation.nodes[-1].participant_id, federation.nodes[0].participant_id
+
+    def forged(spec, verified, singletons):
+        pid = honest if forgery == "leaves out an honest node" else None
+        if pid is not None:
+            verified.exclude(pid, "forged")
+        return (pid,) if pid else ()
+
+    monkeypatch.setattr(coordinator_module, "exclude_norm_outliers", forged)
+    result = run_demo(federation)
+
+    aggregation = next(c for c in result.audit.checks if c.name == "aggregation")
+    assert not result.audit.ok and not aggregation.ok
+    expected = "nobody" if forgery == "spares the outlier" else honest
+    assert f"the gate leaves out {attacker}, the ledger's gating exclusions are {expected}" in aggregation.detail
