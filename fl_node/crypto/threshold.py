@@ -14,14 +14,21 @@ Protocol
       hence m. Fewer than t shares are a uniformly random (dealer) or statistically hiding
       (distributed) Shamir sharing: they determine nothing about D, so nothing about m.
 
-Proof of correct partial decryption (Damgård–Jurik 2001, after Shoup 2000)
+Proof of correct partial decryption (Damgård–Jurik 2001, after Shoup 2000), batched
     Public verification base v (a random square mod nˢ⁺¹) and verification keys
-    ``vᵢ = v^(Δsᵢ)``. Custodian i proves ``log_{c⁴}(cᵢ²) = log_v(vᵢ)`` non-interactively
-    (Chaum–Pedersen with a Fiat–Shamir challenge e of 128 bits from SHA-256): it sends (e, z)
-    with ``z = r + e·Δsᵢ`` for a random r 256 bits longer than Δsᵢ; the combiner recomputes
-    ``a = c^(4z)·cᵢ^(−2e)``, ``b = v^z·vᵢ^(−e)`` and checks e. A partial decryption that
-    fails is rejected and its custodian named (:class:`ThresholdDecryption.rejected`); any t
-    valid ones still decrypt.
+    ``vᵢ = v^(Δsᵢ)``. For one ciphertext, custodian i proves ``log_{c⁴}(cᵢ²) = log_v(vᵢ)``
+    (Chaum–Pedersen). For a list c₁..c_k it proves the same once for the random linear
+    combination ``C = Π c_j^(ρ_j)``, ``Cᵢ = Π cᵢ,ⱼ^(ρ_j)`` with 128-bit weights ρ_j drawn by
+    SHA-256 from the ciphertexts and the answers (the small-exponent batch test of Bellare,
+    Garay and Rabin, EUROCRYPT 1998): non-interactively, with a Fiat–Shamir challenge e of 128
+    bits, it sends one (e, z) with ``z = r + e·Δsᵢ`` for a random r 256 bits longer than Δsᵢ;
+    the combiner recomputes ``a = C^(4z)·Cᵢ^(−2e)``, ``b = v^z·vᵢ^(−e)`` and checks e. An
+    answer with any wrong cᵢ,ⱼ passes only if the weights happen to cancel its error, which
+    (among squares without small-order elements, Shoup's setting) has probability about 2⁻¹²⁸.
+    Batching replaces two full-size exponentiations per ciphertext on each side by two
+    128-bit multi-exponentiations over the list. A partial decryption that fails is rejected
+    and its custodian named (:class:`ThresholdDecryption.rejected`); any t valid ones still
+    decrypt.
 
 Security model
     Decryption: secure against up to t−1 custodians that deviate arbitrarily (their partial
@@ -59,6 +66,7 @@ from phe import PaillierPrivateKey, PaillierPublicKey
 
 from fl_node.crypto.codec import CodecConfig, EncryptedUpdate, SlotLayout, check_update, decode_plaintexts
 from fl_node.crypto.keys import generate_keypair, key_fingerprint
+from fl_node.crypto.knowledge import multi_powmod
 from fl_node.crypto.secret_files import write_secret_file
 from fl_node.errors import CodecError, KeyFormatError, ThresholdDecryptionError
 
@@ -178,7 +186,7 @@ class KeyShare:
 
 @dataclass(frozen=True)
 class PartialDecryption:
-    """Custodian ``index``'s answer for a list of ciphertexts: cᵢ per ciphertext and a proof (e, z) each."""
+    """Custodian ``index``'s answer for a list of ciphertexts: cᵢ per ciphertext and one batched proof ``((e, z),)``."""
 
     index: int
     degree: int
@@ -282,7 +290,7 @@ def _with_verification(n: int, threshold: int, max_degree: int, theta: int, shar
 
 
 def partial_decrypt(share: KeyShare, ciphertexts: Sequence[int], degree: int = 1) -> PartialDecryption:
-    """Custodian's answer: cᵢ = c^(2Δsᵢ) mod nˢ⁺¹ and a proof of correctness, per ciphertext.
+    """Custodian's answer: cᵢ = c^(2Δsᵢ) mod nˢ⁺¹ per ciphertext and one batched proof of correctness.
 
     Raises
     ------
@@ -293,18 +301,11 @@ def partial_decrypt(share: KeyShare, ciphertexts: Sequence[int], degree: int = 1
     modulus = _modulus(public, degree)
     v, v_i = public.verification_base % modulus, public.verification_keys[share.index - 1] % modulus
     x = gmpy2.mpz(public.delta * share.secret)
-    r_bits = x.bit_length() + CHALLENGE_BITS + _HIDING_BITS
-    values, proofs = [], []
-    for c in ciphertexts:
-        c = gmpy2.mpz(c)
-        c_i = gmpy2.powmod(c, 2 * x, modulus)
-        c4 = gmpy2.powmod(c, 4, modulus)
-        r = gmpy2.mpz(secrets.randbits(r_bits))
-        a, b = gmpy2.powmod(c4, r, modulus), gmpy2.powmod(v, r, modulus)
-        e = _challenge(c4, c_i * c_i % modulus, v, v_i, a, b)
-        values.append(int(c_i))
-        proofs.append((e, int(r + e * x)))
-    return PartialDecryption(share.index, degree, ciphertext_digest(ciphertexts, degree), tuple(values), tuple(proofs))
+    values = tuple(int(gmpy2.powmod(gmpy2.mpz(c), 2 * x, modulus)) for c in ciphertexts)
+    c4, c_i2 = _batched(ciphertexts, values, share.index, degree, modulus)
+    r = gmpy2.mpz(secrets.randbits(x.bit_length() + CHALLENGE_BITS + _HIDING_BITS))
+    e = _challenge(c4, c_i2, v, v_i, gmpy2.powmod(c4, r, modulus), gmpy2.powmod(v, r, modulus))
+    return PartialDecryption(share.index, degree, ciphertext_digest(ciphertexts, degree), values, ((e, int(r + e * x)),))
 
 
 def verify_partial(public: ThresholdPublicKey, ciphertexts: Sequence[int], partial: PartialDecryption) -> str | None:
@@ -319,21 +320,40 @@ def verify_partial(public: ThresholdPublicKey, ciphertexts: Sequence[int], parti
         return f"custodian index {partial.index} is not one of 1..{public.custodians}"
     if partial.ciphertext_digest != ciphertext_digest(ciphertexts, partial.degree):
         return "answers other ciphertexts than the ones requested"
-    if len(partial.values) != len(ciphertexts) or len(partial.proofs) != len(ciphertexts):
+    if len(partial.values) != len(ciphertexts):
         return f"holds {len(partial.values)} values for {len(ciphertexts)} ciphertexts"
+    if len(partial.proofs) != 1:
+        return f"holds {len(partial.proofs)} proofs, not one batched proof"
     modulus = _modulus(public, partial.degree)
     v, v_i = public.verification_base % modulus, public.verification_keys[partial.index - 1] % modulus
-    for position, (c, c_i, (e, z)) in enumerate(zip(ciphertexts, partial.values, partial.proofs, strict=True)):
-        c_i = gmpy2.mpz(c_i)
-        if not 0 < c_i < modulus or gmpy2.gcd(c_i, public.n) != 1 or not 0 <= e < 1 << CHALLENGE_BITS or z < 0:
+    for position, c_i in enumerate(partial.values):
+        if not 0 < c_i < modulus or gmpy2.gcd(c_i, public.n) != 1:
             return f"value {position} is not an element of Z*_(n^{partial.degree + 1})"
-        c4 = gmpy2.powmod(c, 4, modulus)
-        c_i2 = c_i * c_i % modulus
-        a = gmpy2.powmod(c4, z, modulus) * gmpy2.powmod(gmpy2.invert(c_i2, modulus), e, modulus) % modulus
-        b = gmpy2.powmod(v, z, modulus) * gmpy2.powmod(gmpy2.invert(v_i, modulus), e, modulus) % modulus
-        if _challenge(c4, c_i2, v, v_i, a, b) != e:
-            return f"proof of correct decryption fails for ciphertext {position}"
+    (e, z), = partial.proofs
+    if not 0 <= e < 1 << CHALLENGE_BITS or z < 0:
+        return "proof of correct decryption holds values out of range"
+    c4, c_i2 = _batched(ciphertexts, partial.values, partial.index, partial.degree, modulus)
+    a = gmpy2.powmod(c4, z, modulus) * gmpy2.powmod(gmpy2.invert(c_i2, modulus), e, modulus) % modulus
+    b = gmpy2.powmod(v, z, modulus) * gmpy2.powmod(gmpy2.invert(v_i, modulus), e, modulus) % modulus
+    if _challenge(c4, c_i2, v, v_i, a, b) != e:
+        return f"proof of correct decryption fails (one proof batched over {len(ciphertexts)} ciphertexts)"
     return None
+
+
+def _batched(ciphertexts: Sequence[int], values: Sequence[int], index: int, degree: int, modulus: gmpy2.mpz) -> tuple[gmpy2.mpz, gmpy2.mpz]:
+    """(C⁴, Cᵢ²): the weighted products of the ciphertexts and of custodian ``index``'s answers, weights from both."""
+    seed = hashlib.sha256(b"fedledger-threshold-batch-v1" + ciphertext_digest(ciphertexts, degree) + index.to_bytes(2, "big"))
+    for value in values:
+        raw = _int_bytes(value)
+        seed.update(len(raw).to_bytes(4, "big") + raw)
+    root = seed.digest()
+    weights = [
+        int.from_bytes(hashlib.sha256(root + j.to_bytes(4, "big")).digest()[: CHALLENGE_BITS // 8], "big") | 1
+        for j in range(len(values))
+    ]
+    c = multi_powmod(ciphertexts, weights, modulus)
+    c_i = multi_powmod(values, weights, modulus)
+    return gmpy2.powmod(c, 4, modulus), c_i * c_i % modulus
 
 
 def combine(

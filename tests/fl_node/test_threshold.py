@@ -33,6 +33,7 @@ from fl_node.crypto.threshold import (
     partial_to_json,
     save_share,
     split_private_key,
+    verify_partial,
 )
 from fl_node.crypto.threshold_bench import ThresholdBenchConfig, run_threshold_bench
 from fl_node.crypto.threshold_keygen import DistributedKeygenConfig, generate_distributed, share_path
@@ -154,6 +155,19 @@ def test_wrong_partial_decryption_is_caught_and_named(two_of_three: list[KeyShar
     with pytest.raises(ThresholdDecryptionError, match="custodian 2") as caught:
         combine(public, ciphertexts, [honest[1], cheat])
     assert caught.value.rejected == (2,)
+
+
+@pytest.mark.parametrize("position", [0, 4])
+def test_one_wrong_value_in_a_batch_fails_the_batched_proof(two_of_three: list[KeyShare], position: int) -> None:
+    public = two_of_three[0].public
+    modulus = public.n**2
+    ciphertexts = paillier.encrypt_fresh(paillier.make_spec(public.n), [1, 2, 3, 4, 5])
+    honest = partial_decrypt(two_of_three[0], ciphertexts)
+    values = list(honest.values)
+    values[position] = values[position] * pow(1 + public.n, 1, modulus) % modulus
+    assert "proof of correct decryption fails" in verify_partial(public, ciphertexts, dataclasses.replace(honest, values=tuple(values)))
+    assert verify_partial(public, ciphertexts, honest) is None
+    assert "one batched proof" in verify_partial(public, ciphertexts, dataclasses.replace(honest, proofs=honest.proofs * 2))
 
 
 def test_partial_for_other_ciphertexts_or_custodian_is_rejected(two_of_three: list[KeyShare]) -> None:
