@@ -55,9 +55,10 @@ from fl_node.models import unflatten
 from fl_node.training import Metrics, quick_evaluate
 from fl_node.transport.inprocess import Transport
 from incentive.audit import finalized_rounds
+from incentive.errors import LedgerRevert
 from incentive.contribution import make_scorer
 from incentive.fixedpoint import to_fixed
-from incentive.ledger import ExclusionReason, LedgerClient, ParticipantRecord, Round, RoundOpened, RoundStatus, to_bytes32
+from incentive.ledger import ExclusionReason, LedgerClient, ParticipantRecord, Receipt, Round, RoundOpened, RoundStatus, to_bytes32
 
 log = logging.getLogger(__name__)
 
@@ -424,26 +425,12 @@ class Coordinator:
             on_utility(round_id, utility)
         values, evaluations = self.score(round_id, utility)
         gated = tuple(sorted(outliers + self.gate(values)))
-        # a straggler may commit after collection ended: the ledger finalizes every commitment, so it is a dropout
-        before = len(committed)
-        committed = self.ledger.participants(round_id)  # commitments are only ever appended
-        late = [r.account for r in committed[before:]]
-        dropped += tuple(Exclusion(a, "committed on chain after the aggregator stopped collecting") for a in late)
-        recorded = {a: to_fixed(values.get(a, 0.0)) for a in (r.account for r in committed)}
         included = [a for a in utility.ids if a not in gated]
         new_params, metrics, summed = utility.aggregate(included)
         self._record_exclusions(round_id, gated)
         aggregated_hash = self.store.put(model_to_bytes(new_params))
-        order = [r.account for r in committed]
-        receipt = self.ledger.finalize(
-            self.evaluator_account,
-            round_id,
-            aggregated_hash,
-            to_fixed(metrics.accuracy),
-            [recorded[a] for a in order],
-            dropped=[a not in values or a in gated for a in order],
-            participants=order,
-        )
+        order, recorded, receipt = self._finalize(round_id, committed, aggregated_hash, metrics.accuracy, values, gated)
+        dropped += tuple(Exclusion(a, "committed on chain after the aggregator stopped collecting") for a in order if a not in commitments)
         if self._reputation is not None:
             self._reputation = next_reputations(self._reputation, recorded, self.spec.gate_memory)
         rewards = {r.account: r.reward for r in self.ledger.participants(round_id)}
@@ -465,6 +452,43 @@ class Coordinator:
             error_bound=round_error_bound(self.aggregator.scheme, summed),
             gated=gated,
         )
+
+    def _finalize(
+        self,
+        round_id: int,
+        committed: Sequence[ParticipantRecord],
+        aggregated_hash: bytes,
+        accuracy: float,
+        values: Mapping[str, float],
+        gated: Sequence[str],
+    ) -> tuple[list[str], dict[str, int], Receipt]:
+        """Finalize with one score per commitment; returns the order, the fixed-point scores and the receipt.
+
+        A node can still commit while the round is being scored (the ledger takes commitments
+        until the round closes), so the finalize that counted the commitments read earlier
+        reverts. The commitments are then read again once: a late one has no blob and is
+        finalized as a dropout with score 0.
+        """
+        for attempt in (1, 2):
+            order = [r.account for r in committed]
+            recorded = {a: to_fixed(values.get(a, 0.0)) for a in order}
+            try:
+                receipt = self.ledger.finalize(
+                    self.evaluator_account,
+                    round_id,
+                    aggregated_hash,
+                    to_fixed(accuracy),
+                    [recorded[a] for a in order],
+                    dropped=[a not in values or a in gated for a in order],
+                    participants=order,
+                )
+                return order, recorded, receipt
+            except LedgerRevert as exc:
+                if attempt == 2 or exc.error_name not in ("ParticipantCountMismatch", "ScoreCountMismatch"):
+                    raise
+                log.warning("round %d: a commitment landed while scoring (%s); finalizing it as a dropout", round_id, exc)
+                committed = self.ledger.participants(round_id)
+        raise AssertionError("unreachable")
 
     def _open_ahead(self, utility: RoundUtility, recorder: DecryptionRecorder) -> None:
         """Record on chain and open the aggregated sum before scoring, as the round's second decryption batch.
