@@ -63,6 +63,8 @@ log = logging.getLogger(__name__)
 
 #: Every fault kind of the Flower soak, in the order a schedule cycles through them first.
 FLOWER_FAULT_KINDS = ("supernode-kill", "superlink-restart", "chain-restart", "node-late", "node-equivocate")
+#: The fault kinds the driver carries out itself when their round opens (the others are the nodes').
+PROCESS_FAULT_KINDS = ("supernode-kill", "superlink-restart", "chain-restart")
 #: How long a round waits for stragglers once enough replies are in (the late node misses it).
 STRAGGLER_GRACE_S = 2.0
 #: Rounds a node started again is left alone (it joins the federation again meanwhile).
@@ -91,12 +93,15 @@ class FlowerSoakSettings:
     fault_rate : float (default: 0.4)
         Share of rounds (after every kind has been injected once) that get a fault.
     straggler_grace_s : float (default: :data:`STRAGGLER_GRACE_S`)
+    round_timeout_s : float (default: :data:`ROUND_TIMEOUT_S`)
+        How long a round short of ``min_participants`` replies waits before it is cancelled.
     tls : bool (default: True)
         TLS and SuperNode authentication, as ``consortium local``.
     """
 
     fault_rate: float = 0.4
     straggler_grace_s: float = STRAGGLER_GRACE_S
+    round_timeout_s: float = ROUND_TIMEOUT_S
     tls: bool = True
 
 
@@ -355,7 +360,19 @@ class _Driver:
         ]
 
     def plan_next(self, after_round: int) -> None:
-        """Draw the fault of the next round; node faults are armed in the node's fault file now."""
+        """Draw the fault of the next round; node faults are armed in the node's fault file now.
+
+        A process fault still pending was drawn for a round that opened and closed between two
+        polls (a loaded machine): it is carried out in the next round instead of being lost.
+        """
+        if self.pending is not None and self.pending[0] in PROCESS_FAULT_KINDS:
+            kind, index = self.pending
+            if kind == "supernode-kill" and index not in self.live_nodes(after_round):
+                candidates = self.live_nodes(after_round)
+                if not candidates:
+                    return
+                self.pending = (kind, candidates[self.schedule.rng.randrange(len(candidates))])
+            return
         kind = self.schedule.next(after_round + 1)
         self.pending = None
         if kind is None:
@@ -510,7 +527,7 @@ def run_flower_soak(
         consortium.start_chain()
         ledger = consortium.deploy()
         assert consortium.serve is not None
-        consortium.serve = dataclasses.replace(consortium.serve, node_wait_s=NODE_WAIT_S, round_timeout_s=ROUND_TIMEOUT_S, round_retries=3)
+        consortium.serve = dataclasses.replace(consortium.serve, node_wait_s=NODE_WAIT_S, round_timeout_s=settings.round_timeout_s, round_retries=3)
         write_app_project(work_dir / "app", consortium.serve.to_run_config())
         consortium.start_superlink()
         consortium.start_nodes(admit_timeout_s=STARTUP_WAIT_S)
@@ -589,5 +606,6 @@ def run_flower_soak(
         ),
         "config": {"nodes": config.nodes, "min_participants": config.min_participants, "key_bits": config.key_bits,
                    "seed": config.seed, "faults": config.faults, "fault_rate": settings.fault_rate,
-                   "straggler_grace_s": settings.straggler_grace_s, "tls": settings.tls, "chain": "anvil"},
+                   "straggler_grace_s": settings.straggler_grace_s, "round_timeout_s": settings.round_timeout_s,
+                   "tls": settings.tls, "chain": "anvil"},
     }

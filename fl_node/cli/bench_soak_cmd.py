@@ -12,7 +12,7 @@ from rich.table import Table
 
 from fl_node.cli.app import EXIT_CHECK_FAILED, BadInput, JsonOption, bench_app, console, write_json
 from fl_node.soak import SoakConfig, SoakProgress, run_soak
-from fl_node.soak_flower import FlowerSoakSettings, run_flower_soak
+from fl_node.soak_flower import ROUND_TIMEOUT_S, FlowerSoakSettings, run_flower_soak
 
 TRANSPORTS = ("inprocess", "flower")
 
@@ -33,6 +33,9 @@ def bench_soak(
     fault_rate: float = typer.Option(
         0.4, "--fault-rate", help="flower: share of rounds that get a fault once every kind has been injected (inprocess: every round)."
     ),
+    round_timeout: float = typer.Option(
+        ROUND_TIMEOUT_S, "--round-timeout", help="flower: seconds a round short of --min-participants replies waits before it is cancelled."
+    ),
     json_path: Path | None = JsonOption,
 ) -> None:
     """Run a federation on anvil for N rounds while nodes crash, cheat and commit late, the chain fails and
@@ -42,6 +45,8 @@ def bench_soak(
         raise BadInput(f"--transport must be one of {', '.join(TRANSPORTS)}, got {transport!r}")
     if not 0.0 <= fault_rate <= 1.0:
         raise BadInput(f"--fault-rate must be between 0 and 1, got {fault_rate}")
+    if round_timeout <= 0:
+        raise BadInput(f"--round-timeout must be positive, got {round_timeout}")
     torch.set_num_threads(1)
     config = SoakConfig(rounds=rounds, faults=faults, nodes=nodes, min_participants=min_participants, key_bits=key_bits, seed=seed)
     with Progress(
@@ -57,7 +62,7 @@ def bench_soak(
         with tempfile.TemporaryDirectory(prefix="fedledger-soak-") as tmp:
             folder = work_dir or Path(tmp)
             if transport == "flower":
-                result = run_flower_soak(config, folder, FlowerSoakSettings(fault_rate=fault_rate), on_progress=show)
+                result = run_flower_soak(config, folder, FlowerSoakSettings(fault_rate=fault_rate, round_timeout_s=round_timeout), on_progress=show)
             else:
                 result = run_soak(config, folder, on_progress=show)
     write_json(json_path, result)

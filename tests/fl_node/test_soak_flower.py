@@ -20,6 +20,8 @@ def test_a_short_flower_soak_with_every_fault_kind_finalizes_every_round_and_bal
     main([
         "bench", "soak", "--transport", "flower", "--rounds", "5", "--nodes", "4", "--faults", "--fault-rate", "0",
         "--key-bits", "512", "--work-dir", str(tmp_path / "work"), "--json", str(out),
+        # a round short of the cohort (a node killed or late while another restarts) is cancelled after 30 s, not 90
+        "--round-timeout", "30",
     ])
 
     payload = json.loads(out.read_text())
@@ -62,6 +64,7 @@ def test_a_schedule_with_a_rate_injects_every_kind_first_then_only_that_share_of
 @pytest.mark.parametrize("flags, words", [
     (["--transport", "grpc"], "--transport must be one of inprocess, flower"),
     (["--transport", "flower", "--fault-rate", "1.5"], "--fault-rate must be between 0 and 1"),
+    (["--transport", "flower", "--round-timeout", "0"], "--round-timeout must be positive"),
 ])
 def test_bad_soak_options_are_refused_in_one_line(flags, words, capsys) -> None:
     with pytest.raises(SystemExit) as exited:
