@@ -9,13 +9,16 @@ pragma solidity 0.8.28;
 import {FederationLedger} from "../FederationLedger.sol";
 import {IFederationLedger} from "../IFederationLedger.sol";
 import {RewardToken} from "../RewardToken.sol";
+import {Hashes} from "@openzeppelin/contracts/utils/cryptography/Hashes.sol";
 import {VM} from "./Vm.sol";
 
 /// @title LedgerHandler
 /// @notice What forge's invariant fuzzer calls: every state-changing entry point of the ledger,
 ///         from candidate members, outsiders and each role, with bounded inputs. It keeps ghost
 ///         totals of what was paid in and out, and counts calls by accounts without the role
-///         that succeeded or changed any state.
+///         that succeeded or changed any state. With Merkle scores it keeps each finalized
+///         round's scores and dropouts, and settles participants with proofs it builds from
+///         them (and with tampered scores, dropouts or proofs, which must be refused).
 /// @dev A rejected call is part of the sequence (the fuzzer explores rejections too); only
 ///      successful calls update the ghosts.
 contract LedgerHandler {
@@ -34,6 +37,8 @@ contract LedgerHandler {
     FederationLedger public immutable ledger;
     /// @notice Its reward token.
     RewardToken public immutable token;
+    /// @notice Whether the ledger settles scores lazily against a per-round Merkle root.
+    bool public immutable merkleScores;
     /// @notice Holder of DEFAULT_ADMIN_ROLE.
     address public immutable admin = address(0xAD);
     /// @notice Holder of AGGREGATOR_ROLE.
@@ -63,8 +68,12 @@ contract LedgerHandler {
     mapping(address account => int256) public ghostStake;
     /// @notice Per account: everything it ever paid in.
     mapping(address account => uint256) public ghostPaidBy;
-    /// @notice Per account: sum of its scores in finalized rounds.
+    /// @notice Per account: sum of its credited scores (at finalize, or at settle with Merkle scores).
     mapping(address account => int256) public ghostScore;
+    /// @notice Per account: sum of its scores in finalized rounds, credited or not.
+    mapping(address account => int256) public ghostFinalizedScore;
+    /// @notice Per account: sum of its finalized scores not settled yet (Merkle scores).
+    mapping(address account => int256) public ghostUnsettledScore;
     /// @notice Calls by accounts without the required role that succeeded or changed state.
     uint256 public unauthorizedChanges;
     /// @notice Per account: the earliest withdrawStake its last requestLeave allows.
@@ -77,12 +86,22 @@ contract LedgerHandler {
     ///         participants than the task's minimum cohort (or MIN_COHORT), or an excluded
     ///         participant that was not recorded as dropped or was rewarded.
     uint256 public roundRuleBreaks;
+    /// @notice Settlements that succeeded with a score, dropout flag or proof other than the
+    ///         round's (Merkle scores).
+    uint256 public forgedSettlements;
     /// @notice Successful calls per entry point name, for the run's summary.
     mapping(string name => uint256) public successes;
 
-    constructor() {
+    /// @dev Merkle scores: what finalize committed, per round (one dropout word: at most
+    ///      CANDIDATES + OUTSIDERS + 3 participants).
+    mapping(uint256 roundId => int256[]) internal _committedScores;
+    mapping(uint256 roundId => uint256) internal _committedDropped;
+
+    /// @param merkleScores_ Deploy the ledger with Merkle score settlement.
+    constructor(bool merkleScores_) {
+        merkleScores = merkleScores_;
         token = new RewardToken("Reward", "RWD", address(this));
-        ledger = new FederationLedger(admin, token, MIN_STAKE, false);
+        ledger = new FederationLedger(admin, token, MIN_STAKE, merkleScores_);
         token.grantRole(token.MINTER_ROLE(), address(ledger));
         // Arguments are read before the prank: it applies to the next call only.
         bytes32 aggregatorRole = ledger.AGGREGATOR_ROLE();
@@ -326,16 +345,100 @@ contract LedgerHandler {
         }
         uint256[] memory dropped = _droppedBitmap(roundId, n, dropSeed);
         bytes32 before = _fingerprintUnless(authorized);
-        VM.prank(caller);
-        try ledger.finalizeRound(roundId, keccak256("aggregated"), 912_345, participants, scores, dropped) {
-            for (uint256 i; i < n; ++i) {
-                ghostScore[participants[i]] += scores[i];
-            }
-            ghostCredited += ledger.getRound(roundId).rewarded;
-            _checkCohortAndExclusions(roundId);
-            _succeeded(authorized, "finalizeRound");
-        } catch {}
+        if (_finalizeAs(caller, roundId, participants, scores, dropped)) _succeeded(authorized, "finalizeRound");
         _checkUnchanged(authorized, before);
+    }
+
+    /// @notice Merkle scores: settle one participant of a round (as anyone) with the proof of
+    ///         the score and dropout finalize committed; one call in four with a score, dropout
+    ///         flag or proof tampered with (the ledger must refuse it).
+    /// @param callerSeed Picks the caller.
+    /// @param roundSeed Picks the round.
+    /// @param indexSeed Picks the participant.
+    /// @param tamperSeed Picks whether and how to tamper.
+    function settle(uint256 callerSeed, uint256 roundSeed, uint256 indexSeed, uint256 tamperSeed) external {
+        uint256 roundId = _roundId(roundSeed);
+        address[] memory participants;
+        if (roundId <= ledger.roundCount()) participants = ledger.participantsOf(roundId);
+        if (participants.length == 0) return;
+        uint256 index = indexSeed % participants.length;
+        (int256 score, bool dropped, bytes32[] memory proof, bool forged) =
+            _settlement(roundId, participants.length, index, tamperSeed);
+        _settleAs(_anyone(callerSeed), roundId, participants[index], score, dropped, proof, forged);
+    }
+
+    /// @dev Finalize as `caller`; on success, the ghosts of the scores (credited now when eager,
+    ///      at settle with Merkle scores, whose committed scores and dropouts are kept).
+    function _finalizeAs(
+        address caller,
+        uint256 roundId,
+        address[] memory participants,
+        int256[] memory scores,
+        uint256[] memory dropped
+    ) private returns (bool ok) {
+        // With Merkle scores the commit order names the participants: finalize takes none.
+        address[] memory named = merkleScores ? new address[](0) : participants;
+        VM.prank(caller);
+        try ledger.finalizeRound(roundId, keccak256("aggregated"), 912_345, named, scores, dropped) {
+            ok = true;
+        } catch {}
+        if (!ok) return false;
+        uint256 n = participants.length;
+        for (uint256 i; i < n; ++i) {
+            ghostFinalizedScore[participants[i]] += scores[i];
+            if (merkleScores) ghostUnsettledScore[participants[i]] += scores[i];
+            else ghostScore[participants[i]] += scores[i];
+        }
+        uint256 droppedWord = n == 0 ? 0 : dropped[0];
+        if (merkleScores) {
+            _committedScores[roundId] = scores;
+            _committedDropped[roundId] = droppedWord;
+        } else {
+            ghostCredited += ledger.getRound(roundId).rewarded;
+        }
+        _checkCohortAndExclusions(roundId, droppedWord);
+    }
+
+    /// @dev The score, dropout flag and proof of participant `index` as finalize committed them
+    ///      (score 0 and no proof if the round was not finalized), tampered with one time in
+    ///      four; `forged` when the ledger must refuse them.
+    function _settlement(uint256 roundId, uint256 n, uint256 index, uint256 tamperSeed)
+        private
+        view
+        returns (int256 score, bool dropped, bytes32[] memory proof, bool forged)
+    {
+        int256[] memory scores = _committedScores[roundId];
+        bool finalized = scores.length == n;
+        if (finalized) {
+            score = scores[index];
+            proof = _scoreProof(roundId, scores, _committedDropped[roundId], index);
+        }
+        dropped = (_committedDropped[roundId] >> index) & 1 == 1;
+        uint256 tamper = tamperSeed % 8;
+        if (tamper == 1) score += 1;
+        else if (tamper == 2) dropped = !dropped;
+        else if (tamper == 3 && proof.length != 0) proof[(tamperSeed >> 3) % proof.length] ^= bytes32(uint256(1));
+        forged = !finalized || tamper == 1 || tamper == 2 || (tamper == 3 && proof.length != 0);
+    }
+
+    function _settleAs(
+        address caller,
+        uint256 roundId,
+        address account,
+        int256 score,
+        bool dropped,
+        bytes32[] memory proof,
+        bool forged
+    ) private {
+        uint256 pendingBefore = ledger.getMember(account).pendingReward;
+        VM.prank(caller);
+        try ledger.settle(roundId, account, score, dropped, proof) {
+            if (forged) ++forgedSettlements;
+            ghostScore[account] += score;
+            ghostUnsettledScore[account] -= score;
+            ghostCredited += ledger.getMember(account).pendingReward - pendingBefore;
+            ++successes["settle"];
+        } catch {}
     }
 
     /// @notice Exclude a committed participant for a reason (mostly as the evaluator).
@@ -438,6 +541,38 @@ contract LedgerHandler {
         }
     }
 
+    /// @dev The ledger's score tree over `scores` (leaves as `_scoreLeaf`, sorted pairs, the last
+    ///      node of an odd level carried up) and the sibling path of leaf `index`.
+    function _scoreProof(uint256 roundId, int256[] memory scores, uint256 droppedWord, uint256 index)
+        private
+        pure
+        returns (bytes32[] memory proof)
+    {
+        uint256 m = scores.length;
+        bytes32[] memory nodes = new bytes32[](m);
+        for (uint256 i; i < m; ++i) {
+            bool isDropped = (droppedWord >> i) & 1 == 1;
+            nodes[i] = keccak256(bytes.concat(keccak256(abi.encode(roundId, i, scores[i], isDropped))));
+        }
+        bytes32[] memory path = new bytes32[](8);
+        uint256 depth;
+        while (m > 1) {
+            uint256 sibling = index ^ 1;
+            if (sibling < m) path[depth++] = nodes[sibling];
+            uint256 half = m >> 1;
+            for (uint256 i; i < half; ++i) {
+                nodes[i] = Hashes.commutativeKeccak256(nodes[2 * i], nodes[2 * i + 1]);
+            }
+            if (m & 1 == 1) nodes[half] = nodes[m - 1];
+            m = half + (m & 1);
+            index >>= 1;
+        }
+        proof = new bytes32[](depth);
+        for (uint256 k; k < depth; ++k) {
+            proof[k] = path[k];
+        }
+    }
+
     function _fingerprintUnless(bool authorized) private view returns (bytes32) {
         return authorized ? bytes32(0) : fingerprint();
     }
@@ -460,7 +595,9 @@ contract LedgerHandler {
         }
     }
 
-    function _checkCohortAndExclusions(uint256 roundId) private {
+    /// @dev `droppedWord`: the dropouts finalize was given (with Merkle scores a participant
+    ///      reads as dropped only once settled; a dropped participant is never rewarded).
+    function _checkCohortAndExclusions(uint256 roundId, uint256 droppedWord) private {
         IFederationLedger.RoundInfo memory r = ledger.getRound(roundId);
         uint256 included = r.participantCount - r.droppedCount;
         if (included < ledger.MIN_COHORT() || included < ledger.getTask(r.taskId).requiredParticipants) {
@@ -468,7 +605,8 @@ contract LedgerHandler {
         }
         IFederationLedger.ParticipantInfo[] memory infos = ledger.getParticipants(roundId);
         for (uint256 i; i < infos.length; ++i) {
-            if (infos[i].exclusion != IFederationLedger.ExclusionReason.None && (!infos[i].dropped || infos[i].reward != 0)) {
+            bool isDropped = (droppedWord >> i) & 1 == 1;
+            if (infos[i].exclusion != IFederationLedger.ExclusionReason.None && (!isDropped || infos[i].reward != 0)) {
                 ++roundRuleBreaks;
             }
         }

@@ -23,7 +23,7 @@ contract LedgerInvariants {
 
     /// @notice Deploy the handler, which deploys the token and the ledger.
     function setUp() public {
-        handler = new LedgerHandler();
+        handler = new LedgerHandler(_merkleScores());
         ledger = handler.ledger();
         token = handler.token();
     }
@@ -88,7 +88,14 @@ contract LedgerInvariants {
         _eq("credited == claimed + pending", handler.ghostCredited(), claimed + pending);
     }
 
-    /// @notice Per finalized round: sum of rewards + dust == budget; nothing paid otherwise.
+    /// @notice Whether the ledger under test settles scores against a Merkle root (eager here).
+    /// @return merkle False: finalize settles every participant.
+    function _merkleScores() internal pure virtual returns (bool merkle) {
+        return false;
+    }
+
+    /// @notice Per finalized round: rewards credited + dust <= budget, == once every participant
+    ///         is settled (at finalize when eager); nothing paid otherwise.
     function _checkRoundRewardsPlusDustEqualBudget() private view {
         uint256 rounds = ledger.roundCount();
         uint256 credited;
@@ -96,11 +103,17 @@ contract LedgerInvariants {
             IFederationLedger.RoundInfo memory info = ledger.getRound(r);
             IFederationLedger.ParticipantInfo[] memory ps = ledger.getParticipants(r);
             uint256 paid;
+            bool allSettled = true;
             for (uint256 i; i < ps.length; ++i) {
                 paid += ps[i].reward;
+                allSettled = allSettled && ps[i].settled;
             }
             if (info.status == IFederationLedger.RoundStatus.Finalized) {
-                _eq("round rewards + dust == budget", paid + info.dust, info.budget);
+                if (paid + info.dust > info.budget) {
+                    revert Violated("round rewards + dust <= budget", int256(paid + info.dust), int256(info.budget));
+                }
+                if (allSettled) _eq("settled round rewards + dust == budget", paid + info.dust, info.budget);
+                if (!_merkleScores() && !allSettled) revert Violated("eager finalize settles everyone", 0, 1);
                 _eq("round rewarded + dust == budget", info.rewarded + info.dust, info.budget);
                 credited += paid;
             } else {
@@ -110,8 +123,10 @@ contract LedgerInvariants {
         _eq("sum of round rewards == credited", credited, handler.ghostCredited());
     }
 
-    /// @notice Each member's cumulative score == the sum of its scores in finalized rounds, and
-    ///         its open commitments == the open rounds it committed to (one pass over rounds).
+    /// @notice Each member's cumulative score == the sum of its settled scores in finalized
+    ///         rounds, and == its finalized scores less those not settled yet; its open
+    ///         commitments == the open rounds, and the finalized rounds not settled yet, it
+    ///         committed to (one pass over rounds).
     function _checkCumulativeScoresAreSumsOfRoundScores() private view {
         address[] memory accounts = handler.actors();
         int256[] memory sums = new int256[](accounts.length);
@@ -124,12 +139,18 @@ contract LedgerInvariants {
                 uint256 i = _indexOf(accounts, ps[k].account);
                 if (status == IFederationLedger.RoundStatus.Finalized) sums[i] += ps[k].score;
                 if (status == IFederationLedger.RoundStatus.Open) ++open[i];
+                if (status == IFederationLedger.RoundStatus.Finalized && !ps[k].settled) ++open[i];
             }
         }
         for (uint256 i; i < accounts.length; ++i) {
             IFederationLedger.MemberInfo memory m = ledger.getMember(accounts[i]);
             _eqInt("cumulativeScore == sum of round scores", m.cumulativeScore, sums[i]);
             _eqInt("cumulativeScore == handler's sum", m.cumulativeScore, handler.ghostScore(accounts[i]));
+            _eqInt(
+                "finalized scores == cumulativeScore + unsettled",
+                handler.ghostFinalizedScore(accounts[i]),
+                m.cumulativeScore + handler.ghostUnsettledScore(accounts[i])
+            );
             _eq("openCommitments == open rounds committed", m.openCommitments, open[i]);
         }
     }
@@ -156,6 +177,7 @@ contract LedgerInvariants {
         _eq("unauthorized calls that changed state", handler.unauthorizedChanges(), 0);
         _eq("commits or withdrawals the incentive rules forbid", handler.ruleBreaks(), 0);
         _eq("finalized rounds the cohort and exclusion rules forbid", handler.roundRuleBreaks(), 0);
+        _eq("settlements with a score, dropout or proof finalize did not commit", handler.forgedSettlements(), 0);
     }
 
     function _indexOf(address[] memory accounts, address account) private pure returns (uint256 i) {
