@@ -49,6 +49,7 @@ from fl_node.task import DataConfig, TaskConfig, bootstrap_ledger, threshold_cus
 from fl_node.training import evaluate
 from fl_node.errors import ConsortiumError, FlowerRunFailed, TransportProcessError
 from fl_node.transport.deployment import (
+    DEFAULT_POLL_INTERVAL_S,
     RunEnd,
     flower_env,
     start_superlink,
@@ -102,6 +103,9 @@ class ConsortiumConfig:
         Under threshold custody (``task.custody``): the custodians' share files
         (``custody keygen``); None: a trusted dealer splits a fresh key. Node k holds share
         k+1 (for k < N) in its own ``node join`` process.
+    poll_interval_s : float (default: :data:`~fl_node.transport.deployment.DEFAULT_POLL_INTERVAL_S`)
+        The longest wait of every Flower process between pulls (``node join --poll-interval``,
+        the ServerApp's ``poll_s``).
     """
 
     task: TaskConfig = field(default_factory=lambda: TaskConfig(data=DataConfig(nodes=3), rounds=3))
@@ -110,6 +114,7 @@ class ConsortiumConfig:
     tls: bool = True
     isolation: str = "process"
     key_shares: Path | None = None
+    poll_interval_s: float = DEFAULT_POLL_INTERVAL_S
 
     def demo_config(self) -> DemoConfig:
         """The in-process federation with the same task (all honest)."""
@@ -243,6 +248,7 @@ class LocalConsortium:
             task=dataclasses.replace(c, data=dataclasses.replace(c.data, standardize=False)),
             validation=str(validation_csv),
             straggler_grace_s=self.config.straggler_grace_s,
+            poll_s=self.config.poll_interval_s,
             node_wait_s=startup_wait_s(c.data.nodes),
             custody_key=str(shares[0]) if shares else "",
         )
@@ -327,6 +333,7 @@ class LocalConsortium:
             "--seed", str(node.seed),
             "--work-dir", str(self.node_dir(node.index)),
             "--isolation", self.config.isolation,
+            "--poll-interval", repr(self.config.poll_interval_s),
             "--admission-wait", repr(startup_wait_s(len(self.nodes))),
             *(["--key-share", str(node.key_share)] if node.key_share else []),
         ]
@@ -535,6 +542,7 @@ class ConsortiumResult:
             "best_round": self.best_round,
             "stopped_early": self.stopped_early,
             "isolation": self.config.isolation,
+            "poll_interval_s": self.config.poll_interval_s,
             "peak_processes": self.peak.processes,
             "peak_rss_mib": self.peak.rss_mib,
             "breakdown": round_breakdown(self.rounds, self.in_process),

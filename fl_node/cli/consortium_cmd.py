@@ -12,7 +12,7 @@ from rich.table import Table
 
 from fl_node.cli.app import EXIT_CHECK_FAILED, BadInput, JsonOption, app, console, write_json
 from fl_node.cli.audit_cmd import print_audit
-from fl_node.transport.deployment import ISOLATION_MODES
+from fl_node.transport.deployment import DEFAULT_POLL_INTERVAL_S, ISOLATION_MODES, check_poll_interval
 from incentive.cohort import MIN_COHORT
 
 consortium_app = typer.Typer(help="Consortium mode: node operators on Flower, against a real Ethereum node.", no_args_is_help=True)
@@ -46,6 +46,10 @@ def local_command(
     key_shares: Path | None = typer.Option(
         None, "--key-shares", help="Share files from `custody keygen` for threshold custody (default: dealt by this command).", file_okay=False
     ),
+    poll_interval: float = typer.Option(
+        DEFAULT_POLL_INTERVAL_S, "--poll-interval",
+        help="Longest wait (s) of every Flower process between pulls: the SuperNodes (Flower hard-codes 3 s and 0.5 s), their ClientApp runners, the ServerApp.",
+    ),
     json_path: Path | None = JsonOption,
 ) -> None:
     """Start anvil, deploy the ledger, start a SuperLink and N nodes, federate over TLS with node authentication, audit, stop everything."""
@@ -72,6 +76,10 @@ def local_command(
         raise BadInput(f"--hosts must be loopback or netns, got {hosts!r}")
     if isolation not in ISOLATION_MODES:
         raise BadInput(f"--isolation must be {' or '.join(ISOLATION_MODES)}, got {isolation!r}")
+    try:
+        check_poll_interval(poll_interval)
+    except ValueError as exc:
+        raise BadInput(f"--poll-interval: {exc}") from None
     if hosts == "netns" and insecure:
         raise BadInput("--insecure is refused with --hosts netns: plaintext only on 127.0.0.0/8")
     plan_text = os.environ.get(HOST_PLAN_ENV)
@@ -85,7 +93,7 @@ def local_command(
             "consortium", "local", "--hosts", "netns", "--nodes", str(nodes), "--rounds", str(rounds), "--patience", str(patience), "--seed", str(seed),
             "--dataset", dataset, "--key-bits", str(key_bits), "--min-participants", str(min_participants),
             "--compare" if compare else "--no-compare", "--work-dir", str(work_dir.resolve()), "--isolation", isolation,
-            "--key-custody", key_custody, *(["--key-shares", str(key_shares.resolve())] if key_shares else []),
+            "--key-custody", key_custody, "--poll-interval", repr(poll_interval), *(["--key-shares", str(key_shares.resolve())] if key_shares else []),
             *(["--json", str(json_path.resolve())] if json_path else []),
         ]
         code = _run_in_namespaces(nodes, inner)
@@ -105,7 +113,8 @@ def local_command(
     # a round's wall time grows with the nodes sharing this machine's cores
     run_timeout_s = 600.0 + 20.0 * max(0, nodes - 3) * rounds
     config = ConsortiumConfig(
-        task, tls=not insecure, isolation=isolation, run_timeout_s=run_timeout_s, key_shares=key_shares.resolve() if key_shares else None
+        task, tls=not insecure, isolation=isolation, run_timeout_s=run_timeout_s, key_shares=key_shares.resolve() if key_shares else None,
+        poll_interval_s=poll_interval,
     )
     plan = HostPlan.from_json(plan_text) if hosts == "netns" and plan_text else None
     with console.status("starting") as spinner:

@@ -12,7 +12,7 @@ from eth_account import Account
 
 from fl_node.cli.app import BadInput, JsonOption, app, console, err_console, write_json
 from fl_node.cli.chain_cmd import ChainIdOption
-from fl_node.transport.deployment import ISOLATION_MODES
+from fl_node.transport.deployment import DEFAULT_POLL_INTERVAL_S, ISOLATION_MODES, check_poll_interval
 from fl_node.transport.keystore import PASSPHRASE_ENV, write_keystore
 
 node_app = typer.Typer(help="Node operator: keys, joining a consortium, running a SuperNode.", no_args_is_help=True)
@@ -75,6 +75,10 @@ def join_command(
     share_passphrase_file: Path | None = typer.Option(
         None, "--share-passphrase-file", help="File holding --key-share's passphrase (default: `custody keygen`'s default).", dir_okay=False
     ),
+    poll_interval: float = typer.Option(
+        DEFAULT_POLL_INTERVAL_S, "--poll-interval",
+        help="Longest wait (s) of the SuperNode between pulls from the SuperLink and between checks for its ClientApp's reply (Flower hard-codes 3 s and 0.5 s).",
+    ),
     chain_id: int | None = ChainIdOption,
     json_path: Path | None = JsonOption,
 ) -> None:
@@ -95,6 +99,10 @@ def join_command(
         require_plaintext_allowed(superlink)
     if key_share is not None and not key_share.is_file():
         raise BadInput(f"--key-share {key_share} is not a file")
+    try:
+        check_poll_interval(poll_interval)
+    except ValueError as exc:
+        raise BadInput(f"--poll-interval: {exc}") from None
 
     torch.set_num_threads(1)
     config = NodeConfig(
@@ -117,6 +125,7 @@ def join_command(
         isolation=isolation,
         key_share=key_share,
         share_passphrase_file=share_passphrase_file,
+        poll_interval_s=poll_interval,
     )
     with console.status("opening the key, checking membership on the ledger"):
         runtime, start = prepare_node(config, _passphrase(confirm=False))

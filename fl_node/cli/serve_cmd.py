@@ -11,6 +11,7 @@ from rich.table import Table
 from fl_node.cli.app import BadInput, JsonOption, app, console, write_json
 from fl_node.cli.chain_cmd import ChainIdOption, open_chain
 from fl_node.cli.task_cmd import refuse_task_flags
+from fl_node.transport.deployment import DEFAULT_POLL_INTERVAL_S, check_poll_interval
 from incentive.cohort import MIN_COHORT
 
 if TYPE_CHECKING:
@@ -76,6 +77,10 @@ def serve_command(
     custody_key: Path | None = typer.Option(
         None, "--custody-key", help="Threshold custody: a share file of the custodians' key (public part only); the nodes holding the shares (`node join --key-share`) decrypt.", dir_okay=False
     ),
+    poll_interval: float = typer.Option(
+        DEFAULT_POLL_INTERVAL_S, "--poll-interval",
+        help="How often (s) the ServerApp pulls the nodes' replies; also the longest wait of its Flower Grid (Flower hard-codes 1 s back-offs and 3 s).",
+    ),
     chain_id: int | None = ChainIdOption,
     json_path: Path | None = JsonOption,
 ) -> None:
@@ -107,6 +112,10 @@ def serve_command(
         raise BadInput(f"--rounds and --nodes must be at least 1, got {rounds}, {nodes}")
     if not MIN_COHORT <= task_config.min_participants <= nodes:
         raise BadInput(f"--min-participants must be in {MIN_COHORT}..--nodes ({nodes}), got {task_config.min_participants}")
+    try:
+        check_poll_interval(poll_interval)
+    except ValueError as exc:
+        raise BadInput(f"--poll-interval: {exc}") from None
     listen = address or f"{LOOPBACK}:{port}"
     host, port = split_address(listen)
     if (certs is None) == (not insecure):
@@ -136,6 +145,7 @@ def serve_command(
         task=task_config,
         validation=str(validation.resolve()) if validation else "",
         custody_key=str(custody_key.resolve()) if custody_key else "",
+        poll_s=poll_interval,
     )
     env = flower_env(work_dir / "flwr-home")
     write_app_project(work_dir / "app", config.to_run_config())

@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import logging
 import subprocess
+import sys
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -32,8 +33,26 @@ SUPEREXEC_POLL_S = 0.1
 #: How a SuperNode runs its ClientApp: ``process``, the node's own long-lived runner
 #: (:mod:`fl_node.transport.clientapp_runner`); ``subprocess``, a fresh ``flwr-clientapp`` per message.
 ISOLATION_MODES = ("process", "subprocess")
+#: Default poll interval (seconds) of fedledger's Flower processes: the SuperNode's main loop and
+#: reply checks (Flower: 3 s and 0.5 s, see :mod:`fl_node.transport.flower_waits`), the ServerApp's
+#: pulls of replies, the node's ClientApp runner. Each idle SuperNode asks the SuperLink for a
+#: message this often.
+DEFAULT_POLL_INTERVAL_S = 0.2
+#: Longest accepted poll interval: Flower's own longest fixed wait (a longer one changes nothing there).
+MAX_POLL_INTERVAL_S = 3.0
+#: The Flower program :mod:`fl_node.transport.flower_waits` runs, named in its command line.
+SUPERNODE_PROGRAM = "flower-supernode"
+#: The module that runs the SuperNode with shortened waits.
+SUPERNODE_LAUNCHER = "fl_node.transport.flower_waits"
 #: Run states `flwr ls` reports once a run is over.
 FINISHED_OK = "finished:completed"
+
+
+def check_poll_interval(interval_s: float) -> float:
+    """``interval_s`` when it is above 0 and at most :data:`MAX_POLL_INTERVAL_S`; ValueError naming the range otherwise."""
+    if not 0 < interval_s <= MAX_POLL_INTERVAL_S:
+        raise ValueError(f"the poll interval must be above 0 and at most {MAX_POLL_INTERVAL_S:g} s, got {interval_s:g}")
+    return interval_s
 
 
 def flower_env(flwr_home: Path, extra: Mapping[str, str] | None = None) -> dict[str, str]:
@@ -154,8 +173,12 @@ def supernode_command(
     root_cert: Path | None = None,
     auth_key: Path | None = None,
     superexec_secret: Path | None = None,
+    poll_interval_s: float = DEFAULT_POLL_INTERVAL_S,
 ) -> list[str]:
     """The ``flower-supernode`` command of one node (its Runtime API on ``runtime_port``, loopback).
+
+    Flower's own SuperNode, run through :mod:`fl_node.transport.flower_waits` so that it waits
+    at most ``poll_interval_s`` between pulls and reply checks (Flower hard-codes 3 s and 0.5 s).
 
     With ``root_cert`` the SuperNode talks TLS and trusts only that CA, else ``--insecure``;
     ``auth_key`` (OpenSSH private key) signs its requests for a SuperLink with SuperNode authentication.
@@ -170,7 +193,7 @@ def supernode_command(
     if superexec_secret is not None:
         isolation = ["--isolation", "process", "--superexec-auth-secret-file", str(superexec_secret)]
     return [
-        "flower-supernode",
+        sys.executable, "-m", SUPERNODE_LAUNCHER, "--poll-interval", repr(check_poll_interval(poll_interval_s)), SUPERNODE_PROGRAM,
         *security,
         "--superlink", superlink,
         "--host", LOOPBACK,

@@ -43,6 +43,8 @@ from fl_node.task import DataConfig, KeyHolderKey, TaskConfig, build_task, from_
 from fl_node.transport.custodian import CommittedBlobs, node_custody
 from fl_node.transport.keystore import load_account
 from fl_node.transport.node import node_split, require_active_member
+from fl_node.transport.deployment import DEFAULT_POLL_INTERVAL_S
+from fl_node.transport.flower_waits import shorten_grid_waits
 from fl_node.transport.processes import log_to_file
 from fl_node.transport.round_timing import CollectTiming
 from fl_node.transport.tls import auth_key_hash
@@ -70,7 +72,7 @@ class FlowerTransport:
     min_participants : int
     round_timeout_s : float (default: 600.0)
     straggler_grace_s : float (default: 10.0)
-    poll_s : float (default: 0.2)
+    poll_s : float (default: :data:`~fl_node.transport.deployment.DEFAULT_POLL_INTERVAL_S`)
     addresses : dict[int, str]
         Node id → member address: the identity each SuperNode established when it connected,
         never a field of a reply. With a ``ledger``, a node whose authentication key (checked by
@@ -93,7 +95,7 @@ class FlowerTransport:
     min_participants: int
     round_timeout_s: float = 600.0
     straggler_grace_s: float = 10.0
-    poll_s: float = 0.2
+    poll_s: float = DEFAULT_POLL_INTERVAL_S
     addresses: dict[int, str] = field(default_factory=dict)
     ledger: LedgerClient | None = None
     timings: dict[int, CollectTiming] = field(default_factory=dict)
@@ -320,7 +322,9 @@ class ServeConfig:
         The evaluator's validation CSV (task creation only; columns as in ``task.data``).
     round_timeout_s : float (default: 600.0)
     straggler_grace_s : float (default: 10.0)
-    poll_s : float (default: 0.2)
+    poll_s : float (default: :data:`~fl_node.transport.deployment.DEFAULT_POLL_INTERVAL_S`)
+        How often the ServerApp pulls replies; also the longest wait of its Flower Grid
+        (:func:`~fl_node.transport.flower_waits.shorten_grid_waits`).
     round_retries : int (default: 1)
         Times a round short of ``min_participants`` (cancelled on chain) is opened again.
     chain_id : int (default: 0, any)
@@ -347,7 +351,7 @@ class ServeConfig:
     validation: str = ""
     round_timeout_s: float = 600.0
     straggler_grace_s: float = 10.0
-    poll_s: float = 0.2
+    poll_s: float = DEFAULT_POLL_INTERVAL_S
     round_retries: int = 1
     chain_id: int = 0
     custody_key: str = ""
@@ -392,6 +396,7 @@ def serve_main(grid: Grid, context: Context) -> None:
         log_to_file(Path(config.status_file).with_suffix(".log"))
     status = Status(config.status_file)
     try:
+        shorten_grid_waits(config.poll_s)
         serve_federation(grid, config, status)
     except Exception as exc:
         status.update(state="failed", error=f"{type(exc).__name__}: {exc}")

@@ -18,20 +18,18 @@ import logging
 import os
 import secrets
 import shutil
-import signal
 import subprocess
-import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from fl_node.errors import NetnsError
+from fl_node.transport.processes import kill_until_gone
 
 log = logging.getLogger(__name__)
 
 #: Namespaces and links made by fedledger start with this.
 PREFIX = "fl"
 _IP_TIMEOUT_S = 10.0
-_KILL_WAIT_S = 5.0
 
 
 def netns_available(euid: int | None = None) -> str | None:
@@ -181,20 +179,9 @@ def _holders(inode: int) -> list[int]:
 
 
 def _kill_holders(name: str, inode: int | None) -> None:
-    """SIGKILL everything in or holding namespace ``name`` until none is left (bounded wait)."""
-    if inode is None:
-        return
-    deadline = time.monotonic() + _KILL_WAIT_S
-    quiet = 0
-    while time.monotonic() < deadline:
-        pids = _holders(inode)
-        quiet = 0 if pids else quiet + 1
-        if quiet >= 2:
-            return
-        for pid in pids:
-            try:
-                os.kill(pid, signal.SIGKILL)
-            except (ProcessLookupError, PermissionError):
-                pass
-        time.sleep(0.05)
-    log.warning("processes outlived SIGKILL in network namespace %s", name)
+    """SIGKILL everything in or holding namespace ``name`` until none is left (bounded wait).
+
+    Quiet twice in a row: a process between ``ip netns exec``'s open and its setns shows up late.
+    """
+    if inode is not None:
+        kill_until_gone(lambda: _holders(inode), f"network namespace {name}", quiet_checks=2)

@@ -37,7 +37,7 @@ from fl_node.models import model_hash
 from fl_node.transport.clientapp_runner import ClientAppRunner, write_superexec_secret
 from fl_node.task import SHARE_PASSPHRASE
 from fl_node.transport.custodian import NodeCustodian, partials_to_json
-from fl_node.transport.deployment import flower_env, supernode_command
+from fl_node.transport.deployment import DEFAULT_POLL_INTERVAL_S, flower_env, supernode_command
 from fl_node.transport.keystore import load_account
 from fl_node.transport.processes import LOOPBACK, ManagedProcess, free_port, log_to_file, start_process
 from fl_node.transport.worker import WORKER_SOCKET, NodeWorker
@@ -303,6 +303,9 @@ class NodeConfig:
         This node's sealed key share (threshold custody): the node is that key custodian.
     share_passphrase_file : Path | None (default: None)
         File holding the share's passphrase (default: the one ``custody keygen`` uses by default).
+    poll_interval_s : float (default: :data:`~fl_node.transport.deployment.DEFAULT_POLL_INTERVAL_S`)
+        The longest the SuperNode waits between pulls from the SuperLink and between checks for
+        its ClientApp's reply (Flower: 3 s and 0.5 s), and how often the ClientApp runner asks for a task.
     """
 
     superlink: str
@@ -324,6 +327,7 @@ class NodeConfig:
     isolation: str = "process"
     key_share: Path | None = None
     share_passphrase_file: Path | None = None
+    poll_interval_s: float = DEFAULT_POLL_INTERVAL_S
 
     @property
     def auth_key_path(self) -> Path:
@@ -392,7 +396,7 @@ def serve_node(runtime: NodeRuntime, config: NodeConfig, stop: Any, admission_wa
         runtime_port = config.runtime_port or free_port()
         if config.isolation == "process":
             secret_path = socket_dir / "superexec.secret"
-            runner = ClientAppRunner(f"{LOOPBACK}:{runtime_port}", write_superexec_secret(secret_path))
+            runner = ClientAppRunner(f"{LOOPBACK}:{runtime_port}", write_superexec_secret(secret_path), poll_s=config.poll_interval_s)
             runner.start()
         cmd = supernode_command(
             config.superlink,
@@ -401,6 +405,7 @@ def serve_node(runtime: NodeRuntime, config: NodeConfig, stop: Any, admission_wa
             root_cert=config.root_cert.resolve() if config.root_cert else None,
             auth_key=config.auth_key_path.resolve() if config.root_cert else None,
             superexec_secret=secret_path,
+            poll_interval_s=config.poll_interval_s,
         )
         log_path = work_dir / "supernode.log"
         while True:

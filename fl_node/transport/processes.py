@@ -2,7 +2,9 @@
 
 Flower daemons start children of their own (``flower-superexec``, which starts
 ``flwr-serverapp`` / ``flwr-clientapp``), so a process is stopped by signalling its whole
-group: SIGTERM first, SIGKILL for whatever is left after a grace period.
+group: SIGTERM first, SIGKILL for whatever is left after a grace period. Several processes are
+stopped together (:func:`stop_processes`), within one grace period, and every SIGKILL loop
+(:func:`kill_until_gone`, also used for network namespaces) is bounded.
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -23,6 +25,8 @@ from fl_node.errors import TransportProcessError
 log = logging.getLogger(__name__)
 
 LOOPBACK = "127.0.0.1"
+#: How long SIGKILLed processes get to disappear before a warning.
+KILL_WAIT_S = 5.0
 
 
 def free_port(host: str = LOOPBACK) -> int:
@@ -123,38 +127,65 @@ class ManagedProcess:
                 stack.append(pid)
         return groups - {os.getpgrp(), os.getsid(0)}  # never our own group or session
 
-    def kill_tree(self, groups: set[int], timeout_s: float = 5.0) -> None:
+    def kill_tree(self, groups: set[int], timeout_s: float = KILL_WAIT_S) -> None:
         """SIGKILL every process in ``groups`` (group or session ids) until none is left."""
-        deadline = time.monotonic() + timeout_s
         self.signal_group(signal.SIGKILL)
         if self.process.poll() is None:
             self.process.wait()
-        while (left := [pid for pid, _, pgrp, sid in process_table() if pgrp in groups or sid in groups]):
-            if time.monotonic() > deadline:
-                log.warning("%s: processes %s outlived SIGKILL", self.name, left)
-                return
-            for pid in left:
-                try:
-                    os.kill(pid, signal.SIGKILL)
-                except (ProcessLookupError, PermissionError):
-                    pass
-            time.sleep(0.05)
+        kill_until_gone(
+            lambda: [pid for pid, _, pgrp, sid in process_table() if pgrp in groups or sid in groups], self.name, timeout_s
+        )
 
     def stop(self, grace_s: float = 10.0) -> None:
-        """SIGTERM the group, wait up to ``grace_s`` for the leader, then SIGKILL the group."""
-        groups = self.tree_groups()
-        if self.alive():
-            self.signal_group(signal.SIGTERM)
-            try:
-                self.process.wait(timeout=grace_s)
-            except subprocess.TimeoutExpired:
-                log.warning("%s (pid %d) ignored SIGTERM for %.0f s; killing its group", self.name, self.pid, grace_s)
-        # children may outlive a leader that exited: kill whatever is left of its tree
-        self.kill_tree(groups)
+        """SIGTERM the group, wait up to ``grace_s`` for the leader, then SIGKILL the group (see :func:`stop_processes`)."""
+        stop_processes([self], grace_s)
 
     def kill(self) -> None:
         """SIGKILL the process and all its descendants at once (a crash, for fault tests)."""
         self.kill_tree(self.tree_groups())
+
+
+def kill_until_gone(find: Callable[[], Sequence[int]], what: str, timeout_s: float = KILL_WAIT_S, quiet_checks: int = 1) -> None:
+    """SIGKILL every pid ``find()`` returns, again and again, until it returns none ``quiet_checks``
+    times in a row or ``timeout_s`` passes (then warn, naming ``what``)."""
+    deadline = time.monotonic() + timeout_s
+    quiet = 0
+    while True:
+        pids = [pid for pid in find() if pid != os.getpid()]
+        quiet = 0 if pids else quiet + 1
+        if quiet >= quiet_checks:
+            return
+        if time.monotonic() > deadline:
+            if pids:
+                log.warning("%s: processes %s outlived SIGKILL", what, pids)
+            return
+        for pid in pids:
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except (ProcessLookupError, PermissionError):
+                pass
+        time.sleep(0.05)
+
+
+def stop_processes(processes: Sequence[ManagedProcess], grace_s: float = 10.0) -> None:
+    """Stop ``processes`` together: SIGTERM every group at once, wait for all leaders until one
+    deadline ``grace_s`` away, then SIGKILL what is left of each one's tree.
+
+    Teardown thus takes about as long as the slowest process needs, not the sum over processes.
+    """
+    trees = [(process, process.tree_groups()) for process in processes]
+    for process, _ in trees:
+        if process.alive():
+            process.signal_group(signal.SIGTERM)
+    deadline = time.monotonic() + grace_s
+    for process, _ in trees:
+        try:
+            process.process.wait(timeout=max(0.0, deadline - time.monotonic()))
+        except subprocess.TimeoutExpired:
+            log.warning("%s (pid %d) ignored SIGTERM for %.0f s; killing its group", process.name, process.pid, grace_s)
+    # children may outlive a leader that exited: kill whatever is left of each tree
+    for process, groups in trees:
+        process.kill_tree(groups)
 
 
 def start_process(
@@ -190,7 +221,7 @@ def start_process(
 
 @dataclass
 class ProcessGroup:
-    """Every process a command started; :meth:`stop_all` (or leaving ``with``) stops them, newest first."""
+    """Every process a command started; :meth:`stop_all` (or leaving ``with``) stops them all at once."""
 
     processes: list[ManagedProcess] = field(default_factory=list)
 
@@ -203,8 +234,8 @@ class ProcessGroup:
         return self.add(start_process(name, cmd, log_path, env))
 
     def stop_all(self, grace_s: float = 10.0) -> None:
-        for process in reversed(self.processes):
-            process.stop(grace_s)
+        """Stop every process at once, within one ``grace_s`` (see :func:`stop_processes`)."""
+        stop_processes(list(reversed(self.processes)), grace_s)
 
     def __enter__(self) -> ProcessGroup:
         return self

@@ -55,9 +55,11 @@ def test_each_node_runs_every_message_in_its_own_process_and_the_json_says_where
     work, payload = consortium_run
 
     assert payload["isolation"] == "process"
+    assert payload["poll_interval_s"] == 0.2
     for k in range(3):
         node_log = (work / "nodes" / f"node-{k}" / "node.log").read_text()
         assert "--isolation process" in node_log
+        assert "fl_node.transport.flower_waits --poll-interval 0.2 flower-supernode" in node_log  # Flower's waits capped
         assert len(re.findall(r"query message: claimed", node_log)) == 1
         assert len(re.findall(r"train message: claimed", node_log)) == 2  # one message a round
         # no SuperExec, so no fresh `flwr-clientapp` process for any message
@@ -124,6 +126,7 @@ def test_bad_options_exit_2_with_one_line(tmp_path: Path, capsys) -> None:
         (["--nodes", "2"], "--nodes >= 3"),
         (["--work-dir", str(tmp_path / "used")], "is not empty"),
         (["--isolation", "thread"], "--isolation must be process or subprocess"),
+        (["--poll-interval", "-1"], "--poll-interval: the poll interval must be above 0"),
     ):
         with pytest.raises(SystemExit) as exit_info:
             main(["consortium", "local", *args])

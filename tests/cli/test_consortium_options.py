@@ -39,6 +39,7 @@ def test_serve_needs_certs_or_loopback_insecure(tmp_path: Path, capsys) -> None:
     main(["consortium", "certs", "--out", str(tmp_path / "certs"), "--host", "127.0.0.1"])
     assert "--node-keys DIR" in _refused(_serve(tmp_path, "--certs", str(tmp_path / "certs")), capsys)
     assert "is not HOST:PORT" in _refused(_serve(tmp_path, "--insecure", "--address", "nohostport"), capsys)
+    assert "--poll-interval: the poll interval must be above 0" in _refused(_serve(tmp_path, "--insecure", "--poll-interval", "0"), capsys)
     assert not (tmp_path / "serve" / "superlink").exists()
 
 
@@ -48,6 +49,7 @@ def test_node_join_needs_a_root_cert_or_loopback_insecure(tmp_path: Path, capsys
     assert "give --root-cert" in _refused([*base, "--superlink", "10.0.0.1:9092"], capsys)
     assert "plaintext only on 127.0.0.0/8" in _refused([*base, "--superlink", "10.0.0.1:9092", "--insecure"], capsys)
     assert "exclude each other" in _refused([*base, "--superlink", "10.0.0.1:9092", "--insecure", "--root-cert", "x"], capsys)
+    assert "at most 3 s, got 5" in _refused([*base, "--superlink", "127.0.0.1:9092", "--insecure", "--poll-interval", "5"], capsys)
     assert not (tmp_path / "node").exists()
 
 
