@@ -44,10 +44,9 @@ from flwr.supercore.inflatable.inflatable_utils import pull_objects
 from flwr.supernode.cli import flower_supernode
 
 from fl_node.errors import TransportProcessError
-from fl_node.transport.deployment import SUPERNODE_PROGRAM, check_poll_interval
+from fl_node.transport.deployment import SUPERNODE_LAUNCHER, SUPERNODE_PROGRAM, check_poll_interval
 
 log = logging.getLogger(__name__)
-
 
 
 @dataclass(frozen=True)
@@ -109,7 +108,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     """``--poll-interval S flower-supernode ARGS…``: Flower's SuperNode entry point, ARGS as its own, waits capped at S."""
     args = list(sys.argv[1:] if argv is None else argv)
     if len(args) < 3 or args[0] != "--poll-interval" or args[2] != SUPERNODE_PROGRAM:
-        raise SystemExit(f"usage: python -m {__name__} --poll-interval S {SUPERNODE_PROGRAM} ARGS...")
+        raise SystemExit(f"usage: python -m {SUPERNODE_LAUNCHER} --poll-interval S {SUPERNODE_PROGRAM} ARGS...")
     try:
         interval_s = check_poll_interval(float(args[1]))
     except ValueError as exc:
