@@ -42,7 +42,8 @@ among themselves.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any
 
 import numpy as np
 
@@ -111,10 +112,7 @@ def gated_out(
         out = [a for a, v in standing.items() if v <= threshold]
     else:
         out = [a for a, v in standing.items() if v < median]
-    room = max(len(standing) - max(min_included, 1), 0)
-    if len(out) > room:
-        out = sorted(out, key=lambda a: (standing[a], a))[:room]
-    return tuple(sorted(out))
+    return _keep_cohort(out, len(standing), min_included, worst_first=lambda a: (standing[a], a))
 
 
 def update_norm(weighted: np.ndarray, weight: float) -> float:
@@ -144,7 +142,12 @@ def norm_outliers(norms: Mapping[str, float], factor: float, min_included: int) 
     if median <= 0:
         return ()
     out = [a for a, v in norms.items() if v > factor * median]
-    room = max(len(norms) - max(min_included, 1), 0)
+    return _keep_cohort(out, len(norms), min_included, worst_first=lambda a: (-norms[a], a))
+
+
+def _keep_cohort(out: list[str], count: int, min_included: int, worst_first: Callable[[str], Any]) -> tuple[str, ...]:
+    """``out``, sorted, cut to the worst (by ``worst_first``) so that at least ``min_included`` of ``count`` stay in."""
+    room = max(count - max(min_included, 1), 0)
     if len(out) > room:
-        out = sorted(out, key=lambda a: (-norms[a], a))[:room]
+        out = sorted(out, key=worst_first)[:room]
     return tuple(sorted(out))
