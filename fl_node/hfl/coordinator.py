@@ -55,8 +55,8 @@ from fl_node.models import unflatten
 from fl_node.training import Metrics, quick_evaluate
 from fl_node.transport.inprocess import Transport
 from incentive.audit import finalized_rounds
-from incentive.errors import LedgerRevert
 from incentive.contribution import make_scorer
+from incentive.errors import LedgerRevert
 from incentive.fixedpoint import to_fixed
 from incentive.ledger import ExclusionReason, LedgerClient, ParticipantRecord, Receipt, Round, RoundOpened, RoundStatus, to_bytes32
 
@@ -469,26 +469,28 @@ class Coordinator:
         reverts. The commitments are then read again once: a late one has no blob and is
         finalized as a dropout with score 0.
         """
-        for attempt in (1, 2):
+
+        def send(committed: Sequence[ParticipantRecord]) -> tuple[list[str], dict[str, int], Receipt]:
             order = [r.account for r in committed]
             recorded = {a: to_fixed(values.get(a, 0.0)) for a in order}
-            try:
-                receipt = self.ledger.finalize(
-                    self.evaluator_account,
-                    round_id,
-                    aggregated_hash,
-                    to_fixed(accuracy),
-                    [recorded[a] for a in order],
-                    dropped=[a not in values or a in gated for a in order],
-                    participants=order,
-                )
-                return order, recorded, receipt
-            except LedgerRevert as exc:
-                if attempt == 2 or exc.error_name not in ("ParticipantCountMismatch", "ScoreCountMismatch"):
-                    raise
-                log.warning("round %d: a commitment landed while scoring (%s); finalizing it as a dropout", round_id, exc)
-                committed = self.ledger.participants(round_id)
-        raise AssertionError("unreachable")
+            receipt = self.ledger.finalize(
+                self.evaluator_account,
+                round_id,
+                aggregated_hash,
+                to_fixed(accuracy),
+                [recorded[a] for a in order],
+                dropped=[a not in values or a in gated for a in order],
+                participants=order,
+            )
+            return order, recorded, receipt
+
+        try:
+            return send(committed)
+        except LedgerRevert as exc:
+            if exc.error_name not in ("ParticipantCountMismatch", "ScoreCountMismatch"):
+                raise
+            log.warning("round %d: a commitment landed while scoring (%s); finalizing it as a dropout", round_id, exc)
+            return send(self.ledger.participants(round_id))
 
     def _open_ahead(self, utility: RoundUtility, recorder: DecryptionRecorder) -> None:
         """Record on chain and open the aggregated sum before scoring, as the round's second decryption batch.
