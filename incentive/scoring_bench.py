@@ -137,7 +137,8 @@ def _summarize(per_budget: dict[int, Sequence[dict[str, object]]]) -> dict[str, 
         if not full_cycle:
             rows[str(budget)]["status"] = "below_one_cycle"
         if min(pearsons) >= TARGET_PEARSON:
-            needed = budget if needed is None else needed
+            if needed is None:
+                needed = budget
             if full_cycle and needed_full_cycle is None:
                 needed_full_cycle = budget
     return {"by_budget": rows, "budget_for_pearson_095": needed, "budget_for_pearson_095_full_cycle": needed_full_cycle}
