@@ -12,6 +12,7 @@ from rich.console import Console
 from rich.markup import escape
 
 from fl_node.errors import FlNodeError
+from fl_node.transport.deployment import check_poll_interval
 from incentive.atomic import write_atomic
 from incentive.errors import IncentiveError
 
@@ -46,6 +47,14 @@ def int_list(text: str, flag: str) -> tuple[int, ...]:
     if not values:
         raise BadInput(f"{flag} needs at least one value")
     return values
+
+
+def poll_interval_flag(value: float) -> float:
+    """``--poll-interval``'s value when it is in range (:func:`~fl_node.transport.deployment.check_poll_interval`); BadInput otherwise."""
+    try:
+        return check_poll_interval(value)
+    except ValueError as exc:
+        raise BadInput(f"--poll-interval: {exc}") from None
 
 
 def write_json(path: Path | None, payload: dict[str, Any]) -> None:

@@ -10,9 +10,9 @@ from pathlib import Path
 import typer
 from rich.table import Table
 
-from fl_node.cli.app import EXIT_CHECK_FAILED, BadInput, JsonOption, app, console, write_json
+from fl_node.cli.app import EXIT_CHECK_FAILED, BadInput, JsonOption, app, console, poll_interval_flag, write_json
 from fl_node.cli.audit_cmd import print_audit
-from fl_node.transport.deployment import DEFAULT_POLL_INTERVAL_S, ISOLATION_MODES, check_poll_interval
+from fl_node.transport.deployment import DEFAULT_POLL_INTERVAL_S, ISOLATION_MODES
 from incentive.cohort import MIN_COHORT
 
 consortium_app = typer.Typer(help="Consortium mode: node operators on Flower, against a real Ethereum node.", no_args_is_help=True)
@@ -76,10 +76,7 @@ def local_command(
         raise BadInput(f"--hosts must be loopback or netns, got {hosts!r}")
     if isolation not in ISOLATION_MODES:
         raise BadInput(f"--isolation must be {' or '.join(ISOLATION_MODES)}, got {isolation!r}")
-    try:
-        check_poll_interval(poll_interval)
-    except ValueError as exc:
-        raise BadInput(f"--poll-interval: {exc}") from None
+    poll_interval_flag(poll_interval)
     if hosts == "netns" and insecure:
         raise BadInput("--insecure is refused with --hosts netns: plaintext only on 127.0.0.0/8")
     plan_text = os.environ.get(HOST_PLAN_ENV)

@@ -10,9 +10,9 @@ from pathlib import Path
 import typer
 from eth_account import Account
 
-from fl_node.cli.app import BadInput, JsonOption, app, console, err_console, write_json
+from fl_node.cli.app import BadInput, JsonOption, app, console, err_console, poll_interval_flag, write_json
 from fl_node.cli.chain_cmd import ChainIdOption
-from fl_node.transport.deployment import DEFAULT_POLL_INTERVAL_S, ISOLATION_MODES, check_poll_interval
+from fl_node.transport.deployment import DEFAULT_POLL_INTERVAL_S, ISOLATION_MODES
 from fl_node.transport.keystore import PASSPHRASE_ENV, write_keystore
 
 node_app = typer.Typer(help="Node operator: keys, joining a consortium, running a SuperNode.", no_args_is_help=True)
@@ -99,10 +99,7 @@ def join_command(
         require_plaintext_allowed(superlink)
     if key_share is not None and not key_share.is_file():
         raise BadInput(f"--key-share {key_share} is not a file")
-    try:
-        check_poll_interval(poll_interval)
-    except ValueError as exc:
-        raise BadInput(f"--poll-interval: {exc}") from None
+    poll_interval_flag(poll_interval)
 
     torch.set_num_threads(1)
     config = NodeConfig(

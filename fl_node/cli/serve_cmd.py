@@ -8,10 +8,10 @@ from typing import TYPE_CHECKING
 import typer
 from rich.table import Table
 
-from fl_node.cli.app import BadInput, JsonOption, app, console, write_json
+from fl_node.cli.app import BadInput, JsonOption, app, console, poll_interval_flag, write_json
 from fl_node.cli.chain_cmd import ChainIdOption, open_chain
 from fl_node.cli.task_cmd import refuse_task_flags
-from fl_node.transport.deployment import DEFAULT_POLL_INTERVAL_S, check_poll_interval
+from fl_node.transport.deployment import DEFAULT_POLL_INTERVAL_S
 from incentive.cohort import MIN_COHORT
 
 if TYPE_CHECKING:
@@ -112,10 +112,7 @@ def serve_command(
         raise BadInput(f"--rounds and --nodes must be at least 1, got {rounds}, {nodes}")
     if not MIN_COHORT <= task_config.min_participants <= nodes:
         raise BadInput(f"--min-participants must be in {MIN_COHORT}..--nodes ({nodes}), got {task_config.min_participants}")
-    try:
-        check_poll_interval(poll_interval)
-    except ValueError as exc:
-        raise BadInput(f"--poll-interval: {exc}") from None
+    poll_interval_flag(poll_interval)
     listen = address or f"{LOOPBACK}:{port}"
     host, port = split_address(listen)
     if (certs is None) == (not insecure):
