@@ -21,7 +21,7 @@ from fl_node.demo import DemoConfig, DemoResult, DemoRound, run_demo, setup_fede
 from fl_node.explorer.views import Explorer
 from fl_node.explorer.web import DEFAULT_PORT
 from fl_node.plots import plot_accuracy, plot_contributions
-from fl_node.hfl.gating import AGGREGATIONS, NORM_FACTOR
+from fl_node.hfl.gating import AGGREGATIONS, NORM_FACTOR, valid_norm_factor
 from fl_node.hfl.spec import FederationSpec
 from fl_node.privacy import epsilon_spent
 from fl_node.task import CustodyConfig, DataConfig, ModelChoice, PrivacyConfig, ScoringConfig, TaskConfig
@@ -109,7 +109,7 @@ def demo_command(
     config.behaviours()
     if task.scoring.aggregation not in AGGREGATIONS:
         raise BadInput(f"unknown aggregation {task.scoring.aggregation!r}; choose one of {', '.join(AGGREGATIONS)}")
-    if not (task.scoring.gate_norm_factor == 0 or 1 <= task.scoring.gate_norm_factor < float("inf")):
+    if not valid_norm_factor(task.scoring.gate_norm_factor):
         raise BadInput(f"gate norm factor must be 0 (off) or at least 1, got {task.scoring.gate_norm_factor}")
     if task.privacy.epsilon < 0 or not 0 < task.privacy.delta < 1 or task.privacy.clip <= 0:
         raise BadInput("--dp-epsilon must be non-negative, --dp-delta in (0, 1) and --dp-clip positive")

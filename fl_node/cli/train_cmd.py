@@ -15,7 +15,7 @@ from rich.table import Table
 from fl_node.cli.app import BadInput, JsonOption, app, console, write_json
 from incentive.atomic import write_atomic
 from fl_node.cli.key_options import KeyPassphraseFileOption, key_passphrase
-from fl_node.hfl.gating import NORM_FACTOR
+from fl_node.hfl.gating import NORM_FACTOR, valid_norm_factor
 from incentive.cohort import MIN_COHORT
 
 if TYPE_CHECKING:
@@ -78,7 +78,7 @@ def train_command(
         raise BadInput(f"--min-participants must be in {MIN_COHORT}..{nodes} (a round of fewer would show each its peers' updates), got {min_participants}")
     if aggregation not in ("fedavg", "gated"):
         raise BadInput(f"unknown aggregation {aggregation!r}; choose fedavg or gated")
-    if not (gate_norm_factor == 0 or 1 <= gate_norm_factor < float("inf")):
+    if not valid_norm_factor(gate_norm_factor):
         raise BadInput(f"--gate-norm-factor must be 0 (off) or at least 1, got {gate_norm_factor}")
     if dp_epsilon < 0 or not 0 < dp_delta < 1 or dp_clip <= 0:
         raise BadInput("--dp-epsilon must be non-negative, --dp-delta in (0, 1) and --dp-clip positive")

@@ -115,6 +115,11 @@ def gated_out(
     return _keep_cohort(out, len(standing), min_included, worst_first=lambda a: (standing[a], a))
 
 
+def valid_norm_factor(factor: float) -> bool:
+    """Whether ``factor`` can be a task's κ: 0 (the norm rule off) or a finite number of at least 1."""
+    return factor == 0 or 1 <= factor < float("inf")
+
+
 def update_norm(weighted: np.ndarray, weight: float) -> float:
     """L2 norm of a participant's own update ``delta_k``, from its decrypted weighted update ``w_k * delta_k``."""
     return float(np.linalg.norm(np.asarray(weighted, dtype=np.float64))) / weight

@@ -14,7 +14,7 @@ from fl_node.crypto.codec import CodecConfig
 from fl_node.crypto.keys import check_public_key_bits, public_key_from_bytes
 from fl_node.data import ArraySplit, Standardization
 from fl_node.errors import FlNodeError
-from fl_node.hfl.gating import AGGREGATIONS
+from fl_node.hfl.gating import AGGREGATIONS, valid_norm_factor
 from fl_node.hfl.keyholder import Custody, KeyHolder
 from fl_node.hfl.schemes import EncryptedSums, EncryptedUpdates, PlainSums, PlainUpdates
 from fl_node.models import ModelConfig, n_parameters
@@ -112,7 +112,7 @@ class FederationSpec:
             raise FlNodeError(f"unknown aggregation {self.aggregation!r}; choose one of {', '.join(AGGREGATIONS)}")
         if not 0 <= self.gate_memory <= 1:
             raise FlNodeError(f"gate memory must be in [0, 1], got {self.gate_memory}")
-        if not (self.gate_norm_factor == 0 or 1 <= self.gate_norm_factor < float("inf")):
+        if not valid_norm_factor(self.gate_norm_factor):
             raise FlNodeError(f"gate norm factor must be 0 (off) or a finite number of at least 1, got {self.gate_norm_factor}")
         if self.dp_clip < 0 or self.dp_noise_multiplier < 0 or not 0 <= self.dp_delta < 1:
             raise FlNodeError(
