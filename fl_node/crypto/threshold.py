@@ -302,10 +302,11 @@ def partial_decrypt(share: KeyShare, ciphertexts: Sequence[int], degree: int = 1
     v, v_i = public.verification_base % modulus, public.verification_keys[share.index - 1] % modulus
     x = gmpy2.mpz(public.delta * share.secret)
     values = tuple(int(gmpy2.powmod(gmpy2.mpz(c), 2 * x, modulus)) for c in ciphertexts)
-    c4, c_i2 = _batched(ciphertexts, values, share.index, degree, modulus)
+    digest = ciphertext_digest(ciphertexts, degree)
+    c4, c_i2 = _batched(ciphertexts, digest, values, share.index, modulus)
     r = gmpy2.mpz(secrets.randbits(x.bit_length() + CHALLENGE_BITS + _HIDING_BITS))
     e = _challenge(c4, c_i2, v, v_i, gmpy2.powmod(c4, r, modulus), gmpy2.powmod(v, r, modulus))
-    return PartialDecryption(share.index, degree, ciphertext_digest(ciphertexts, degree), values, ((e, int(r + e * x)),))
+    return PartialDecryption(share.index, degree, digest, values, ((e, int(r + e * x)),))
 
 
 def verify_partial(public: ThresholdPublicKey, ciphertexts: Sequence[int], partial: PartialDecryption) -> str | None:
@@ -332,7 +333,7 @@ def verify_partial(public: ThresholdPublicKey, ciphertexts: Sequence[int], parti
     (e, z), = partial.proofs
     if not 0 <= e < 1 << CHALLENGE_BITS or z < 0:
         return "proof of correct decryption holds values out of range"
-    c4, c_i2 = _batched(ciphertexts, partial.values, partial.index, partial.degree, modulus)
+    c4, c_i2 = _batched(ciphertexts, partial.ciphertext_digest, partial.values, partial.index, modulus)
     a = gmpy2.powmod(c4, z, modulus) * gmpy2.powmod(gmpy2.invert(c_i2, modulus), e, modulus) % modulus
     b = gmpy2.powmod(v, z, modulus) * gmpy2.powmod(gmpy2.invert(v_i, modulus), e, modulus) % modulus
     if _challenge(c4, c_i2, v, v_i, a, b) != e:
@@ -340,9 +341,9 @@ def verify_partial(public: ThresholdPublicKey, ciphertexts: Sequence[int], parti
     return None
 
 
-def _batched(ciphertexts: Sequence[int], values: Sequence[int], index: int, degree: int, modulus: gmpy2.mpz) -> tuple[gmpy2.mpz, gmpy2.mpz]:
-    """(C⁴, Cᵢ²): the weighted products of the ciphertexts and of custodian ``index``'s answers, weights from both."""
-    seed = hashlib.sha256(b"fedledger-threshold-batch-v1" + ciphertext_digest(ciphertexts, degree) + index.to_bytes(2, "big"))
+def _batched(ciphertexts: Sequence[int], digest: bytes, values: Sequence[int], index: int, modulus: gmpy2.mpz) -> tuple[gmpy2.mpz, gmpy2.mpz]:
+    """(C⁴, Cᵢ²): the weighted products of the ciphertexts (named by ``digest``, :func:`ciphertext_digest`) and of custodian ``index``'s answers, weights from both."""
+    seed = hashlib.sha256(b"fedledger-threshold-batch-v1" + digest + index.to_bytes(2, "big"))
     for value in values:
         raw = _int_bytes(value)
         seed.update(len(raw).to_bytes(4, "big") + raw)
