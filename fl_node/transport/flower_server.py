@@ -41,10 +41,10 @@ from fl_node.hfl.spec import FederationSpec, model_to_bytes, validation_to_bytes
 from fl_node.replay import load_published
 from fl_node.task import DataConfig, KeyHolderKey, TaskConfig, build_task, from_flat, key_holder_path, new_key_holder_key, to_flat
 from fl_node.transport.custodian import CommittedBlobs, node_custody
-from fl_node.transport.keystore import load_account
-from fl_node.transport.node import node_split, require_active_member
 from fl_node.transport.deployment import DEFAULT_POLL_INTERVAL_S
 from fl_node.transport.flower_waits import shorten_grid_waits
+from fl_node.transport.keystore import load_account
+from fl_node.transport.node import node_split, require_active_member
 from fl_node.transport.processes import log_to_file
 from fl_node.transport.round_timing import CollectTiming
 from fl_node.transport.tls import auth_key_hash
