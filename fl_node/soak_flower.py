@@ -303,7 +303,8 @@ class _Driver:
     killed: dict[int, int] = field(default_factory=dict)  # node index → round it was killed in
     started_at: dict[int, int] = field(default_factory=dict)  # node index → round after which it was started again
     injected: list[tuple[int, str, str]] = field(default_factory=list)  # (round, kind, detail)
-    pending: tuple[str, int] | None = None  # (kind, node index) armed for the next round
+    planned: dict[int, tuple[str, int | None]] = field(default_factory=dict)  # round → (process fault, node to kill) to carry out
+    planned_to: int = 0  # the last round whose fault has been drawn
     unexpected_exits: list[str] = field(default_factory=list)
     finalized: int = 0
     cancelled: int = 0
@@ -359,45 +360,59 @@ class _Driver:
             and n.process is not None and n.process.alive()
         ]
 
-    def plan_next(self, after_round: int) -> None:
-        """Draw the fault of the next round; node faults are armed in the node's fault file now.
+    def free_nodes(self, closed_round: int) -> list[int]:
+        """Live nodes (see :meth:`live_nodes`) holding no fault yet: none armed in their fault file, no kill planned."""
+        taken = {index for _, index in self.planned.values()}
+        return [
+            index for index in self.live_nodes(closed_round)
+            if index not in taken and not self.consortium.fault_file(self.consortium.nodes[index]).exists()
+        ]
 
-        A process fault still pending was drawn for a round that opened and closed between two
-        polls (a loaded machine): it is carried out in the next round instead of being lost.
+    def plan_through(self, last_round: int) -> None:
+        """Draw the fault of every round up to ``last_round`` not drawn yet, each for a node holding no other.
+
+        Node faults are armed in the node's fault file at once; the node carries one out at its first
+        train request of that round or a later one. :meth:`run` draws the first cycle (every kind once)
+        before the federation starts, so none of those is armed after its round opened and all are
+        carried out however fast rounds go; later draws are made as the round before closes.
         """
-        if self.pending is not None and self.pending[0] in PROCESS_FAULT_KINDS:
-            kind, index = self.pending
-            if kind == "supernode-kill" and index not in self.live_nodes(after_round):
-                candidates = self.live_nodes(after_round)
-                if not candidates:
-                    return
-                self.pending = (kind, candidates[self.schedule.rng.randrange(len(candidates))])
-            return
-        kind = self.schedule.next(after_round + 1)
-        self.pending = None
-        if kind is None:
-            return
-        candidates = self.live_nodes(after_round)
-        if not candidates:
-            self.schedule.injected.pop()
-            return
-        index = candidates[self.schedule.rng.randrange(len(candidates))]
-        self.pending = (kind, index)
-        if kind in ("node-late", "node-equivocate"):
-            node = self.consortium.nodes[index]
-            arm_fault(self.consortium.fault_file(node), kind.removeprefix("node-"), after_round + 1)
+        while self.planned_to < last_round:
+            self.planned_to += 1
+            kind = self.schedule.next(self.planned_to)
+            if kind is None:
+                continue
+            if kind in ("superlink-restart", "chain-restart"):
+                self.planned[self.planned_to] = (kind, None)
+                continue
+            candidates = self.free_nodes(self.planned_to - 1)
+            if not candidates:
+                self.schedule.injected.pop()
+                continue
+            index = candidates[self.schedule.rng.randrange(len(candidates))]
+            if kind == "supernode-kill":
+                self.planned[self.planned_to] = (kind, index)
+            else:
+                arm_fault(self.consortium.fault_file(self.consortium.nodes[index]), kind.removeprefix("node-"), self.planned_to)
 
     def on_round_opened(self, round_id: int) -> None:
-        """Carry out the process faults of the round that just opened."""
-        if self.pending is None:
+        """Carry out the earliest process fault drawn for this round or an earlier one.
+
+        A fault drawn for an earlier round is one whose round opened and closed between two polls
+        (a loaded machine): it is carried out now instead of being lost.
+        """
+        due = [r for r in self.planned if r <= round_id]
+        if not due:
             return
-        kind, index = self.pending
-        self.pending = None
-        node = self.consortium.nodes[index]
+        kind, index = self.planned.pop(min(due))
         if kind == "supernode-kill":
+            if index is None or index not in self.live_nodes(round_id - 1):
+                candidates = self.free_nodes(round_id - 1)
+                if not candidates:
+                    return
+                index = candidates[self.schedule.rng.randrange(len(candidates))]
             self.consortium.kill_node(index)
             self.killed[index] = round_id
-            self.injected.append((round_id, kind, node.name))
+            self.injected.append((round_id, kind, self.consortium.nodes[index].name))
         elif kind == "superlink-restart":
             self.consortium.restart_superlink()
             self.superlink_restarts += 1
@@ -408,7 +423,6 @@ class _Driver:
             self.consortium.restart_chain()
             self.chain_restarts += 1
             self.injected.append((round_id, kind, "anvil stopped and started from its state file"))
-        # node-late / node-equivocate: carried out by the node itself, read from its fault log at the end
 
     def restart_killed(self, closed_round: int) -> None:
         """Start again every node killed in a round that has closed (after topping up its stake if slashed)."""
@@ -468,12 +482,12 @@ class _Driver:
         self.operators.top_up_slashed()
         self.restart_killed(round_id)
         if self.finalized < self.rounds:
-            self.plan_next(round_id)
+            self.plan_through(round_id + 1)
         self.progress()
 
     def run(self) -> None:
         """Submit the federation and drive it until ``rounds`` rounds are finalized (bounded)."""
-        self.plan_next(0)
+        self.plan_through(len(self.schedule.kinds) if self.schedule.enabled else 0)
         self.submit()
         while True:
             try:

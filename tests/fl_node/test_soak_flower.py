@@ -17,8 +17,8 @@ from fl_node.soak_flower import FLOWER_FAULT_KINDS
 def test_a_short_flower_soak_with_every_fault_kind_finalizes_every_round_and_balances(tmp_path: Path) -> None:
     out = tmp_path / "soak.json"
 
-    # Five kinds in the first five rounds, and three rounds without a fault: a node fault armed while the
-    # next round is already under way is carried out a round or two later, so the last kinds need rounds to spare.
+    # Five kinds drawn for the first five rounds before the federation starts (each node fault armed before its
+    # round can open, each on a node holding no other fault), and three rounds without a fault.
     main([
         "bench", "soak", "--transport", "flower", "--rounds", "8", "--nodes", "4", "--faults", "--fault-rate", "0",
         "--key-bits", "512", "--work-dir", str(tmp_path / "work"), "--json", str(out),
