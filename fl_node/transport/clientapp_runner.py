@@ -57,6 +57,11 @@ SECRET_BYTES = 32
 #: runner that claims it at once asks for content still on its way. Flower's own ClientApp
 #: then waits 1 s, 2 s, … between tries (it usually starts later); this one tries every 20 ms at first.
 PULL_BACKOFF_S = (0.02, 0.5)
+#: How long a claimed task waits for its message's content. A SuperNode that took a plan from a
+#: SuperLink restarted since cannot fetch its content (the new SuperLink refuses the dead run's
+#: objects), yet the task stays claimable: Flower's limit of 500 tries kept the node busy with it,
+#: answering nothing else, for about 200 s. Content on its way arrives in well under a second.
+PULL_MAX_S = 30.0
 
 
 def write_superexec_secret(path: Path) -> bytes:
@@ -190,6 +195,8 @@ def pull_task_input(client: RuntimeHttpClient) -> tuple[Message, Context, Run]:
         return_type=Message,
         initial_backoff=PULL_BACKOFF_S[0],
         backoff_cap=PULL_BACKOFF_S[1],
+        max_tries_per_object=None,
+        max_time=PULL_MAX_S,
     )
     message.metadata.__dict__["_message_id"] = tree.object_id  # the deflated message does not carry its own id
     return message, context, run
