@@ -47,11 +47,13 @@ import hashlib
 import itertools
 import logging
 import math
+import queue
 import secrets
 import socket
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from multiprocessing import get_context
+from multiprocessing.process import BaseProcess
+from multiprocessing.queues import Queue
 from pathlib import Path
 
 import gmpy2
@@ -125,21 +127,61 @@ def generate_distributed(config: DistributedKeygenConfig, directory: str | Path,
         The public key, identical in every custodian's share file.
     """
     ports = _free_ports(config.custodians)
-    with ProcessPoolExecutor(max_workers=config.custodians, mp_context=get_context("spawn")) as executor:
-        futures = [executor.submit(_custodian_process, config, index, ports, str(directory), passphrase) for index in range(config.custodians)]
-        publics = [future.result() for future in futures]
+    # One process per custodian, not a process pool: the custodians wait for each other, so all of
+    # them must run at once, and a pool once handed out only one of three (the parent hung for good).
+    context = get_context("spawn")
+    results = context.Queue()
+    custodians = [
+        context.Process(target=_custodian_process, args=(config, index, ports, str(directory), passphrase, results), name=f"custodian-{index + 1}")
+        for index in range(config.custodians)
+    ]
+    for process in custodians:
+        process.start()
+    try:
+        publics = _collect(results, custodians)
+    finally:
+        for process in custodians:
+            if process.is_alive():
+                process.kill()
+            process.join()
     keys = [ThresholdPublicKey.from_json(p) for p in publics]
     if any(key != keys[0] for key in keys):
         raise KeyFormatError("custodians ended key generation with different public keys")
     return keys[0]
 
 
-def _custodian_process(config: DistributedKeygenConfig, position: int, ports: list[int], directory: str, passphrase: str) -> dict[str, object]:
-    # The field prime of TNO's Shamir schemes never changes within a run: test it once.
-    tno_shamir.is_prime = functools.lru_cache(maxsize=8)(tno_shamir.is_prime)
-    share = asyncio.run(_custodian(config, position, ports))
-    save_share(share_path(directory, share.index), share, passphrase)
-    return share.public.to_json()
+def _collect(results: Queue, custodians: list[BaseProcess]) -> list[dict[str, object]]:
+    """Every custodian's public key, in custodian order, from ``results``; the first failure raised.
+
+    Raises
+    ------
+    KeyFormatError
+        A custodian failed (its error named), or exited without a result.
+    """
+    publics: dict[int, dict[str, object]] = {}
+    while len(publics) < len(custodians):
+        try:
+            position, public, error = results.get(timeout=1.0)
+        except queue.Empty:
+            gone = [p for i, p in enumerate(custodians) if i not in publics and not p.is_alive()]
+            if gone and results.empty():
+                raise KeyFormatError(f"{gone[0].name} exited with code {gone[0].exitcode} before finishing key generation") from None
+            continue
+        if error:
+            raise KeyFormatError(f"{custodians[position].name}: {error}")
+        publics[position] = public
+    return [publics[i] for i in range(len(custodians))]
+
+
+def _custodian_process(config: DistributedKeygenConfig, position: int, ports: list[int], directory: str, passphrase: str, results: Queue) -> None:
+    try:
+        # The field prime of TNO's Shamir schemes never changes within a run: test it once.
+        tno_shamir.is_prime = functools.lru_cache(maxsize=8)(tno_shamir.is_prime)
+        share = asyncio.run(_custodian(config, position, ports))
+        save_share(share_path(directory, share.index), share, passphrase)
+        results.put((position, share.public.to_json(), ""))
+    except Exception as exc:  # the parent raises it, naming this custodian
+        results.put((position, None, f"{type(exc).__name__}: {exc}"))
 
 
 async def _custodian(config: DistributedKeygenConfig, position: int, ports: list[int]) -> KeyShare:

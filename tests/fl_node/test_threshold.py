@@ -7,6 +7,7 @@ import hashlib
 import itertools
 import json
 import math
+import multiprocessing
 
 import gmpy2
 import numpy as np
@@ -255,6 +256,19 @@ def test_distributed_generation_gives_working_two_of_three_shares(tmp_path) -> N
         assert combine(public, ciphertexts, [partials[i] for i in pair]).plaintexts == (42, 0, 65535)
     with pytest.raises(ThresholdDecryptionError, match=r"missing custodians \[2, 3\]"):
         combine(public, ciphertexts, [partials[1]])
+
+
+@pytest.mark.slow
+def test_distributed_generation_names_the_custodian_that_failed_and_leaves_no_process(tmp_path) -> None:
+    config = DistributedKeygenConfig(custodians=3, threshold=2, bits=256, prime_threshold=200, biprime_rounds=20)
+    not_a_folder = tmp_path / "shares"
+    not_a_folder.write_text("")
+    before = set(multiprocessing.active_children())
+
+    with pytest.raises(KeyFormatError, match=r"custodian-[123]: NotADirectoryError"):
+        generate_distributed(config, not_a_folder, "pw")
+
+    assert set(multiprocessing.active_children()) <= before
 
 
 def test_bench_reports_threshold_and_single_key_figures(two_of_three: list[KeyShare], tmp_path) -> None:
