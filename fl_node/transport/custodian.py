@@ -239,9 +239,9 @@ class FlowerCustodian:
 
     Attributes
     ----------
-    grid : Grid
     index : int
     directory : CustodianDirectory
+        Which node holds the share, and the Grid the request goes through.
     task_id : int
     spec_bytes : bytes
     blobs : CommittedBlobs
@@ -250,7 +250,6 @@ class FlowerCustodian:
         How often the reply is pulled (and the node's connection checked).
     """
 
-    grid: Grid
     index: int
     directory: CustodianDirectory
     task_id: int
@@ -294,13 +293,14 @@ class FlowerCustodian:
 
     def _exchange(self, message: Message, node_id: int, address: str) -> Message:
         """Push ``message`` and pull its reply; give up when the node leaves the federation or after ``timeout_s``."""
-        (message_id,) = self.grid.push_messages([message])
+        grid = self.directory.grid
+        (message_id,) = grid.push_messages([message])
         deadline = time.monotonic() + self.timeout_s
         while True:
-            for reply in self.grid.pull_messages([message_id]):
+            for reply in grid.pull_messages([message_id]):
                 if reply.metadata.reply_to_message_id == message_id:
                     return reply
-            if node_id not in set(self.grid.get_node_ids()):
+            if node_id not in set(grid.get_node_ids()):
                 raise CustodianUnavailable(f"the SuperNode of {address} left the federation")
             if time.monotonic() > deadline:
                 raise CustodianUnavailable(f"{address} did not answer within {self.timeout_s:.0f} s")
@@ -379,5 +379,5 @@ def node_custody(
     directory = CustodianDirectory(key, grid, ask_infos, node_of)
     directory.add(infos)
     log.info("key custodians: %s", directory.describe())
-    endpoints = tuple(FlowerCustodian(grid, index, directory, task_id, spec_bytes, blobs, timeout_s) for index in range(1, key.custodians + 1))
+    endpoints = tuple(FlowerCustodian(index, directory, task_id, spec_bytes, blobs, timeout_s) for index in range(1, key.custodians + 1))
     return NodeCustody(key, endpoints, directory.names)
