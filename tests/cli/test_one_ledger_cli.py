@@ -15,17 +15,7 @@ from incentive.chain import connect, write_key_file
 pytestmark = pytest.mark.anvil
 
 
-def _refused(args: list[str], capsys) -> str:
-    capsys.readouterr()
-    with pytest.raises(SystemExit) as exit_info:
-        main(args)
-    assert exit_info.value.code == 2
-    err = capsys.readouterr().err
-    assert "Traceback" not in err
-    return " ".join(err.split())
-
-
-def test_vfl_and_ftl_runs_are_tasks_of_one_ledger_and_the_audit_names_each(anvil, tmp_path: Path, capsys) -> None:
+def test_vfl_and_ftl_runs_are_tasks_of_one_ledger_and_the_audit_names_each(anvil, tmp_path: Path, refused) -> None:
     roles = bootstrap_ledger(connect(anvil.url), RewardConfig())
     keys = []
     for name in ("admin", "aggregator", "evaluator"):
@@ -50,15 +40,15 @@ def test_vfl_and_ftl_runs_are_tasks_of_one_ledger_and_the_audit_names_each(anvil
     main(["audit", "--rpc", anvil.url, "--ledger", roles.ledger.address, "--artifacts", str(tmp_path), "--task", "2", "--json", str(tmp_path / "one.json")])
     assert {c["task"] for c in json.loads((tmp_path / "one.json").read_text())["checks"]} == {2, None}
 
-    assert "--ledger ADDR needs --rpc" in _refused(["vfl", "demo", "--ledger", roles.ledger.address, *keys], capsys)
-    assert "needs --evaluator-key" in _refused(["ftl", "demo", "--rpc", anvil.url, "--ledger", roles.ledger.address, *keys[:4]], capsys)
+    assert "--ledger ADDR needs --rpc" in refused(["vfl", "demo", "--ledger", roles.ledger.address, *keys])
+    assert "needs --evaluator-key" in refused(["ftl", "demo", "--rpc", anvil.url, "--ledger", roles.ledger.address, *keys[:4]])
     swapped = [*keys[:2], "--aggregator-key", keys[5], "--evaluator-key", keys[3]]
-    assert "is not the aggregator of the ledger" in _refused(["vfl", "demo", "--rpc", anvil.url, "--ledger", roles.ledger.address, *swapped], capsys)
-    assert "only with --ledger ADDR" in _refused(["ftl", "demo", "--admin-key", keys[1]], capsys)
+    assert "is not the aggregator of the ledger" in refused(["vfl", "demo", "--rpc", anvil.url, "--ledger", roles.ledger.address, *swapped])
+    assert "only with --ledger ADDR" in refused(["ftl", "demo", "--admin-key", keys[1]])
     assert roles.ledger.task_count() == 2
 
 
-def test_parties_join_and_commit_with_their_own_keys(anvil, tmp_path: Path, capsys) -> None:
+def test_parties_join_and_commit_with_their_own_keys(anvil, tmp_path: Path, refused) -> None:
     chain = connect(anvil.url)
     roles = bootstrap_ledger(chain, RewardConfig())
     keys = []
@@ -81,10 +71,10 @@ def test_parties_join_and_commit_with_their_own_keys(anvil, tmp_path: Path, caps
     assert set(roles.ledger.participant_addresses(recorded["round_id"])) == {source.address, target.address}
     assert roles.ledger.member(source.address).name == "source hospital"
 
-    assert "--party-key must be NAME=FILE" in _refused([*ftl, "--party-key", "source"], capsys)
-    assert "names 'source' twice" in _refused([*ftl, "--party-key", f"source={tmp_path / 'source.key'}", "--party-key", f"source={tmp_path / 'target.key'}"], capsys)
-    assert "only with --ledger ADDR" in _refused(["vfl", "demo", "--party-key", f"guest={tmp_path / 'source.key'}"], capsys)
-    assert "--party-key names guest, but the run's parties are source, target" in _refused([*ftl, "--party-key", f"guest={tmp_path / 'source.key'}"], capsys)
-    refused = _refused([*ftl, "--party-key", f"target={tmp_path / 'pending.key'}"], capsys)
+    assert "--party-key must be NAME=FILE" in refused([*ftl, "--party-key", "source"])
+    assert "names 'source' twice" in refused([*ftl, "--party-key", f"source={tmp_path / 'source.key'}", "--party-key", f"source={tmp_path / 'target.key'}"])
+    assert "only with --ledger ADDR" in refused(["vfl", "demo", "--party-key", f"guest={tmp_path / 'source.key'}"])
+    assert "--party-key names guest, but the run's parties are source, target" in refused([*ftl, "--party-key", f"guest={tmp_path / 'source.key'}"])
+    refused = refused([*ftl, "--party-key", f"target={tmp_path / 'pending.key'}"])
     assert f"party 'target': {pending.address} is a pending member" in refused and "may not commit" in refused
     assert roles.ledger.task_count() == 1

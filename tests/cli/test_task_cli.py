@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-import pytest
 from eth_account import Account
 
 from fl_node.cli.app import main
@@ -14,16 +13,6 @@ from fl_node.errors import FlNodeError
 from incentive.chain import write_key_file
 
 LEDGER = "0x" + "11" * 20
-
-
-def _refused(args: list[str], capsys) -> str:
-    capsys.readouterr()
-    with pytest.raises(SystemExit) as exit_info:
-        main(args)
-    assert exit_info.value.code == 2
-    err = capsys.readouterr().err
-    assert "Traceback" not in err and len(err.strip().splitlines()) <= 2  # one line, wrapped at most once
-    return " ".join(err.split())
 
 
 def _specs(artifacts: Path) -> list[FederationSpec]:
@@ -36,12 +25,12 @@ def _specs(artifacts: Path) -> list[FederationSpec]:
     return specs
 
 
-def test_task_init_writes_the_template_once(tmp_path: Path, capsys) -> None:
+def test_task_init_writes_the_template_once(tmp_path: Path, refused) -> None:
     out = tmp_path / "task.toml"
     main(["task", "init", "--out", str(out)])
 
     assert "[model]" in out.read_text() and "hidden = 16" in out.read_text()
-    assert "exists; give --force" in _refused(["task", "init", "--out", str(out)], capsys)
+    assert "exists; give --force" in refused(["task", "init", "--out", str(out)])
     main(["task", "init", "--out", str(out), "--force"])
 
 
@@ -60,7 +49,7 @@ def test_demo_runs_the_task_file(tmp_path: Path) -> None:
     assert (spec.model.hidden, spec.encrypt, spec.scorer) == (5, False, "loo")
 
 
-def test_bad_task_files_and_flags_beside_a_task_file_exit_2(tmp_path: Path, capsys) -> None:
+def test_bad_task_files_and_flags_beside_a_task_file_exit_2(tmp_path: Path, refused) -> None:
     bad = tmp_path / "bad.toml"
     bad.write_text("[model]\nwidth = 3\n")
     good = tmp_path / "good.toml"
@@ -70,12 +59,12 @@ def test_bad_task_files_and_flags_beside_a_task_file_exit_2(tmp_path: Path, caps
     serve = ["serve", "--rpc", "http://127.0.0.1:9", "--ledger", LEDGER, "--aggregator-key", str(key), "--evaluator-key", str(key),
              "--insecure", "--work-dir", str(tmp_path / "serve")]
 
-    assert f"{bad}: unknown key 'width' in [model]" in _refused(["demo", "--task", str(bad)], capsys)
-    assert f"{bad}: unknown key 'width' in [model]" in _refused([*serve, "--task", str(bad)], capsys)
-    assert "cannot read the task file" in _refused([*serve, "--task", str(tmp_path / "none.toml")], capsys)
-    assert "--rounds, --seed conflict with --task FILE" in _refused(["demo", "--task", str(good), "--rounds", "3", "--seed", "1"], capsys)
-    assert "--key-bits conflicts with --task FILE" in _refused([*serve, "--task", str(good), "--key-bits", "1024"], capsys)
+    assert f"{bad}: unknown key 'width' in [model]" in refused(["demo", "--task", str(bad)])
+    assert f"{bad}: unknown key 'width' in [model]" in refused([*serve, "--task", str(bad)])
+    assert "cannot read the task file" in refused([*serve, "--task", str(tmp_path / "none.toml")])
+    assert "--rounds, --seed conflict with --task FILE" in refused(["demo", "--task", str(good), "--rounds", "3", "--seed", "1"])
+    assert "--key-bits conflicts with --task FILE" in refused([*serve, "--task", str(good), "--key-bits", "1024"])
     threshold = tmp_path / "threshold.toml"
     threshold.write_text("[custody]\ncustodians = 3\nthreshold = 2\n")
-    assert "threshold custody" in _refused([*serve, "--task", str(threshold)], capsys)
+    assert "threshold custody" in refused([*serve, "--task", str(threshold)])
     assert not (tmp_path / "serve").exists() and not (tmp_path / "out").exists()
