@@ -63,8 +63,9 @@ log = logging.getLogger(__name__)
 
 #: Every fault kind of the Flower soak, in the order a schedule cycles through them first.
 FLOWER_FAULT_KINDS = ("supernode-kill", "superlink-restart", "chain-restart", "node-late", "node-equivocate")
-#: The fault kinds the driver carries out itself when their round opens (the others are the nodes').
-PROCESS_FAULT_KINDS = ("supernode-kill", "superlink-restart", "chain-restart")
+#: The fault kinds the driver carries out itself that hold no node (a SuperNode kill holds the node it
+#: kills; a node fault is armed in one node's fault file).
+NODELESS_FAULT_KINDS = ("superlink-restart", "chain-restart")
 #: How long a round waits for stragglers once enough replies are in (the late node misses it).
 STRAGGLER_GRACE_S = 2.0
 #: Rounds a node started again is left alone (it joins the federation again meanwhile).
@@ -381,7 +382,7 @@ class _Driver:
             kind = self.schedule.next(self.planned_to)
             if kind is None:
                 continue
-            if kind in ("superlink-restart", "chain-restart"):
+            if kind in NODELESS_FAULT_KINDS:
                 self.planned[self.planned_to] = (kind, None)
                 continue
             candidates = self.free_nodes(self.planned_to - 1)
@@ -487,7 +488,7 @@ class _Driver:
 
     def run(self) -> None:
         """Submit the federation and drive it until ``rounds`` rounds are finalized (bounded)."""
-        self.plan_through(len(self.schedule.kinds) if self.schedule.enabled else 0)
+        self.plan_through(len(self.schedule.kinds))
         self.submit()
         while True:
             try:
