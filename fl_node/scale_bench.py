@@ -47,7 +47,7 @@ import torch
 from phe import PaillierPrivateKey, PaillierPublicKey
 
 from fl_node.artifacts import ArtifactStore
-from fl_node.crypto.codec import CodecConfig
+from fl_node.crypto.codec import TASK_CODEC, CodecConfig
 from fl_node.crypto.keys import generate_keypair, public_key_to_bytes
 from fl_node.crypto.paillier import RandomnessMode
 from fl_node.crypto.parallel import shared_pool
@@ -88,9 +88,9 @@ class ScaleBenchConfig:
         Target parameter counts; the MLP's hidden width is chosen to come closest.
     rounds : int (default: 3)
     key_bits : int (default: 2048)
-    bits, degree : int (default: 16, 1)
+    bits, degree : int (default: 8, 4, the task default)
         The packed codec's quantization bits and Damgård–Jurik degree.
-    randomness : {"full", "short"} (default: "full")
+    randomness : {"full", "short"} (default: "short", the task default)
         The packed codec's encryption randomness.
     scorer : str (default: "gtg")
     score_budget : int | None (default: 300)
@@ -107,9 +107,9 @@ class ScaleBenchConfig:
     params: tuple[int, ...] = (1_000, 100_000, 1_000_000)
     rounds: int = 3
     key_bits: int = 2048
-    bits: int = 16
-    degree: int = 1
-    randomness: RandomnessMode = "full"
+    bits: int = TASK_CODEC.bits
+    degree: int = TASK_CODEC.degree
+    randomness: RandomnessMode = TASK_CODEC.randomness  # type: ignore[assignment]
     scorer: str = "gtg"
     score_budget: int | None = 300
     max_values: int | None = None

@@ -20,7 +20,7 @@ import numpy as np
 from phe import PaillierPrivateKey, PaillierPublicKey
 
 from fl_node.artifacts import ArtifactStore
-from fl_node.crypto.codec import CodecConfig
+from fl_node.crypto.codec import TASK_CODEC
 from fl_node.crypto.keys import public_key_to_bytes
 from fl_node.data import Dataset, FederatedData, SplitConfig, federate
 from fl_node.errors import FlNodeError
@@ -73,7 +73,7 @@ def default_train_task() -> TaskConfig:
         data=DataConfig(partition="dirichlet:0.5", nodes=10),
         model=ModelChoice(hidden=32),
         training=TrainConfig(),
-        codec=CodecConfig(max_participants=1),
+        codec=replace(TASK_CODEC, max_participants=1),
         rounds=20,
     )
 
@@ -126,7 +126,7 @@ class RoundRecord:
 
 @dataclass(frozen=True)
 class SeedResult:
-    """Everything one seed produced; ``epsilon_spent`` is the client-level DP budget the rounds spent (inf without DP)."""
+    """Everything one seed produced; ``epsilon_spent`` is the client-level DP budget the rounds spent (inf without DP), ``codec_clip`` the clip of the task's codec."""
 
     seed: int
     rounds: list[RoundRecord]
@@ -137,6 +137,7 @@ class SeedResult:
     epsilon_spent: float = float("inf")
     best_round: int = 0
     stopped_early: bool = False
+    codec_clip: float = 0.0
 
     @property
     def final_accuracy(self) -> float:
@@ -209,7 +210,8 @@ def run_seed(
     spent = epsilon_spent(spec.dp_noise_multiplier, spec.dp_delta, len(recorder.records)) if spec.client_dp() else float("inf")
     best_round = 1 + [o.round_id for o in run.outcomes].index(run.best.round_id)
     return SeedResult(
-        seed, recorder.records, centralized, run.final_params, len(initial), len(data.test), spent, best_round, run.stopped_early
+        seed, recorder.records, centralized, run.final_params, len(initial), len(data.test), spent, best_round, run.stopped_early,
+        spec.codec.clip,
     )
 
 

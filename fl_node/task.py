@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
 import typing
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -22,7 +23,7 @@ from pathlib import Path
 from eth_account.signers.local import LocalAccount
 from phe import PaillierPrivateKey, PaillierPublicKey
 
-from fl_node.crypto.codec import CodecConfig
+from fl_node.crypto.codec import TASK_CODEC, CodecConfig
 from fl_node.crypto.keys import generate_keypair, key_fingerprint, public_key_to_bytes, save_keypair
 from fl_node.crypto.threshold import SHARE_SUFFIX, load_share, save_share, share_path, split_private_key
 from fl_node.data import Standardization
@@ -38,6 +39,21 @@ from incentive.ledger import LedgerClient
 from incentive.cohort import MIN_COHORT
 
 TOKEN = 10**18
+
+def automatic_clip(members: int, min_participants: int, dp_clip: float = 0.0, noise_multiplier: float = 0.0) -> float:
+    """The codec clip of a task whose codec asks for the automatic one (clip 0).
+
+    A node sends its weighted delta ``w_k·δ_k``; with ``members`` nodes the mean weight is
+    ``1/members``, so a clip of ``1/members`` lets a node of mean size move each parameter by up
+    to 1 per round, and spends the quantization range on values that occur. Under DP a node
+    sends ``clip(δ_k)/n`` plus its noise share ``σ·C/(n·√n)`` for the round's ``n`` nodes
+    (:mod:`fl_node.privacy`); the clip then covers the clipped value plus six standard deviations
+    of the noise share at the smallest cohort, so that the codec never cuts the noise.
+    """
+    if dp_clip > 0:
+        n = max(min(members, min_participants), 1)
+        return dp_clip / n * (1 + 6 * noise_multiplier / math.sqrt(n))
+    return 1 / max(members, 1)
 
 
 @dataclass(frozen=True)
@@ -229,7 +245,7 @@ class TaskConfig:
     data: DataConfig = field(default_factory=DataConfig)
     model: ModelChoice = field(default_factory=ModelChoice)
     training: TrainConfig = field(default_factory=lambda: TrainConfig(epochs=2, lr=0.05, batch_size=16))
-    codec: CodecConfig = field(default_factory=CodecConfig)
+    codec: CodecConfig = TASK_CODEC
     custody: CustodyConfig = field(default_factory=CustodyConfig)
     scoring: ScoringConfig = field(default_factory=ScoringConfig)
     rewards: RewardConfig = field(default_factory=RewardConfig)
@@ -243,9 +259,19 @@ class TaskConfig:
         if self.min_participants < MIN_COHORT:
             raise FlNodeError(f"min_participants must be at least the minimum cohort {MIN_COHORT}, got {self.min_participants}")
 
-    def codec_for(self, participants: int) -> CodecConfig:
-        """The codec of a task with ``participants`` members: headroom for at least all of them."""
-        return dataclasses.replace(self.codec, max_participants=max(self.codec.max_participants, participants))
+    def codec_for(self, participants: int, noise_multiplier: float = 0.0) -> CodecConfig:
+        """The codec of a task with ``participants`` members: headroom for at least all of them.
+
+        An automatic clip (0) is set by :func:`automatic_clip`, with the DP noise multiplier
+        ``noise_multiplier`` the task's budget calibrates (0 without DP). Under threshold custody the
+        degree is 1, the only one the custodians' shares decrypt (:func:`threshold_custody`).
+        """
+        clip = self.codec.clip
+        if clip == 0:
+            dp_clip = self.privacy.clip if self.privacy.epsilon > 0 else 0.0
+            clip = automatic_clip(participants, self.min_participants, dp_clip, noise_multiplier)
+        degree = 1 if self.custody.threshold_custody else self.codec.degree
+        return dataclasses.replace(self.codec, clip=clip, degree=degree, max_participants=max(self.codec.max_participants, participants))
 
 
 def build_task(
@@ -282,7 +308,7 @@ def build_task(
         model=config.model.build(n_features, n_classes),
         train=config.training,
         encrypt=config.custody.encrypt,
-        codec=config.codec_for(len(sample_counts)),
+        codec=config.codec_for(len(sample_counts), sigma),
         public_key=public_key,
         sample_counts=dict(sample_counts),
         scorer=config.scoring.scorer,
@@ -326,7 +352,8 @@ def threshold_custody(custody: CustodyConfig, keys_dir: Path, key_shares: Path |
 
     A dealt key is generated, split into ``custody.custodians`` shares sealed under
     ``keys_dir/shares`` and dropped; pre-generated shares (``fedledger custody keygen``,
-    distributed) must match ``custody``'s t-of-N.
+    distributed) must match ``custody``'s t-of-N. Both decrypt Damgård–Jurik degree 1 only, so
+    a threshold task's codec uses degree 1 (:meth:`TaskConfig.codec_for`).
     """
     if key_shares is not None:
         paths = sorted(Path(key_shares).glob(f"custodian-*{SHARE_SUFFIX}"))

@@ -60,7 +60,7 @@ COMMENTS: dict[str, str] = {
     "training.prox_mu": "FedProx proximal weight mu; 0 is FedAvg.",
     "codec": "How updates are quantized and packed before encryption.",
     "codec.bits": "Quantization bits per value (2..32).",
-    "codec.clip": "Update values are clipped to [-clip, clip].",
+    "codec.clip": "Weighted update values are clipped to [-clip, clip]; 0: automatic, 1/members (under DP, wide enough for the noise).",
     "codec.max_participants": "Headroom: a sum of this many updates never overflows (raised to the member count).",
     "codec.degree": "Damgard-Jurik degree s; 1 is Paillier.",
     "codec.randomness": "Encryption randomness: full (standard r^n) or short (DJN, an extra assumption).",

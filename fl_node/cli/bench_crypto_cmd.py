@@ -10,6 +10,7 @@ from rich.table import Table
 
 from fl_node.cli.app import BadInput, JsonOption, bench_app, console, write_json
 from fl_node.crypto.bench import CryptoBenchConfig, run_crypto_bench
+from fl_node.crypto.codec import TASK_CODEC
 
 _PHASES = {
     "keygen": "Paillier key generation",
@@ -24,11 +25,11 @@ def bench_crypto(
     params: int = typer.Option(100_000, "--params", min=1, help="Parameters per update (P)."),
     nodes: int = typer.Option(10, "--nodes", min=1, max=1 << 20, help="Updates aggregated (N); sets the slot headroom."),
     key_bits: int = typer.Option(2048, "--key-bits", help="Paillier modulus size."),
-    bits: int = typer.Option(16, "--bits", min=2, max=32, help="Quantization bits per value."),
+    bits: int = typer.Option(TASK_CODEC.bits, "--bits", min=2, max=32, help="Quantization bits per value."),
     clip: float = typer.Option(1.0, "--clip", help="Values are clipped to [-clip, clip]."),
     naive_sample: int = typer.Option(500, "--naive-sample", min=500, help="Values encrypted one by one with phe."),
-    randomness: str = typer.Option("full", "--randomness", help="Encryption randomness: full (r^n) or short (DJN h^a, extra assumption)."),
-    degree: int = typer.Option(1, "--degree", min=1, max=16, help="Damgård–Jurik degree s (1: Paillier); >1 shrinks bytes per parameter."),
+    randomness: str = typer.Option(TASK_CODEC.randomness, "--randomness", help="Encryption randomness: full (r^n) or short (DJN h^a, extra assumption)."),
+    degree: int = typer.Option(TASK_CODEC.degree, "--degree", min=1, max=16, help="Damgård–Jurik degree s (1: Paillier); >1 shrinks bytes per parameter."),
     workers: int | None = typer.Option(None, "--workers", min=1, help="Processes; default every core."),
     seed: int = typer.Option(0, "--seed", help="Seed of the synthetic updates and of the stochastic rounding."),
     json_path: Path | None = JsonOption,

@@ -8,6 +8,7 @@ import typer
 from rich.table import Table
 
 from fl_node.cli.app import BadInput, JsonOption, bench_app, console, int_list, write_json
+from fl_node.crypto.codec import TASK_CODEC
 from fl_node.plots import plot_scaling
 from fl_node.scale_bench import GROWTH_MEASURES, ScaleBenchConfig, run_scale_bench
 
@@ -18,9 +19,9 @@ def bench_scale(
     params: str = typer.Option("1000,100000,1000000", "--params", help="Comma-separated model sizes P (parameters)."),
     rounds: int = typer.Option(3, "--rounds", help="Rounds per cell."),
     key_bits: int = typer.Option(2048, "--key-bits", help="Paillier modulus size."),
-    bits: int = typer.Option(16, "--bits", help="Quantization bits of the packed codec."),
-    degree: int = typer.Option(1, "--degree", help="Damgård–Jurik degree of the packed codec (1: Paillier)."),
-    randomness: str = typer.Option("full", "--randomness", help="Encryption randomness: full (r^n) or short (DJN h^a, extra assumption)."),
+    bits: int = typer.Option(TASK_CODEC.bits, "--bits", help="Quantization bits of the packed codec."),
+    degree: int = typer.Option(TASK_CODEC.degree, "--degree", help="Damgård–Jurik degree of the packed codec (1: Paillier)."),
+    randomness: str = typer.Option(TASK_CODEC.randomness, "--randomness", help="Encryption randomness: full (r^n) or short (DJN h^a, extra assumption)."),
     scorer: str = typer.Option("gtg", "--scorer", help="Contribution scorer (gtg, tmc, loo, exact)."),
     score_budget: int = typer.Option(300, "--score-budget", help="Most coalition evaluations per round; 0: no cap."),
     max_values: int = typer.Option(0, "--max-values", help="Skip cells with N·P above this; 0: run every cell."),

@@ -15,6 +15,7 @@ from rich.table import Table
 from fl_node.cli.app import BadInput, JsonOption, app, console, write_json
 from incentive.atomic import write_atomic
 from fl_node.cli.key_options import KeyPassphraseFileOption, key_passphrase
+from fl_node.crypto.codec import TASK_CODEC
 from fl_node.hfl.gating import NORM_FACTOR, valid_norm_factor
 from incentive.cohort import MIN_COHORT
 
@@ -47,10 +48,10 @@ def train_command(
     key_bits: int = typer.Option(2048, "--key-bits", help="Paillier modulus size for a fresh key pair."),
     key: Path | None = typer.Option(None, "--key", help="Use this Paillier private key file instead of a fresh pair.", dir_okay=False),
     key_passphrase_file: Path | None = KeyPassphraseFileOption,
-    bits: int = typer.Option(16, "--bits", help="Quantization bits of the packed codec."),
-    degree: int = typer.Option(1, "--degree", help="Damgård–Jurik degree of the packed codec (1: Paillier)."),
-    randomness: str = typer.Option("full", "--randomness", help="Encryption randomness: full (r^n) or short (DJN h^a, extra assumption)."),
-    clip: float = typer.Option(1.0, "--clip", help="Clip bound of each weighted-delta value."),
+    bits: int = typer.Option(TASK_CODEC.bits, "--bits", help="Quantization bits of the packed codec."),
+    degree: int = typer.Option(TASK_CODEC.degree, "--degree", help="Damgård–Jurik degree of the packed codec (1: Paillier)."),
+    randomness: str = typer.Option(TASK_CODEC.randomness, "--randomness", help="Encryption randomness: full (r^n) or short (DJN h^a, extra assumption)."),
+    clip: float = typer.Option(TASK_CODEC.clip, "--clip", help="Clip bound of each weighted-delta value (0: automatic, 1/nodes; under DP it covers the noise)."),
     min_participants: int = typer.Option(MIN_COHORT, "--min-participants", help="Submissions a round needs to complete (at least 3)."),
     aggregation: str = typer.Option("fedavg", "--aggregation", help="fedavg, or gated: each round leaves out participants whose reputation (discounted GTG contributions) is at or below --gate-threshold."),
     gate_threshold: float = typer.Option(0.0, "--gate-threshold", help="Reputation at or below which gated aggregation leaves a participant out."),
@@ -88,7 +89,6 @@ def train_command(
 
     from fl_node.crypto.keys import generate_keypair, load_private_key
     from fl_node.data import load_dataset
-    from fl_node.crypto.codec import CodecConfig
     from fl_node.simulation import RoundConfig, SimulationConfig, run_seed
     from fl_node.task import CustodyConfig, DataConfig, ModelChoice, PrivacyConfig, ScoringConfig, TaskConfig
     from fl_node.training import TrainConfig
@@ -101,7 +101,7 @@ def train_command(
         data=DataConfig(partition=partition, nodes=nodes),
         model=ModelChoice(model, hidden),
         training=TrainConfig(epochs=local_epochs, batch_size=batch_size, lr=lr, optimizer=optimizer, prox_mu=mu),
-        codec=CodecConfig(bits=bits, clip=clip, max_participants=1, degree=degree, randomness=randomness),  # type: ignore[arg-type]
+        codec=replace(TASK_CODEC, bits=bits, clip=clip, max_participants=1, degree=degree, randomness=randomness),
         custody=CustodyConfig(encrypt=encrypt, key_bits=key_bits),
         scoring=ScoringConfig(aggregation=aggregation, gate_threshold=gate_threshold, gate_memory=gate_memory, gate_norm_factor=gate_norm_factor),
         privacy=PrivacyConfig(dp_epsilon, dp_delta, dp_clip),
@@ -227,7 +227,7 @@ def _payload(config: SimulationConfig, ds: Dataset, results: list[SeedResult], p
             "bits": task.codec.bits,
             "degree": task.codec.degree,
             "randomness": task.codec.randomness,
-            "clip": task.codec.clip,
+            "clip": results[0].codec_clip,
             "seeds": [res.seed for res in results],
         },
     }

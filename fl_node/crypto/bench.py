@@ -31,7 +31,7 @@ from dataclasses import dataclass
 import numpy as np
 from eth_account import Account
 
-from fl_node.crypto.codec import CodecConfig, EncryptedUpdate, PackedCodec, PackedDecryptor
+from fl_node.crypto.codec import TASK_CODEC, CodecConfig, EncryptedUpdate, PackedCodec, PackedDecryptor
 from fl_node.crypto.keys import generate_keypair
 from fl_node.crypto.knowledge import ProofStatement, prove_update, verify_update
 from fl_node.crypto.paillier import RandomnessMode
@@ -56,14 +56,14 @@ class CryptoBenchConfig:
     nodes : int (default: 10)
         Updates aggregated (N); also the codec's ``max_participants``.
     key_bits : int (default: 2048)
-    bits : int (default: 16)
+    bits : int (default: 8, the task default)
         Quantization bits.
     clip : float (default: 1.0)
     naive_sample : int (default: 500)
         Values encrypted one by one with phe for the naive figure.
-    randomness : {"full", "short"} (default: "full")
+    randomness : {"full", "short"} (default: "short", the task default)
         Obfuscator kind of the packed codec.
-    degree : int (default: 1)
+    degree : int (default: 4, the task default)
         Damgård–Jurik degree of the packed codec (1: Paillier).
     workers : int | None (default: None)
         Processes; None uses every core.
@@ -73,11 +73,11 @@ class CryptoBenchConfig:
     params: int = 100_000
     nodes: int = 10
     key_bits: int = 2048
-    bits: int = 16
+    bits: int = TASK_CODEC.bits
     clip: float = 1.0
     naive_sample: int = 500
-    randomness: RandomnessMode = "full"
-    degree: int = 1
+    randomness: RandomnessMode = TASK_CODEC.randomness  # type: ignore[assignment]
+    degree: int = TASK_CODEC.degree
     workers: int | None = None
     seed: int = 0
 

@@ -61,7 +61,7 @@ from fl_node.crypto.paillier import RandomnessMode
 from fl_node.crypto.parallel import WorkerPool, shared_pool
 from fl_node.errors import CiphertextFormatError, CodecError
 
-__all__ = ["CodecConfig", "EncryptedUpdate", "PackedCodec", "PackedDecryptor", "SlotLayout", "Witness"]
+__all__ = ["TASK_CODEC", "CodecConfig", "EncryptedUpdate", "PackedCodec", "PackedDecryptor", "SlotLayout", "Witness"]
 
 log = logging.getLogger(__name__)
 
@@ -82,7 +82,9 @@ class CodecConfig:
     bits : int (default: 16)
         Quantization bits per value (2..32).
     clip : float (default: 1.0)
-        Values are clipped to ``[-clip, clip]`` before quantizing.
+        Values are clipped to ``[-clip, clip]`` before quantizing. 0 (automatic) is a task
+        setting: the task sets the clip from its members when it is built
+        (:meth:`fl_node.task.TaskConfig.codec_for`); a codec cannot quantize with it.
     max_participants : int (default: 16)
         Headroom: a sum of this many updates never overflows a slot.
     degree : int (default: 1)
@@ -103,8 +105,8 @@ class CodecConfig:
     def __post_init__(self) -> None:
         if not 2 <= self.bits <= 32:
             raise CodecError(f"quantization bits must be in 2..32, got {self.bits}")
-        if not (math.isfinite(self.clip) and self.clip > 0):
-            raise CodecError(f"clip must be a positive finite number, got {self.clip}")
+        if not (math.isfinite(self.clip) and self.clip >= 0):
+            raise CodecError(f"clip must be 0 (automatic) or a positive finite number, got {self.clip}")
         if not 1 <= self.max_participants <= 1 << 20:
             raise CodecError(f"max_participants must be in 1..2^20, got {self.max_participants}")
         if not 1 <= self.degree <= 16:
@@ -120,21 +122,34 @@ class CodecConfig:
     @property
     def scale(self) -> float:
         """s = Q / clip: a value x becomes round(x·s)."""
-        return self.qmax / self.clip
+        return self.qmax / self._set_clip()
 
     @property
     def step(self) -> float:
         """Δ = clip / Q, the per-value error bound (module docstring)."""
-        return self.clip / self.qmax
+        return self._set_clip() / self.qmax
 
     @property
     def slot_bits(self) -> int:
         """Bits per slot: room for max_participants offset values in [0, 2Q]."""
         return (self.max_participants * 2 * self.qmax).bit_length()
 
+    def _set_clip(self) -> float:
+        if self.clip == 0:
+            raise CodecError("the automatic clip (0) is set when the task is built; a codec needs a positive clip")
+        return self.clip
+
     def sum_error_bound(self, count: int) -> float:
         """Worst-case absolute error of a decrypted sum of ``count`` values in [-clip, clip]: count·Δ."""
         return count * self.step
+
+
+TASK_CODEC = CodecConfig(bits=8, clip=0.0, degree=4, randomness="short")
+"""A federation task's default codec: 8-bit values, the clip set from the task's members
+(:func:`fl_node.task.automatic_clip`), Damgård–Jurik degree 4 and short-exponent randomness:
+1.93 ciphertext bytes per parameter with a 2048-bit key, over 1,500 times faster than
+encrypting values one by one with ``phe``, and final accuracy within one test sample of
+plaintext (docs/figures.md, "The codec at its limit")."""
 
 
 @dataclass(frozen=True)

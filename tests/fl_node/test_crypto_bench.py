@@ -8,6 +8,7 @@ import pytest
 
 from fl_node.cli import main
 from fl_node.crypto.bench import CryptoBenchConfig, run_crypto_bench
+from fl_node.crypto.codec import TASK_CODEC
 
 REQUIRED = {
     "params", "nodes", "key_bits", "naive_s_per_value", "packed_s_per_value", "plaintext_s_per_value",
@@ -43,7 +44,9 @@ def test_cli_writes_the_json(tmp_path):
 
     result = json.loads(out.read_text())
     assert REQUIRED <= result.keys()
-    assert result["nodes"] == 2 and result["randomness"] == "full" and result["workers"] == 2
+    assert result["nodes"] == 2 and result["workers"] == 2
+    # with no codec flags the bench measures a task's default codec
+    assert (result["bits"], result["degree"], result["randomness"]) == (TASK_CODEC.bits, TASK_CODEC.degree, TASK_CODEC.randomness)
 
 
 @pytest.mark.parametrize(

@@ -4,14 +4,16 @@ from __future__ import annotations
 
 import dataclasses
 
+import numpy as np
 import pytest
 
-from fl_node.crypto.codec import CodecConfig
+from fl_node.crypto.codec import TASK_CODEC, CodecConfig
 from fl_node.errors import FlNodeError
 from fl_node.seeds import NODE_TRAINING, derive_seed
 from fl_node.task import (
     CustodyConfig,
     DataConfig,
+    PrivacyConfig,
     RewardConfig,
     ScoringConfig,
     TaskConfig,
@@ -49,6 +51,37 @@ def test_codec_headroom_covers_every_member():
     assert TaskConfig().codec_for(5).max_participants == 16
     assert TaskConfig().codec_for(40).max_participants == 40
     assert TASK.codec_for(40) == CodecConfig(bits=12, clip=0.5, max_participants=40)
+
+
+def test_a_task_defaults_to_eight_bits_degree_four_and_a_clip_of_one_over_its_members():
+    assert TaskConfig().codec == TASK_CODEC
+
+    assert TaskConfig().codec_for(10) == CodecConfig(bits=8, clip=0.1, max_participants=16, degree=4, randomness="short")
+    assert TaskConfig().codec_for(3).clip == pytest.approx(1 / 3)
+    assert TaskConfig().codec_for(40).clip == pytest.approx(1 / 40)
+    assert TASK.codec_for(7).clip == 0.5  # a clip the task sets is kept
+
+
+def test_a_threshold_task_encodes_at_degree_one_which_the_custodians_shares_decrypt():
+    threshold = TaskConfig(custody=CustodyConfig(custodians=3, threshold=2))
+
+    assert threshold.codec_for(5).degree == 1
+    assert TaskConfig().codec_for(5).degree == TASK_CODEC.degree
+
+
+@pytest.mark.parametrize("epsilon", [1.0, 8.0])
+def test_under_dp_the_automatic_clip_never_cuts_a_node_s_noise(epsilon):
+    task = TaskConfig(custody=CustodyConfig(encrypt=False), privacy=PrivacyConfig(epsilon=epsilon, clip=1.0), rounds=20)
+    spec = build_task(task, 13, 2, {f"n{k}": 10 for k in range(10)})
+    dp = spec.client_dp()
+    rng = np.random.default_rng(0)
+
+    for cohort in (task.min_participants, 10):
+        # the largest update a node can send: its whole DP clip on one coordinate, plus its noise share
+        delta = np.zeros(20_000)
+        delta[0] = 50.0
+        sent = np.concatenate([dp.privatize(delta, cohort, rng), -dp.privatize(delta, cohort, rng)])
+        assert np.max(np.abs(sent)) < spec.codec.clip
 
 
 def test_build_task_carries_the_config_into_the_spec():
