@@ -88,8 +88,9 @@ class ScaleBenchConfig:
         Target parameter counts; the MLP's hidden width is chosen to come closest.
     rounds : int (default: 3)
     key_bits : int (default: 2048)
-    bits, degree : int (default: 8, 4, the task default)
-        The packed codec's quantization bits and Damgård–Jurik degree.
+    bits, degree : int (default: 8, 0: a task's defaults)
+        The packed codec's quantization bits and Damgård–Jurik degree (0: automatic, each cell's
+        own, recorded as the cell's ``degree``).
     randomness : {"full", "short"} (default: "short", the task default)
         The packed codec's encryption randomness.
     scorer : str (default: "gtg")
@@ -327,6 +328,7 @@ def run_cell(
         "params_target": params,
         "params": spec.n_params,
         "hidden": hidden,
+        "degree": spec.codec.degree,
         "status": "measured",
         "setup_s": setup_s,
         "rounds": recorder.rounds,

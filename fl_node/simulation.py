@@ -20,7 +20,7 @@ import numpy as np
 from phe import PaillierPrivateKey, PaillierPublicKey
 
 from fl_node.artifacts import ArtifactStore
-from fl_node.crypto.codec import TASK_CODEC
+from fl_node.crypto.codec import TASK_CODEC, CodecConfig
 from fl_node.crypto.keys import public_key_to_bytes
 from fl_node.data import Dataset, FederatedData, SplitConfig, federate
 from fl_node.errors import FlNodeError
@@ -126,7 +126,7 @@ class RoundRecord:
 
 @dataclass(frozen=True)
 class SeedResult:
-    """Everything one seed produced; ``epsilon_spent`` is the client-level DP budget the rounds spent (inf without DP), ``codec_clip`` the clip of the task's codec."""
+    """Everything one seed produced; ``epsilon_spent`` is the client-level DP budget the rounds spent (inf without DP), ``codec`` the task's codec as built (its automatic clip and degree set)."""
 
     seed: int
     rounds: list[RoundRecord]
@@ -137,7 +137,7 @@ class SeedResult:
     epsilon_spent: float = float("inf")
     best_round: int = 0
     stopped_early: bool = False
-    codec_clip: float = 0.0
+    codec: CodecConfig = TASK_CODEC
 
     @property
     def final_accuracy(self) -> float:
@@ -211,7 +211,7 @@ def run_seed(
     best_round = 1 + [o.round_id for o in run.outcomes].index(run.best.round_id)
     return SeedResult(
         seed, recorder.records, centralized, run.final_params, len(initial), len(data.test), spent, best_round, run.stopped_early,
-        spec.codec.clip,
+        spec.codec,
     )
 
 

@@ -25,13 +25,14 @@ from phe import PaillierPrivateKey, PaillierPublicKey
 
 from fl_node.crypto.codec import TASK_CODEC, CodecConfig
 from fl_node.crypto.keys import generate_keypair, key_fingerprint, public_key_to_bytes, save_keypair
+from fl_node.crypto.knowledge import automatic_degree
 from fl_node.crypto.threshold import SHARE_SUFFIX, load_share, save_share, share_path, split_private_key
 from fl_node.data import Standardization
 from fl_node.errors import FlNodeError
 from fl_node.hfl.gating import NORM_FACTOR
 from fl_node.hfl.keyholder import ThresholdCustody
 from fl_node.hfl.spec import FederationSpec
-from fl_node.models import ModelConfig
+from fl_node.models import ModelConfig, n_parameters
 from fl_node.privacy import noise_multiplier_for
 from fl_node.training import TrainConfig
 from incentive.chain import Chain
@@ -259,19 +260,23 @@ class TaskConfig:
         if self.min_participants < MIN_COHORT:
             raise FlNodeError(f"min_participants must be at least the minimum cohort {MIN_COHORT}, got {self.min_participants}")
 
-    def codec_for(self, participants: int, noise_multiplier: float = 0.0) -> CodecConfig:
-        """The codec of a task with ``participants`` members: headroom for at least all of them.
+    def codec_for(self, participants: int, n_params: int, noise_multiplier: float = 0.0) -> CodecConfig:
+        """The codec of a task with ``participants`` members and a model of ``n_params`` parameters: headroom for at least all members.
 
         An automatic clip (0) is set by :func:`automatic_clip`, with the DP noise multiplier
-        ``noise_multiplier`` the task's budget calibrates (0 without DP). Under threshold custody the
+        ``noise_multiplier`` the task's budget calibrates (0 without DP); an automatic degree (0)
+        by :func:`~fl_node.crypto.knowledge.automatic_degree`. Under threshold custody the
         degree is 1, the only one the custodians' shares decrypt (:func:`threshold_custody`).
         """
-        clip = self.codec.clip
-        if clip == 0:
+        codec = dataclasses.replace(self.codec, max_participants=max(self.codec.max_participants, participants))
+        if codec.clip == 0:
             dp_clip = self.privacy.clip if self.privacy.epsilon > 0 else 0.0
-            clip = automatic_clip(participants, self.min_participants, dp_clip, noise_multiplier)
-        degree = 1 if self.custody.threshold_custody else self.codec.degree
-        return dataclasses.replace(self.codec, clip=clip, degree=degree, max_participants=max(self.codec.max_participants, participants))
+            codec = dataclasses.replace(codec, clip=automatic_clip(participants, self.min_participants, dp_clip, noise_multiplier))
+        if self.custody.threshold_custody:
+            return dataclasses.replace(codec, degree=1)
+        if codec.degree == 0:
+            return dataclasses.replace(codec, degree=automatic_degree(codec, self.custody.key_bits, n_params))
+        return codec
 
 
 def build_task(
@@ -304,11 +309,12 @@ def build_task(
     if dp.epsilon > 0 and dp.clip <= 0:
         raise FlNodeError(f"DP needs a positive clip norm, got {dp.clip}")
     sigma = noise_multiplier_for(dp.epsilon, dp.delta, config.rounds) if dp.epsilon > 0 else 0.0
+    model = config.model.build(n_features, n_classes)
     return FederationSpec(
-        model=config.model.build(n_features, n_classes),
+        model=model,
         train=config.training,
         encrypt=config.custody.encrypt,
-        codec=config.codec_for(len(sample_counts), sigma),
+        codec=config.codec_for(len(sample_counts), n_parameters(model.build()), sigma),
         public_key=public_key,
         sample_counts=dict(sample_counts),
         scorer=config.scoring.scorer,

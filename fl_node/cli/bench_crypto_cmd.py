@@ -29,7 +29,7 @@ def bench_crypto(
     clip: float = typer.Option(1.0, "--clip", help="Values are clipped to [-clip, clip]."),
     naive_sample: int = typer.Option(500, "--naive-sample", min=500, help="Values encrypted one by one with phe."),
     randomness: str = typer.Option(TASK_CODEC.randomness, "--randomness", help="Encryption randomness: full (r^n) or short (DJN h^a, extra assumption)."),
-    degree: int = typer.Option(TASK_CODEC.degree, "--degree", min=1, max=16, help="Damgård–Jurik degree s (1: Paillier); >1 shrinks bytes per parameter."),
+    degree: int = typer.Option(TASK_CODEC.degree, "--degree", min=0, max=16, help="Damgård–Jurik degree s (1: Paillier; 0: automatic as in a task, 4 or 1, whichever sends fewer bytes); >1 shrinks bytes per parameter."),
     workers: int | None = typer.Option(None, "--workers", min=1, help="Processes; default every core."),
     seed: int = typer.Option(0, "--seed", help="Seed of the synthetic updates and of the stochastic rounding."),
     json_path: Path | None = JsonOption,

@@ -20,7 +20,7 @@ def bench_scale(
     rounds: int = typer.Option(3, "--rounds", help="Rounds per cell."),
     key_bits: int = typer.Option(2048, "--key-bits", help="Paillier modulus size."),
     bits: int = typer.Option(TASK_CODEC.bits, "--bits", help="Quantization bits of the packed codec."),
-    degree: int = typer.Option(TASK_CODEC.degree, "--degree", help="Damgård–Jurik degree of the packed codec (1: Paillier)."),
+    degree: int = typer.Option(TASK_CODEC.degree, "--degree", help="Damgård–Jurik degree of the packed codec (1: Paillier; 0: automatic as in a task, 4 or 1, whichever sends fewer bytes)."),
     randomness: str = typer.Option(TASK_CODEC.randomness, "--randomness", help="Encryption randomness: full (r^n) or short (DJN h^a, extra assumption)."),
     scorer: str = typer.Option("gtg", "--scorer", help="Contribution scorer (gtg, tmc, loo, exact)."),
     score_budget: int = typer.Option(300, "--score-budget", help="Most coalition evaluations per round; 0: no cap."),

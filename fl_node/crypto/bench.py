@@ -26,14 +26,14 @@ from __future__ import annotations
 import resource
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 from eth_account import Account
 
 from fl_node.crypto.codec import TASK_CODEC, CodecConfig, EncryptedUpdate, PackedCodec, PackedDecryptor
 from fl_node.crypto.keys import generate_keypair
-from fl_node.crypto.knowledge import ProofStatement, prove_update, verify_update
+from fl_node.crypto.knowledge import ProofStatement, automatic_degree, prove_update, verify_update
 from fl_node.crypto.paillier import RandomnessMode
 from fl_node.crypto.parallel import WorkerPool
 from fl_node.errors import CodecError
@@ -63,7 +63,7 @@ class CryptoBenchConfig:
         Values encrypted one by one with phe for the naive figure.
     randomness : {"full", "short"} (default: "short", the task default)
         Obfuscator kind of the packed codec.
-    degree : int (default: 4, the task default)
+    degree : int (default: 0, automatic as in a task: :func:`~fl_node.crypto.knowledge.automatic_degree`)
         Damgård–Jurik degree of the packed codec (1: Paillier).
     workers : int | None (default: None)
         Processes; None uses every core.
@@ -86,7 +86,8 @@ def run_crypto_bench(config: CryptoBenchConfig, progress: Progress | None = None
     """Run the three measurements and return the JSON payload (keys in the module docstring and the CLI)."""
     report = progress or (lambda phase, done, total: None)
     P, N = config.params, config.nodes
-    codec_config = CodecConfig(bits=config.bits, clip=config.clip, max_participants=N, degree=config.degree)
+    codec_config = CodecConfig(bits=config.bits, clip=config.clip, max_participants=N)
+    codec_config = replace(codec_config, degree=config.degree or automatic_degree(codec_config, config.key_bits, P))
     rng = np.random.default_rng(config.seed)
 
     report("keygen", 0, 1)
@@ -173,7 +174,7 @@ def run_crypto_bench(config: CryptoBenchConfig, progress: Progress | None = None
         "bits": config.bits,
         "clip": config.clip,
         "randomness": config.randomness,
-        "degree": config.degree,
+        "degree": codec_config.degree,
         "workers": pool.workers,
         "naive_sample": config.naive_sample,
         "error_bound": codec_config.step,

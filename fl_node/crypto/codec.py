@@ -90,7 +90,8 @@ class CodecConfig:
     degree : int (default: 1)
         Damgård–Jurik s: plaintexts mod nˢ, ciphertexts mod nˢ⁺¹; 1 is Paillier. Larger
         degrees shrink bytes per value (module docstring) and are best paired with
-        ``randomness="short"`` (:mod:`fl_node.crypto.paillier`).
+        ``randomness="short"`` (:mod:`fl_node.crypto.paillier`). 0 (automatic) is a task
+        setting, like the automatic clip.
     randomness : {"full", "short"} (default: "full")
         Obfuscator kind participants encrypt with (:mod:`fl_node.crypto.paillier`); decryption
         and the values are the same either way, "short" rests on an extra hardness assumption.
@@ -109,8 +110,8 @@ class CodecConfig:
             raise CodecError(f"clip must be 0 (automatic) or a positive finite number, got {self.clip}")
         if not 1 <= self.max_participants <= 1 << 20:
             raise CodecError(f"max_participants must be in 1..2^20, got {self.max_participants}")
-        if not 1 <= self.degree <= 16:
-            raise CodecError(f"degree must be in 1..16, got {self.degree}")
+        if not 0 <= self.degree <= 16:
+            raise CodecError(f"degree must be 0 (automatic) or in 1..16, got {self.degree}")
         if self.randomness not in ("full", "short"):
             raise CodecError(f"randomness must be 'full' or 'short', got {self.randomness!r}")
 
@@ -139,17 +140,24 @@ class CodecConfig:
             raise CodecError("the automatic clip (0) is set when the task is built; a codec needs a positive clip")
         return self.clip
 
+    def check_set(self) -> None:
+        """CodecError unless the clip and the degree are set (not the task's automatic 0)."""
+        self._set_clip()
+        if self.degree == 0:
+            raise CodecError("the automatic degree (0) is set when the task is built; a codec needs a degree of at least 1")
+
     def sum_error_bound(self, count: int) -> float:
         """Worst-case absolute error of a decrypted sum of ``count`` values in [-clip, clip]: count·Δ."""
         return count * self.step
 
 
-TASK_CODEC = CodecConfig(bits=8, clip=0.0, degree=4, randomness="short")
-"""A federation task's default codec: 8-bit values, the clip set from the task's members
-(:func:`fl_node.task.automatic_clip`), Damgård–Jurik degree 4 and short-exponent randomness:
-1.93 ciphertext bytes per parameter with a 2048-bit key, over 1,500 times faster than
-encrypting values one by one with ``phe``, and final accuracy within one test sample of
-plaintext (docs/figures.md, "The codec at its limit")."""
+TASK_CODEC = CodecConfig(bits=8, clip=0.0, degree=0, randomness="short")
+"""A federation task's default codec: 8-bit values, short-exponent randomness, and the clip and
+the degree set from the task (:func:`fl_node.task.automatic_clip`,
+:func:`fl_node.task.automatic_degree`: Damgård–Jurik degree 4 unless degree 1 sends fewer
+bytes). At degree 4 that is 1.93 ciphertext bytes per parameter with a 2048-bit key, over 1,400
+times faster than encrypting values one by one with ``phe``, with final accuracy within one test
+sample of plaintext (docs/figures.md, "The codec at its limit")."""
 
 
 @dataclass(frozen=True)
@@ -162,6 +170,7 @@ class SlotLayout:
 
     @classmethod
     def for_key(cls, config: CodecConfig, n: int) -> SlotLayout:
+        config.check_set()
         slots = config.degree * (n.bit_length() - 1) // config.slot_bits
         if slots < 1:
             raise CodecError(f"a {n.bit_length()}-bit key cannot hold one {config.slot_bits}-bit slot")

@@ -75,18 +75,18 @@ def test_default_layout_is_twenty_bit_slots():
 
 @pytest.mark.parametrize(
     "kwargs",
-    [{"bits": 1}, {"bits": 33}, {"clip": -0.1}, {"clip": float("nan")}, {"max_participants": 0}, {"degree": 0}, {"degree": 17}, {"randomness": "weak"}],
+    [{"bits": 1}, {"bits": 33}, {"clip": -0.1}, {"clip": float("nan")}, {"max_participants": 0}, {"degree": -1}, {"degree": 17}, {"randomness": "weak"}],
 )
 def test_invalid_configs_are_refused(kwargs):
     with pytest.raises(CodecError):
         CodecConfig(**kwargs)
 
 
-def test_the_automatic_clip_cannot_quantize_until_a_task_sets_it():
-    automatic = CodecConfig(clip=0.0)
-
+def test_the_automatic_clip_and_degree_cannot_encode_until_a_task_sets_them():
     with pytest.raises(CodecError, match="automatic clip"):
-        quantize(np.zeros(3), automatic, np.random.default_rng(0))
+        quantize(np.zeros(3), CodecConfig(clip=0.0), np.random.default_rng(0))
+    with pytest.raises(CodecError, match="automatic degree"):
+        SlotLayout.for_key(CodecConfig(degree=0), (1 << 511) | 1)
 
 
 # --- exactness --------------------------------------------------------------------------------

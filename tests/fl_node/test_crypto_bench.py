@@ -8,7 +8,8 @@ import pytest
 
 from fl_node.cli import main
 from fl_node.crypto.bench import CryptoBenchConfig, run_crypto_bench
-from fl_node.crypto.codec import TASK_CODEC
+from fl_node.crypto.codec import TASK_CODEC, CodecConfig
+from fl_node.crypto.knowledge import automatic_degree
 
 REQUIRED = {
     "params", "nodes", "key_bits", "naive_s_per_value", "packed_s_per_value", "plaintext_s_per_value",
@@ -45,12 +46,13 @@ def test_cli_writes_the_json(tmp_path):
     result = json.loads(out.read_text())
     assert REQUIRED <= result.keys()
     assert result["nodes"] == 2 and result["workers"] == 2
-    # with no codec flags the bench measures a task's default codec
-    assert (result["bits"], result["degree"], result["randomness"]) == (TASK_CODEC.bits, TASK_CODEC.degree, TASK_CODEC.randomness)
+    # with no codec flags the bench measures a task's default codec, its degree chosen for the update's size
+    assert (result["bits"], result["randomness"]) == (TASK_CODEC.bits, TASK_CODEC.randomness)
+    assert result["degree"] == automatic_degree(CodecConfig(bits=TASK_CODEC.bits, max_participants=2), 512, 300)
 
 
 @pytest.mark.parametrize(
-    "args", [["--randomness", "fast"], ["--naive-sample", "10"], ["--key-bits", "511"], ["--nodes", "0"], ["--degree", "0"]]
+    "args", [["--randomness", "fast"], ["--naive-sample", "10"], ["--key-bits", "511"], ["--nodes", "0"], ["--degree", "-1"]]
 )
 def test_cli_bad_options_exit_2(args, capsys):
     with pytest.raises(SystemExit) as exit_info:

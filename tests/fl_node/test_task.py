@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 from fl_node.crypto.codec import TASK_CODEC, CodecConfig
+from fl_node.crypto.knowledge import update_bytes
 from fl_node.errors import FlNodeError
 from fl_node.seeds import NODE_TRAINING, derive_seed
 from fl_node.task import (
@@ -48,25 +49,39 @@ def test_flat_table_round_trips_and_keeps_defaults_for_missing_keys():
 
 
 def test_codec_headroom_covers_every_member():
-    assert TaskConfig().codec_for(5).max_participants == 16
-    assert TaskConfig().codec_for(40).max_participants == 40
-    assert TASK.codec_for(40) == CodecConfig(bits=12, clip=0.5, max_participants=40)
+    assert TaskConfig().codec_for(5, 1000).max_participants == 16
+    assert TaskConfig().codec_for(40, 1000).max_participants == 40
+    assert TASK.codec_for(40, 1000) == CodecConfig(bits=12, clip=0.5, max_participants=40)
 
 
-def test_a_task_defaults_to_eight_bits_degree_four_and_a_clip_of_one_over_its_members():
+def test_a_task_defaults_to_eight_bits_and_a_clip_of_one_over_its_members():
     assert TaskConfig().codec == TASK_CODEC
 
-    assert TaskConfig().codec_for(10) == CodecConfig(bits=8, clip=0.1, max_participants=16, degree=4, randomness="short")
-    assert TaskConfig().codec_for(3).clip == pytest.approx(1 / 3)
-    assert TaskConfig().codec_for(40).clip == pytest.approx(1 / 40)
-    assert TASK.codec_for(7).clip == 0.5  # a clip the task sets is kept
+    assert TaskConfig().codec_for(10, 100_000) == CodecConfig(bits=8, clip=0.1, max_participants=16, degree=4, randomness="short")
+    assert TaskConfig().codec_for(3, 100_000).clip == pytest.approx(1 / 3)
+    assert TaskConfig().codec_for(40, 100_000).clip == pytest.approx(1 / 40)
+    assert TASK.codec_for(7, 100_000).clip == 0.5  # a clip the task sets is kept
+
+
+@pytest.mark.parametrize("key_bits", [1024, 2048])
+def test_the_automatic_degree_sends_the_fewest_bytes_of_degrees_one_and_four(key_bits):
+    task = TaskConfig(custody=CustodyConfig(key_bits=key_bits))
+    n = (1 << (key_bits - 1)) | 1
+
+    for n_params in (10, 1_058, 2_410, 20_000, 1_000_000):
+        codec = task.codec_for(10, n_params)
+        sizes = {d: update_bytes(dataclasses.replace(codec, degree=d), n, n_params) for d in (1, 4)}
+        assert sizes[codec.degree] == min(sizes.values())
+    assert task.codec_for(10, 10).degree == 1  # one ciphertext either way: degree 4's longer proof loses
+    assert task.codec_for(10, 1_000_000).degree == 4
+    assert dataclasses.replace(task, codec=dataclasses.replace(TASK_CODEC, degree=4)).codec_for(10, 10).degree == 4  # a degree the task sets is kept
 
 
 def test_a_threshold_task_encodes_at_degree_one_which_the_custodians_shares_decrypt():
     threshold = TaskConfig(custody=CustodyConfig(custodians=3, threshold=2))
 
-    assert threshold.codec_for(5).degree == 1
-    assert TaskConfig().codec_for(5).degree == TASK_CODEC.degree
+    assert threshold.codec_for(5, 1_000_000).degree == 1
+    assert TaskConfig().codec_for(5, 1_000_000).degree == 4
 
 
 @pytest.mark.parametrize("epsilon", [1.0, 8.0])
