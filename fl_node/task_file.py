@@ -62,7 +62,7 @@ COMMENTS: dict[str, str] = {
     "codec.bits": "Quantization bits per value (2..32).",
     "codec.clip": "Weighted update values are clipped to [-clip, clip]; 0: automatic, 1/members (under DP, wide enough for the noise).",
     "codec.max_participants": "Headroom: a sum of this many updates never overflows (raised to the member count).",
-    "codec.degree": "Damgard-Jurik degree s; 1 is Paillier.",
+    "codec.degree": "Damgard-Jurik degree s; 1 is Paillier; 0: automatic, 4 or 1, whichever sends fewer bytes for the model.",
     "codec.randomness": "Encryption randomness: full (standard r^n) or short (DJN, an extra assumption).",
     "custody": "Who can read updates.",
     "custody.encrypt": "Paillier-encrypt the updates; the aggregator never decrypts them.",
