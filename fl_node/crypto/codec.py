@@ -154,7 +154,7 @@ class CodecConfig:
 TASK_CODEC = CodecConfig(bits=8, clip=0.0, degree=0, randomness="short")
 """A federation task's default codec: 8-bit values, short-exponent randomness, and the clip and
 the degree set from the task (:func:`fl_node.task.automatic_clip`,
-:func:`fl_node.task.automatic_degree`: Damgård–Jurik degree 4 unless degree 1 sends fewer
+:func:`fl_node.crypto.knowledge.automatic_degree`: Damgård–Jurik degree 4 unless degree 1 sends fewer
 bytes). At degree 4 that is 1.93 ciphertext bytes per parameter with a 2048-bit key, over 1,400
 times faster than encrypting values one by one with ``phe``, with final accuracy within one test
 sample of plaintext (docs/figures.md, "The codec at its limit")."""
