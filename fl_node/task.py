@@ -25,7 +25,7 @@ from phe import PaillierPrivateKey, PaillierPublicKey
 
 from fl_node.crypto.codec import TASK_CODEC, CodecConfig
 from fl_node.crypto.keys import generate_keypair, key_fingerprint, public_key_to_bytes, save_keypair
-from fl_node.crypto.knowledge import automatic_degree
+from fl_node.crypto.knowledge import with_degree
 from fl_node.crypto.threshold import SHARE_SUFFIX, load_share, save_share, share_path, split_private_key
 from fl_node.data import Standardization
 from fl_node.errors import FlNodeError
@@ -265,7 +265,7 @@ class TaskConfig:
 
         An automatic clip (0) is set by :func:`automatic_clip`, with the DP noise multiplier
         ``noise_multiplier`` the task's budget calibrates (0 without DP); an automatic degree (0)
-        by :func:`~fl_node.crypto.knowledge.automatic_degree`. Under threshold custody the
+        by :func:`~fl_node.crypto.knowledge.with_degree`. Under threshold custody the
         degree is 1, the only one the custodians' shares decrypt (:func:`threshold_custody`).
         """
         codec = dataclasses.replace(self.codec, max_participants=max(self.codec.max_participants, participants))
@@ -274,9 +274,7 @@ class TaskConfig:
             codec = dataclasses.replace(codec, clip=automatic_clip(participants, self.min_participants, dp_clip, noise_multiplier))
         if self.custody.threshold_custody:
             return dataclasses.replace(codec, degree=1)
-        if codec.degree == 0:
-            return dataclasses.replace(codec, degree=automatic_degree(codec, self.custody.key_bits, n_params))
-        return codec
+        return with_degree(codec, self.custody.key_bits, n_params)
 
 
 def build_task(

@@ -26,14 +26,14 @@ from __future__ import annotations
 import resource
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 import numpy as np
 from eth_account import Account
 
 from fl_node.crypto.codec import TASK_CODEC, CodecConfig, EncryptedUpdate, PackedCodec, PackedDecryptor
 from fl_node.crypto.keys import generate_keypair
-from fl_node.crypto.knowledge import ProofStatement, automatic_degree, prove_update, verify_update
+from fl_node.crypto.knowledge import ProofStatement, prove_update, verify_update, with_degree
 from fl_node.crypto.paillier import RandomnessMode
 from fl_node.crypto.parallel import WorkerPool
 from fl_node.errors import CodecError
@@ -86,8 +86,7 @@ def run_crypto_bench(config: CryptoBenchConfig, progress: Progress | None = None
     """Run the three measurements and return the JSON payload (keys in the module docstring and the CLI)."""
     report = progress or (lambda phase, done, total: None)
     P, N = config.params, config.nodes
-    codec_config = CodecConfig(bits=config.bits, clip=config.clip, max_participants=N)
-    codec_config = replace(codec_config, degree=config.degree or automatic_degree(codec_config, config.key_bits, P))
+    codec_config = with_degree(CodecConfig(bits=config.bits, clip=config.clip, max_participants=N, degree=config.degree), config.key_bits, P)
     rng = np.random.default_rng(config.seed)
 
     report("keygen", 0, 1)

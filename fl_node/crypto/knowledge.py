@@ -70,7 +70,7 @@ from fl_node.crypto.paillier import one_plus_n_pow
 from fl_node.crypto.parallel import WorkerPool, shared_pool
 from fl_node.errors import CiphertextFormatError, CodecError
 
-__all__ = ["ProofStatement", "prove_update", "verify_update", "proof_size", "update_bytes", "automatic_degree", "multi_powmod"]
+__all__ = ["ProofStatement", "prove_update", "verify_update", "proof_size", "update_bytes", "automatic_degree", "with_degree", "multi_powmod"]
 
 CHALLENGE_BITS = 128
 SLACK_BITS = 80
@@ -142,6 +142,13 @@ def automatic_degree(config: CodecConfig, key_bits: int, length: int) -> int:
     """
     n = (1 << (key_bits - 1)) | 1  # the sizes depend on the modulus's length only
     return min(AUTOMATIC_DEGREES, key=lambda d: (update_bytes(dataclasses.replace(config, degree=d), n, length), d))
+
+
+def with_degree(config: CodecConfig, key_bits: int, length: int) -> CodecConfig:
+    """``config`` with an automatic degree (0) set by :func:`automatic_degree`; a degree already set is kept."""
+    if config.degree:
+        return config
+    return dataclasses.replace(config, degree=automatic_degree(config, key_bits, length))
 
 
 def _challenges(statement: ProofStatement, ciphertexts: Sequence[int], a: int) -> list[int]:
