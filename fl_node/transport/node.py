@@ -231,7 +231,9 @@ class NodeRuntime:
         sample_counts = {str(k): int(v) for k, v in json.loads(header["sample-counts"]).items()}
         digest = keccak(binary["spec"])
         data = self._data[digest]
-        participant = Participant(self.address, data, spec.model.factory(), spec.train, self._schemes[digest], seed=self.seed)
+        participant = Participant(
+            self.address, data, spec.model.factory(), spec.train, self._schemes[digest], seed=self.seed, privacy=spec.client_dp()
+        )
         submission = LedgerNode(self.name, participant, self.account, self.ledger).submit(
             RoundPlan(round_id, params, sample_counts, *ledger_binding(self.ledger), task_id)
         )

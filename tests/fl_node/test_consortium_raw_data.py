@@ -1,6 +1,7 @@
 """A consortium task over raw hospital CSVs: the spec publishes the columns, the label list and the
 federated standardization; each node prepares its own file from them; the federation trains to
-within one point of the same data pooled; a node with other columns is refused by name."""
+within one point of the same data pooled; a node with other columns is refused by name; a node
+of a task with client-level DP privatizes its update as the in-process participant does."""
 
 from __future__ import annotations
 
@@ -17,12 +18,13 @@ from fl_node.data import ArraySplit, load_csv, map_labels
 from fl_node.errors import PlanRejected
 from fl_node.hfl.aggregator import Collected
 from fl_node.hfl.coordinator import Coordinator
-from fl_node.hfl.participant import RoundPlan, Submission
-from fl_node.hfl.runner import run_federation
+from fl_node.hfl.envelope import SignedBlob, ledger_binding
+from fl_node.hfl.participant import Participant, RoundPlan, Submission
+from fl_node.hfl.runner import initial_params, run_federation
 from fl_node.hfl.spec import model_to_bytes
 from fl_node.models import unflatten
 from fl_node.replay import load_published
-from fl_node.task import CustodyConfig, DataConfig, RewardConfig, ScoringConfig, TaskConfig, bootstrap_ledger
+from fl_node.task import CustodyConfig, DataConfig, PrivacyConfig, RewardConfig, ScoringConfig, TaskConfig, bootstrap_ledger
 from fl_node.training import evaluate, train_centralized
 from fl_node.transport.flower_server import ServeConfig, create_task
 from fl_node.transport.node import NodeRuntime, node_split
@@ -139,3 +141,39 @@ def test_a_node_with_other_columns_is_left_out_and_refuses_the_plan_naming_them(
     with pytest.raises(PlanRejected, match=r"feature columns do not match the task's spec: missing insulin; unexpected insulin_uU") as refused:
         runtimes[3].spec_for(task_id, spec.to_bytes())
     assert "\n" not in str(refused.value)
+
+
+def test_a_node_of_a_dp_task_clips_weighs_equally_and_adds_its_noise_share(tmp_path: Path) -> None:
+    chain = embedded_chain()
+    roles = bootstrap_ledger(chain, RewardConfig())
+    paths = [write_clinical_csv(tmp_path / f"hospital-{k}.csv", n, seed=k, id_offset=1000 * k) for k, n in enumerate(ROWS)]
+    runtimes = [_runtime(chain, roles.ledger, p, k) for k, p in enumerate(paths)]
+    keys = _role_keys(roles, tmp_path)
+    config = ServeConfig(
+        rpc="", ledger=roles.ledger.address, artifacts=str(tmp_path / "artifacts"), keys_dir=str(tmp_path / "keys"),
+        aggregator_key=str(keys["aggregator"]), evaluator_key=str(keys["evaluator"]), admin_key=str(keys["admin"]),
+        task=TaskConfig(data=DataConfig(nodes=3, label=LABEL_COLUMN, id_columns=(ID_COLUMN,)), custody=CustodyConfig(encrypt=False),
+                        privacy=PrivacyConfig(epsilon=8.0, clip=0.05)),
+        validation=str(write_clinical_csv(tmp_path / "validation.csv", 50, seed=7, id_offset=90000)),
+    )
+    store = ArtifactStore(config.artifacts)
+    task_id = create_task(config, roles.ledger, store, _member_infos(runtimes))
+    published = load_published(roles.ledger, store, task_id)
+    spec = published.spec
+    assert spec.client_dp() is not None
+    coordinator = Coordinator(spec, roles.ledger, task_id, roles.aggregator, roles.evaluator, None, published.validation, store)
+    params = initial_params(spec)
+    round_id = coordinator.open_round(params)
+    plan = RoundPlan(round_id, params, dict(spec.sample_counts), *ledger_binding(roles.ledger), task_id)
+    node = runtimes[0]
+    _, binary = node.train(
+        {"task": task_id, "round": round_id, "sample-counts": json.dumps(dict(plan.sample_counts))},
+        {"spec": spec.to_bytes(), "params": model_to_bytes(plan.global_params)},
+    )
+    sent = spec.scheme().parse(SignedBlob.parse(binary["blob"]).payload)
+
+    data = node._task_data(task_id, spec)
+    private = Participant(node.address, data, spec.model.factory(), spec.train, spec.scheme(), seed=node.seed, privacy=spec.client_dp())
+    public = Participant(node.address, data, spec.model.factory(), spec.train, spec.scheme(), seed=node.seed)
+    np.testing.assert_array_equal(sent, spec.scheme().parse(SignedBlob.parse(private.submit(plan).blob).payload))
+    assert not np.array_equal(sent, spec.scheme().parse(SignedBlob.parse(public.submit(plan).blob).payload))
