@@ -142,6 +142,7 @@ def setup_federation(
                 seed=derive_seed(task.seed, NODE_TRAINING, k),
                 behaviour=make_behaviour(behaviour, data.n_classes),
                 privacy=spec.client_dp(),
+                private_training=spec.private_trainer(),
             ),
             account,
             ledger,

@@ -126,7 +126,7 @@ class RoundRecord:
 
 @dataclass(frozen=True)
 class SeedResult:
-    """Everything one seed produced; ``epsilon_spent`` is the client-level DP budget the rounds spent (inf without DP), ``codec`` the task's codec as built (its automatic clip and degree set)."""
+    """Everything one seed produced; ``epsilon_spent`` is the client-level DP budget the rounds spent (inf without DP), ``codec`` the task's codec as built (its automatic clip and degree set), ``record_epsilon_spent`` the largest record-level ε a node's DP-SGD spent (inf without)."""
 
     seed: int
     rounds: list[RoundRecord]
@@ -138,6 +138,7 @@ class SeedResult:
     best_round: int = 0
     stopped_early: bool = False
     codec: CodecConfig = TASK_CODEC
+    record_epsilon_spent: float = float("inf")
 
     @property
     def final_accuracy(self) -> float:
@@ -208,10 +209,12 @@ def run_seed(
             coordinator, transport, task.rounds, retries=config.round.retries, observers=[recorder], patience=task.patience
         )
     spent = epsilon_spent(spec.dp_noise_multiplier, spec.dp_delta, len(recorder.records)) if spec.client_dp() else float("inf")
+    trainers = [n.participant.private_training for n in transport.nodes]
+    record_spent = max(t.epsilon_spent(spec.dp_sgd_delta) for t in trainers if t is not None) if spec.record_dp() else float("inf")
     best_round = 1 + [o.round_id for o in run.outcomes].index(run.best.round_id)
     return SeedResult(
         seed, recorder.records, centralized, run.final_params, len(initial), len(data.test), spent, best_round, run.stopped_early,
-        spec.codec,
+        spec.codec, record_spent,
     )
 
 
@@ -241,7 +244,7 @@ def null_federation(
             pid,
             Participant(
                 pid, part, spec.model.factory(), spec.train, scheme, seed=derive_seed(spec.seed, NODE_TRAINING, k),
-                behaviour=behaviour, privacy=spec.client_dp(),
+                behaviour=behaviour, privacy=spec.client_dp(), private_training=spec.private_trainer(),
             ),
             NullAccount(pid),
             ledger,

@@ -28,6 +28,7 @@ from fl_node.crypto.keys import generate_keypair, key_fingerprint, public_key_to
 from fl_node.crypto.knowledge import with_degree
 from fl_node.crypto.threshold import SHARE_SUFFIX, load_share, save_share, share_path, split_private_key
 from fl_node.data import Standardization
+from fl_node.dp_sgd import noise_multiplier_for_records
 from fl_node.errors import FlNodeError
 from fl_node.hfl.gating import NORM_FACTOR
 from fl_node.hfl.keyholder import ThresholdCustody
@@ -189,11 +190,18 @@ class PrivacyConfig:
     delta : float (default: 1e-5)
     clip : float (default: 1.0)
         L2 bound of each node's unweighted update.
+    sgd_epsilon : float (default: 0.0, no DP-SGD)
+        Record-level budget of each node over all the task's rounds, at ``delta``: the nodes train by
+        DP-SGD (:mod:`fl_node.dp_sgd`) with the noise multiplier calibrated to it.
+    sgd_clip : float (default: 1.0)
+        L2 bound of each record's gradient under DP-SGD.
     """
 
     epsilon: float = 0.0
     delta: float = 1e-5
     clip: float = 1.0
+    sgd_epsilon: float = 0.0
+    sgd_clip: float = 1.0
 
 
 @dataclass(frozen=True)
@@ -307,6 +315,12 @@ def build_task(
     if dp.epsilon > 0 and dp.clip <= 0:
         raise FlNodeError(f"DP needs a positive clip norm, got {dp.clip}")
     sigma = noise_multiplier_for(dp.epsilon, dp.delta, config.rounds) if dp.epsilon > 0 else 0.0
+    if dp.sgd_epsilon > 0 and dp.sgd_clip <= 0:
+        raise FlNodeError(f"DP-SGD needs a positive clip norm, got {dp.sgd_clip}")
+    sgd_sigma = 0.0
+    if dp.sgd_epsilon > 0:
+        train = config.training
+        sgd_sigma = noise_multiplier_for_records(dp.sgd_epsilon, dp.delta, sample_counts.values(), train.batch_size, train.epochs, config.rounds)
     model = config.model.build(n_features, n_classes)
     return FederationSpec(
         model=model,
@@ -329,6 +343,9 @@ def build_task(
         dp_clip=dp.clip if dp.epsilon > 0 else 0.0,
         dp_noise_multiplier=sigma,
         dp_delta=dp.delta if dp.epsilon > 0 else 0.0,
+        dp_sgd_clip=dp.sgd_clip if dp.sgd_epsilon > 0 else 0.0,
+        dp_sgd_noise_multiplier=sgd_sigma,
+        dp_sgd_delta=dp.delta if dp.sgd_epsilon > 0 else 0.0,
         key_bits=config.custody.key_bits,
     )
 

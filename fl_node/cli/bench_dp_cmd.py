@@ -1,4 +1,4 @@
-"""`fedledger bench dp`: accuracy of client-level differential privacy at several budgets ε, beside non-private FL."""
+"""`fedledger bench dp`: accuracy of client-level (or, with ``--dp-sgd``, record-level) differential privacy at several budgets ε, beside non-private FL."""
 
 from __future__ import annotations
 
@@ -38,17 +38,22 @@ def bench_dp(
     rounds: int = typer.Option(5, "--rounds", help="Fewer rounds compose fewer noisy sums: less noise for the same ε."),
     epochs: int = typer.Option(10, "--epochs", help="Local epochs per round."),
     clip: float = typer.Option(0.3, "--clip", help="L2 bound of each node's update."),
+    dp_sgd: bool = typer.Option(False, "--dp-sgd", help="Budgets are each node's record-level ε: the nodes train by DP-SGD (Opacus) instead of privatizing their updates."),
+    sgd_clip: float = typer.Option(1.0, "--sgd-clip", help="L2 bound of each record's gradient under --dp-sgd."),
     seeds: int = typer.Option(3, "--seeds", help="Seeds 0..K-1."),
     plot: Path | None = typer.Option(None, "--plot", help="PNG of accuracy against ε.", dir_okay=False),
     json_path: Path | None = JsonOption,
 ) -> None:
-    """Plaintext federations with client-level DP (clip, equal weights, distributed Gaussian noise, Opacus RDP accountant) at each ε."""
+    """Plaintext federations with client-level DP (clip, equal weights, distributed Gaussian noise, Opacus RDP accountant) or DP-SGD at each ε."""
     try:
         budgets = [float(e) for e in epsilons.split(",") if e.strip()]
     except ValueError as exc:
         raise BadInput(f"--epsilons: {exc}") from exc
     if not budgets or any(not e > 0 for e in budgets) or seeds < 1 or rounds < 1 or epochs < 1:
         raise BadInput("give positive budgets (inf for no DP), at least one seed, one round and one local epoch")
+    if not sgd_clip > 0:
+        raise BadInput(f"--sgd-clip must be positive, got {sgd_clip}")
+    level = "record" if dp_sgd else "client"
     base = default_train_task()
     base = replace(
         base,
@@ -64,7 +69,8 @@ def bench_dp(
     with Progress(console=console) as progress:
         bar = progress.add_task("federations", total=len(budgets) * seeds)
         for epsilon in budgets:
-            privacy = PrivacyConfig(epsilon=0.0 if math.isinf(epsilon) else epsilon, delta=delta, clip=clip)
+            budget = 0.0 if math.isinf(epsilon) else epsilon
+            privacy = PrivacyConfig(delta=delta, clip=clip, sgd_clip=sgd_clip, **{"sgd_epsilon" if dp_sgd else "epsilon": budget})
             task = replace(base, privacy=privacy)
             results = []
             for seed in range(seeds):
@@ -78,11 +84,12 @@ def bench_dp(
                 "delta": delta,
                 "accuracy": float(np.mean([r.final_accuracy for r in results])),
                 "per_seed": [r.final_accuracy for r in results],
-                "epsilon_spent": _finite_or_name(float(np.max([r.epsilon_spent for r in results]))),
+                "epsilon_spent": _finite_or_name(float(np.max([r.record_epsilon_spent if dp_sgd else r.epsilon_spent for r in results]))),
                 "centralized_accuracy": float(np.mean([r.centralized_accuracy for r in results])),
             })
     table = Table(
-        title=f"{dataset}, {nodes} nodes, {partition}, {model}, {rounds} rounds of {epochs} local epochs, clip {clip}, δ = {delta:g}"
+        title=f"{level}-level DP: {dataset}, {nodes} nodes, {partition}, {model}, {rounds} rounds of {epochs} local epochs, "
+        f"clip {sgd_clip if dp_sgd else clip}{' per record' if dp_sgd else ''}, δ = {delta:g}"
     )
     for column in ("ε", "ε spent (RDP)", "federated accuracy", "centralized, no DP"):
         table.add_column(column)
@@ -92,8 +99,8 @@ def bench_dp(
         )
     console.print(table)
     if plot is not None:
-        plot_privacy(plot, rows, title=f"client-level DP on {dataset} ({nodes} nodes, {partition})")
+        plot_privacy(plot, rows, title=f"{level}-level DP on {dataset} ({nodes} nodes, {partition})")
     write_json(json_path, {
         "dataset": dataset, "nodes": nodes, "partition": partition, "model": model, "rounds": rounds, "epochs": epochs,
-        "clip": clip, "seeds": seeds, "rows": rows,
+        "clip": clip, "seeds": seeds, "rows": rows, "level": level, "sgd_clip": sgd_clip if dp_sgd else None,
     })

@@ -58,8 +58,10 @@ def train_command(
     gate_memory: float = typer.Option(0.0, "--gate-memory", help="Gated: reputation = this x previous reputation + round score (0: this round only, 1: cumulative)."),
     gate_norm_factor: float = typer.Option(NORM_FACTOR, "--gate-norm-factor", help="Gated: also leave out each update whose L2 norm exceeds this times the round's median norm (0: off)."),
     dp_epsilon: float = typer.Option(0.0, "--dp-epsilon", help="Client-level DP budget over all rounds (0: no DP)."),
-    dp_delta: float = typer.Option(1e-5, "--dp-delta", help="δ of --dp-epsilon."),
+    dp_delta: float = typer.Option(1e-5, "--dp-delta", help="δ of --dp-epsilon and --dp-sgd-epsilon."),
     dp_clip: float = typer.Option(1.0, "--dp-clip", help="L2 bound of each node's update under DP."),
+    dp_sgd_epsilon: float = typer.Option(0.0, "--dp-sgd-epsilon", help="Record-level DP: each node trains by DP-SGD (Opacus) within this budget over all rounds (0: off)."),
+    dp_sgd_clip: float = typer.Option(1.0, "--dp-sgd-clip", help="L2 bound of each record's gradient under DP-SGD."),
     compare_plaintext: bool = typer.Option(
         False, "--compare-plaintext", help="Also run each seed without encryption and report the differences."
     ),
@@ -83,6 +85,10 @@ def train_command(
         raise BadInput(f"--gate-norm-factor must be 0 (off) or at least 1, got {gate_norm_factor}")
     if dp_epsilon < 0 or not 0 < dp_delta < 1 or dp_clip <= 0:
         raise BadInput("--dp-epsilon must be non-negative, --dp-delta in (0, 1) and --dp-clip positive")
+    if dp_sgd_epsilon < 0 or dp_sgd_clip <= 0:
+        raise BadInput("--dp-sgd-epsilon must be non-negative and --dp-sgd-clip positive")
+    if dp_sgd_epsilon > 0 and mu > 0:
+        raise BadInput("--dp-sgd-epsilon cannot train with --mu: the FedProx gradient is not clipped per record")
     seed_list = list(range(seeds)) if seeds is not None else [0 if seed is None else seed]
     # torch and the rest load here, not at import, so that every other command starts fast
     import torch
@@ -104,7 +110,7 @@ def train_command(
         codec=replace(TASK_CODEC, bits=bits, clip=clip, max_participants=1, degree=degree, randomness=randomness),
         custody=CustodyConfig(encrypt=encrypt, key_bits=key_bits),
         scoring=ScoringConfig(aggregation=aggregation, gate_threshold=gate_threshold, gate_memory=gate_memory, gate_norm_factor=gate_norm_factor),
-        privacy=PrivacyConfig(dp_epsilon, dp_delta, dp_clip),
+        privacy=PrivacyConfig(dp_epsilon, dp_delta, dp_clip, dp_sgd_epsilon, dp_sgd_clip),
         rounds=rounds,
         patience=patience,
     )
@@ -211,6 +217,11 @@ def _payload(config: SimulationConfig, ds: Dataset, results: list[SeedResult], p
             "epsilon": task.privacy.epsilon, "delta": task.privacy.delta, "clip": task.privacy.clip,
             "epsilon_spent": max(res.epsilon_spent for res in results),
         },
+        # record-level DP (DP-SGD in every node): the largest ε a node spent, None without
+        "dp_sgd": None if task.privacy.sgd_epsilon <= 0 else {
+            "epsilon": task.privacy.sgd_epsilon, "delta": task.privacy.delta, "clip": task.privacy.sgd_clip,
+            "epsilon_spent": max(res.record_epsilon_spent for res in results),
+        },
         "per_seed": per_seed,
         "config": {
             "dataset": ds.name,
@@ -267,6 +278,9 @@ def _print_tables(payload: dict[str, Any], seed_list: list[int]) -> None:
         f"federated ({mode}) {100 * payload['final_accuracy']:.2f}%  centralized "
         f"{100 * payload['centralized_accuracy']:.2f}%  on {payload['test_samples']} test samples"
     )
+    for key, level in (("dp", "client-level"), ("dp_sgd", "record-level (DP-SGD)")):
+        if payload[key] is not None:
+            console.print(f"{level} DP: ε = {payload[key]['epsilon_spent']:.3f} spent of {payload[key]['epsilon']:g} at δ = {payload[key]['delta']:g}")
 
 
 def _plot(payload: dict[str, Any], name: str, path: Path) -> None:

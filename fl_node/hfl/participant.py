@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import secrets
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
@@ -11,6 +12,7 @@ from eth_hash.auto import keccak
 from torch import nn
 
 from fl_node.data import ArraySplit
+from fl_node.dp_sgd import PrivateTrainer
 from fl_node.errors import FlNodeError
 from fl_node.hfl.envelope import BlobHeader, seal
 from fl_node.hfl.schemes import PublicScheme
@@ -126,6 +128,13 @@ class Participant:
     privacy : ClientDp | None (default: None)
         Client-level DP: clip the update, weigh it equally with the round's other nodes and add this
         node's share of the noise before encoding.
+    private_training : PrivateTrainer | None (default: None)
+        Record-level DP: train by DP-SGD with this trainer, which keeps the node's accountant over
+        the task's rounds (pass the same one every round).
+    secret_noise : bool (default: False, noise drawn from ``seed``: reproducible runs in one process)
+        Draw DP noise (and DP-SGD's batches) from the operating system's entropy instead of
+        ``seed``. A node of a consortium must: its seed may be known (the default is derived
+        from its address), and anyone who can redraw the noise can take it out of the sum.
     """
 
     def __init__(
@@ -138,6 +147,8 @@ class Participant:
         seed: int = 0,
         behaviour: Behaviour | None = None,
         privacy: ClientDp | None = None,
+        private_training: PrivateTrainer | None = None,
+        secret_noise: bool = False,
     ) -> None:
         self.participant_id = participant_id
         self.data = data
@@ -147,6 +158,8 @@ class Participant:
         self.seed = seed
         self.behaviour = behaviour or Behaviour()
         self.privacy = privacy
+        self.private_training = private_training
+        self.secret_noise = secret_noise
 
     @property
     def n_samples(self) -> int:
@@ -159,19 +172,19 @@ class Participant:
         train_seed, code_seed = np.random.SeedSequence([self.seed, plan.round]).spawn(2)
         rng = np.random.default_rng(code_seed)
         model = unflatten(self.model_factory(), plan.global_params)
-        result = fit(
-            model,
-            self.behaviour.local_data(self.data, rng),
-            self.train_config,
-            seed=int(train_seed.generate_state(1)[0]),
-        )
+        if self.private_training is None:
+            result = fit(model, self.behaviour.local_data(self.data, rng), self.train_config, seed=int(train_seed.generate_state(1)[0]))
+        else:
+            seed = secrets.randbits(63) if self.secret_noise else int(train_seed.generate_state(1)[0])
+            result = self.private_training.fit(model, self.behaviour.local_data(self.data, rng), self.train_config, seed=seed)
         delta = self.behaviour.local_update(
             flatten(model).astype(np.float64) - np.asarray(plan.global_params, dtype=np.float64), rng
         )
         if self.privacy is None:
             weighted = plan.weight(self.participant_id) * delta
         else:
-            weighted = self.privacy.privatize(delta, len(plan.sample_counts), rng)
+            noise = np.random.default_rng(secrets.randbits(128)) if self.secret_noise else rng
+            weighted = self.privacy.privatize(delta, len(plan.sample_counts), noise)
         clip = self.scheme.clip
         clipped = int(np.count_nonzero(np.abs(weighted) > clip))
         header = plan.header_for(self.participant_id)

@@ -13,6 +13,7 @@ from phe import PaillierPrivateKey, PaillierPublicKey
 from fl_node.crypto.codec import CodecConfig
 from fl_node.crypto.keys import check_public_key_bits, public_key_from_bytes
 from fl_node.data import ArraySplit, Standardization
+from fl_node.dp_sgd import PrivateTrainer, RecordDp
 from fl_node.errors import FlNodeError
 from fl_node.hfl.gating import AGGREGATIONS, valid_norm_factor
 from fl_node.hfl.keyholder import Custody, KeyHolder
@@ -81,6 +82,13 @@ class FederationSpec:
         ``σ * dp_clip / n``, each node adding its share (see :mod:`fl_node.privacy`).
     dp_delta : float (default: 0.0)
         The δ the task's ε is accounted at.
+    dp_sgd_clip : float (default: 0.0, no DP-SGD)
+        Record-level DP: each node trains by DP-SGD, clipping each record's gradient to this L2 norm
+        (see :mod:`fl_node.dp_sgd`).
+    dp_sgd_noise_multiplier : float (default: 0.0)
+        σ of DP-SGD: the noise on each batch's gradient sum has standard deviation ``σ * dp_sgd_clip``.
+    dp_sgd_delta : float (default: 0.0)
+        The δ each node's record-level ε is accounted at.
     """
 
     model: ModelConfig
@@ -103,6 +111,9 @@ class FederationSpec:
     dp_clip: float = 0.0
     dp_noise_multiplier: float = 0.0
     dp_delta: float = 0.0
+    dp_sgd_clip: float = 0.0
+    dp_sgd_noise_multiplier: float = 0.0
+    dp_sgd_delta: float = 0.0
     key_bits: int = 2048
 
     def __post_init__(self) -> None:
@@ -119,6 +130,13 @@ class FederationSpec:
                 f"DP clip and noise multiplier must be non-negative and delta in [0, 1), got "
                 f"{self.dp_clip}, {self.dp_noise_multiplier}, {self.dp_delta}"
             )
+        if self.dp_sgd_clip < 0 or self.dp_sgd_noise_multiplier < 0 or not 0 <= self.dp_sgd_delta < 1:
+            raise FlNodeError(
+                f"DP-SGD clip and noise multiplier must be non-negative and delta in [0, 1), got "
+                f"{self.dp_sgd_clip}, {self.dp_sgd_noise_multiplier}, {self.dp_sgd_delta}"
+            )
+        if self.dp_sgd_clip > 0 and self.train.prox_mu > 0:
+            raise FlNodeError("DP-SGD cannot train with a FedProx term: its gradient is not clipped per record")
         make_scorer(self.scorer)
         if self.min_participants < MIN_COHORT:
             raise FlNodeError(f"min_participants must be at least the minimum cohort {MIN_COHORT}, got {self.min_participants}")
@@ -161,6 +179,17 @@ class FederationSpec:
         if self.dp_clip <= 0:
             return None
         return ClientDp(self.dp_clip, self.dp_noise_multiplier)
+
+    def record_dp(self) -> RecordDp | None:
+        """How each node trains under the task's DP-SGD (None without)."""
+        if self.dp_sgd_clip <= 0:
+            return None
+        return RecordDp(self.dp_sgd_clip, self.dp_sgd_noise_multiplier)
+
+    def private_trainer(self) -> PrivateTrainer | None:
+        """A new DP-SGD trainer for one node, its accountant at zero (None without DP-SGD); a node keeps it over the task's rounds."""
+        dp = self.record_dp()
+        return PrivateTrainer(dp) if dp is not None else None
 
     def _optional(self) -> dict[str, object]:
         return {name: getattr(self, name) for name in OPTIONAL_DEFAULTS}
@@ -220,6 +249,7 @@ class FederationSpec:
 #: Spec fields written to its bytes only when they differ from these defaults.
 OPTIONAL_DEFAULTS: dict[str, object] = {
     "aggregation": "fedavg", "gate_threshold": 0.0, "gate_memory": 0.0, "gate_norm_factor": 0.0, "dp_clip": 0.0, "dp_noise_multiplier": 0.0, "dp_delta": 0.0,
+    "dp_sgd_clip": 0.0, "dp_sgd_noise_multiplier": 0.0, "dp_sgd_delta": 0.0,
 }
 
 

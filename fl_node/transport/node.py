@@ -25,6 +25,7 @@ import numpy as np
 from eth_account.signers.local import LocalAccount
 from eth_hash.auto import keccak
 
+from fl_node.dp_sgd import PrivateTrainer
 from fl_node.data import ArraySplit, Dataset, FeatureStats, check_feature_columns, load_csv, map_labels
 from fl_node.crypto.keys import read_passphrase_file
 from fl_node.crypto.threshold import load_share
@@ -156,6 +157,7 @@ class NodeRuntime:
     _specs: dict[bytes, FederationSpec] = field(default_factory=dict, repr=False)
     _schemes: dict[bytes, Any] = field(default_factory=dict, repr=False)
     _data: dict[bytes, ArraySplit] = field(default_factory=dict, repr=False)
+    _trainers: dict[bytes, PrivateTrainer | None] = field(default_factory=dict, repr=False)
 
     @property
     def address(self) -> str:
@@ -214,6 +216,7 @@ class NodeRuntime:
             self._specs[digest] = spec
             self._data[digest] = data
             self._schemes[digest] = spec.scheme()
+            self._trainers[digest] = spec.private_trainer()
         return self._specs[digest]
 
     def train(self, header: dict[str, Any], binary: dict[str, bytes]) -> tuple[dict[str, Any], dict[str, bytes]]:
@@ -232,7 +235,8 @@ class NodeRuntime:
         digest = keccak(binary["spec"])
         data = self._data[digest]
         participant = Participant(
-            self.address, data, spec.model.factory(), spec.train, self._schemes[digest], seed=self.seed, privacy=spec.client_dp()
+            self.address, data, spec.model.factory(), spec.train, self._schemes[digest], seed=self.seed,
+            privacy=spec.client_dp(), private_training=self._trainers[digest], secret_noise=True,
         )
         submission = LedgerNode(self.name, participant, self.account, self.ledger).submit(
             RoundPlan(round_id, params, sample_counts, *ledger_binding(self.ledger), task_id)
@@ -241,6 +245,8 @@ class NodeRuntime:
             "round %d: trained on %d samples and committed 0x%s in %.2f s",
             round_id, len(data), submission.blob_hash.hex(), time.perf_counter() - start,
         )
+        if (trainer := self._trainers[digest]) is not None:
+            log.info("task %d: DP-SGD has spent record-level epsilon %.3f at delta %g", task_id, trainer.epsilon_spent(spec.dp_sgd_delta), spec.dp_sgd_delta)
         reply = {
             "address": self.address,
             "n-samples": submission.n_samples,

@@ -61,6 +61,19 @@ def test_several_seeds_average_and_plot(tmp_path: Path) -> None:
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
+def test_dp_sgd_reports_the_record_level_epsilon_its_nodes_spent(tmp_path: Path, capsys) -> None:
+    out = tmp_path / "train.json"
+
+    _run(["--dataset", "breast_cancer", "--nodes", "3", "--rounds", "2", "--model", "logreg", "--no-encrypt",
+          "--local-epochs", "1", "--dp-sgd-epsilon", "2", "--json", str(out)])
+
+    payload = json.loads(out.read_text())
+    assert payload["dp"] is None
+    assert payload["dp_sgd"]["epsilon"] == 2 and payload["dp_sgd"]["delta"] == 1e-5
+    assert 1.9 < payload["dp_sgd"]["epsilon_spent"] <= 2
+    assert "record-level (DP-SGD) DP: ε = " in capsys.readouterr().out
+
+
 def test_csv_data_trains(tmp_path: Path) -> None:
     rows = ["a,b,label"] + [f"{i % 7},{(i * 3) % 5},{'yes' if i % 7 > 3 else 'no'}" for i in range(60)]
     csv = tmp_path / "d.csv"
@@ -102,6 +115,9 @@ def test_a_raw_clinical_csv_trains_with_its_identifier_left_out(tmp_path: Path) 
         (["--data", "BADCSV", "--label", "y", "--id-column", "id"], "--id-column 'id' is not a column"),
         (["--id-column", "id"], "apply to a CSV file"),
         (["--key", "NOTAKEY"], "not a fedledger Paillier key"),
+        (["--dp-sgd-epsilon", "-1"], "--dp-sgd-epsilon must be non-negative"),
+        (["--dp-sgd-epsilon", "3", "--dp-sgd-clip", "0"], "--dp-sgd-clip positive"),
+        (["--dp-sgd-epsilon", "3", "--mu", "0.1"], "cannot train with --mu"),
     ],
 )
 def test_bad_input_is_one_line_and_exit_2(tmp_path: Path, capsys, args: list[str], message: str) -> None:
