@@ -114,7 +114,9 @@ class PrivateTrainer:
 
     def __init__(self, dp: RecordDp) -> None:
         self.dp = dp
-        self.engine = PrivacyEngine(accountant="rdp")
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", message="Secure RNG turned off", category=UserWarning)  # off by choice, see fit
+            self.engine = PrivacyEngine(accountant="rdp")
         self._data: tuple[ArraySplit, TensorDataset] | None = None
 
     def _dataset(self, data: ArraySplit) -> TensorDataset:
@@ -141,21 +143,25 @@ class PrivateTrainer:
             raise ModelError("DP-SGD cannot train with a FedProx term: its gradient is not clipped per record")
         generator = torch.Generator().manual_seed(int(seed))
         loader = DataLoader(self._dataset(data), batch_size=config.batch_size, generator=generator)
-        private, optimizer, loader = self.engine.make_private(
-            module=model,
-            optimizer=make_optimizer(model, config),
-            data_loader=loader,
-            noise_multiplier=self.dp.noise_multiplier,
-            max_grad_norm=self.dp.clip,
-            poisson_sampling=True,
-            noise_generator=generator,
-        )
-        private.train()
-        steps = 0
-        epoch_loss = 0.0
         with warnings.catch_warnings():
-            # Opacus's per-sample hooks on a model whose inputs need no gradient: expected, and said every round
+            # said every round by Opacus: secure mode is off by choice (docs/threat-model.md); a node whose
+            # behaviour rewrites its data (a label flipper) hands in a new object for the same records;
+            # the per-sample hooks fire on a model whose inputs need no gradient, as expected
+            warnings.filterwarnings("ignore", message="Secure RNG turned off", category=UserWarning)
+            warnings.filterwarnings("ignore", message="PrivacyEngine detected new dataset object", category=UserWarning)
             warnings.filterwarnings("ignore", message="Full backward hook is firing", category=UserWarning)
+            private, optimizer, loader = self.engine.make_private(
+                module=model,
+                optimizer=make_optimizer(model, config),
+                data_loader=loader,
+                noise_multiplier=self.dp.noise_multiplier,
+                max_grad_norm=self.dp.clip,
+                poisson_sampling=True,
+                noise_generator=generator,
+            )
+            private.train()
+            steps = 0
+            epoch_loss = 0.0
             for _ in range(config.epochs):
                 total, seen = 0.0, 0
                 for X, y in loader:

@@ -82,12 +82,12 @@ def plot_robustness(path: Path, rows: Sequence[Mapping[str, object]]) -> None:
     _save(fig, path)
 
 
-def plot_privacy(path: Path, rows: Sequence[Mapping[str, object]], *, title: str) -> None:
-    """Test accuracy against the privacy budget ε (∞: no DP), with the non-private accuracy as a line."""
+def plot_privacy(path: Path, rows: Sequence[Mapping[str, object]], *, title: str, level: str = "client") -> None:
+    """Test accuracy against the privacy budget ε (∞: no DP) at ``level`` (client or record), with the non-private accuracy as a line."""
     private = sorted((float(r["epsilon"]), float(r["accuracy"])) for r in rows if np.isfinite(float(r["epsilon"])))
     public = [float(r["accuracy"]) for r in rows if not np.isfinite(float(r["epsilon"]))]
     fig, ax = plt.subplots(figsize=(6, 4))
-    ax.plot([e for e, _ in private], [100 * a for _, a in private], marker="o", label="client-level DP (RDP accountant)")
+    ax.plot([e for e, _ in private], [100 * a for _, a in private], marker="o", label=f"{level}-level DP (RDP accountant)")
     if public:
         ax.axhline(100 * public[0], color="gray", linestyle="--", label="no DP (ε = ∞)")
     ax.set_xscale("log")

@@ -99,7 +99,7 @@ def bench_dp(
         )
     console.print(table)
     if plot is not None:
-        plot_privacy(plot, rows, title=f"{level}-level DP on {dataset} ({nodes} nodes, {partition})")
+        plot_privacy(plot, rows, title=f"{level}-level DP on {dataset} ({nodes} nodes, {partition})", level=level)
     write_json(json_path, {
         "dataset": dataset, "nodes": nodes, "partition": partition, "model": model, "rounds": rounds, "epochs": epochs,
         "clip": clip, "seeds": seeds, "rows": rows, "level": level, "sgd_clip": sgd_clip if dp_sgd else None,

@@ -17,7 +17,7 @@ from fl_node.cli.chain_cmd import ChainIdOption, RpcOption, open_chain
 from fl_node.cli.explorer_cmd import check_port, explorer_command_line, serve
 from fl_node.cli.task_cmd import refuse_task_flags
 from fl_node.crypto.keys import load_private_key
-from fl_node.demo import DemoConfig, DemoResult, DemoRound, run_demo, setup_federation
+from fl_node.demo import DemoConfig, DemoResult, DemoRound, Federation, run_demo, setup_federation
 from fl_node.explorer.views import Explorer
 from fl_node.explorer.web import DEFAULT_PORT
 from fl_node.plots import plot_accuracy, plot_contributions
@@ -35,6 +35,7 @@ TOKEN = 10**18
 TASK_FLAGS = (
     "nodes", "rounds", "patience", "scorer", "utility", "seed", "dataset", "partition", "model", "key_bits", "local_epochs", "lr",
     "encrypt", "key_custody", "aggregation", "gate_threshold", "gate_memory", "gate_norm_factor", "dp_epsilon", "dp_delta", "dp_clip",
+    "dp_sgd_epsilon", "dp_sgd_clip",
 )
 
 
@@ -64,8 +65,10 @@ def demo_command(
     gate_memory: float = typer.Option(0.0, "--gate-memory", help="Gated: reputation = this x previous reputation + round score (0: this round only, 1: cumulative)."),
     gate_norm_factor: float = typer.Option(NORM_FACTOR, "--gate-norm-factor", help="Gated: also leave out each update whose L2 norm exceeds this times the round's median norm (0: off)."),
     dp_epsilon: float = typer.Option(0.0, "--dp-epsilon", help="Client-level DP budget over all rounds (0: no DP)."),
-    dp_delta: float = typer.Option(1e-5, "--dp-delta", help="δ of --dp-epsilon."),
+    dp_delta: float = typer.Option(1e-5, "--dp-delta", help="δ of --dp-epsilon and --dp-sgd-epsilon."),
     dp_clip: float = typer.Option(1.0, "--dp-clip", help="L2 bound of each node's update under DP."),
+    dp_sgd_epsilon: float = typer.Option(0.0, "--dp-sgd-epsilon", help="Record-level DP: each node trains by DP-SGD (Opacus) within this budget over all rounds (0: off)."),
+    dp_sgd_clip: float = typer.Option(1.0, "--dp-sgd-clip", help="L2 bound of each record's gradient under DP-SGD."),
     key_custody: str = typer.Option("single", "--key-custody", help="single (one key holder) or threshold:T-of-N (T of N custodians decrypt)."),
     key_shares: Path | None = typer.Option(None, "--key-shares", file_okay=False, help="Pre-generated custodian share files (fedledger custody keygen) for threshold custody."),
     rpc: str | None = RpcOption,
@@ -100,7 +103,7 @@ def demo_command(
             training=TrainConfig(epochs=local_epochs, lr=lr, batch_size=16),
             custody=custody,
             scoring=ScoringConfig(scorer, utility, aggregation, gate_threshold, gate_memory, gate_norm_factor),
-            privacy=PrivacyConfig(dp_epsilon, dp_delta, dp_clip),
+            privacy=PrivacyConfig(dp_epsilon, dp_delta, dp_clip, dp_sgd_epsilon, dp_sgd_clip),
             rounds=rounds,
             patience=patience,
             seed=seed,
@@ -113,6 +116,10 @@ def demo_command(
         raise BadInput(f"gate norm factor must be 0 (off) or at least 1, got {task.scoring.gate_norm_factor}")
     if task.privacy.epsilon < 0 or not 0 < task.privacy.delta < 1 or task.privacy.clip <= 0:
         raise BadInput("--dp-epsilon must be non-negative, --dp-delta in (0, 1) and --dp-clip positive")
+    if task.privacy.sgd_epsilon < 0 or task.privacy.sgd_clip <= 0:
+        raise BadInput("--dp-sgd-epsilon must be non-negative and --dp-sgd-clip positive")
+    if task.privacy.sgd_epsilon > 0 and task.training.prox_mu > 0:
+        raise BadInput("DP-SGD cannot train with a FedProx term: its gradient is not clipped per record")
     chain = open_chain(rpc, chain_id)
     with console.status("deploying the ledger, joining the nodes, publishing the task"):
         federation = setup_federation(config, chain, out, key_shares)
@@ -155,9 +162,16 @@ def demo_command(
             f"client-level DP: ε = [bold]{spent['epsilon_spent']:.3f}[/bold] spent at δ = {spent['delta']:g} "
             f"(Opacus RDP accountant, noise multiplier {spent['noise_multiplier']:.3f}, clip {spent['clip']:g})"
         )
+    records = record_privacy_spent(federation)
+    if records is not None:
+        console.print(
+            f"record-level DP (DP-SGD): largest ε a node spent = [bold]{records['epsilon_spent']:.3f}[/bold] at δ = {records['delta']:g} "
+            f"(Opacus RDP accountant, noise multiplier {records['noise_multiplier']:.3f}, clip {records['clip']:g} per record)"
+        )
     print_audit(result.audit)
     payload = demo_json(result, rpc, out, time.perf_counter() - start)
     payload["privacy"] = spent
+    payload["dp_sgd"] = records
     plot_accuracy(
         out / "accuracy.png",
         [r.test_accuracy for r in result.rounds],
@@ -190,6 +204,19 @@ def privacy_spent(spec: FederationSpec, rounds: int) -> dict[str, float] | None:
         "delta": spec.dp_delta,
         "noise_multiplier": spec.dp_noise_multiplier,
         "clip": spec.dp_clip,
+    }
+
+
+def record_privacy_spent(federation: Federation) -> dict[str, float] | None:
+    """The task's DP-SGD so far: the largest ε a node spent (its own Opacus RDP accountant), δ, noise multiplier, clip; None without."""
+    spec = federation.coordinator.spec
+    if spec.record_dp() is None:
+        return None
+    return {
+        "epsilon_spent": max(n.participant.private_training.epsilon_spent(spec.dp_sgd_delta) for n in federation.nodes),
+        "delta": spec.dp_sgd_delta,
+        "noise_multiplier": spec.dp_sgd_noise_multiplier,
+        "clip": spec.dp_sgd_clip,
     }
 
 
