@@ -7,6 +7,7 @@ noise nobody can redraw from its seed."""
 from __future__ import annotations
 
 import json
+import logging
 from pathlib import Path
 
 import numpy as np
@@ -144,7 +145,11 @@ def test_a_node_with_other_columns_is_left_out_and_refuses_the_plan_naming_them(
     assert "\n" not in str(refused.value)
 
 
-def test_a_node_of_a_dp_task_clips_weighs_equally_and_adds_a_secret_noise_share(tmp_path: Path) -> None:
+def _dp_round(tmp_path: Path, privacy: PrivacyConfig):
+    """A plaintext consortium task with ``privacy`` over three hospitals; node 0 trains its first round.
+
+    Returns the spec, the round's plan, node 0's runtime and the update it sent.
+    """
     chain = embedded_chain()
     roles = bootstrap_ledger(chain, RewardConfig())
     paths = [write_clinical_csv(tmp_path / f"hospital-{k}.csv", n, seed=k, id_offset=1000 * k) for k, n in enumerate(ROWS)]
@@ -154,14 +159,13 @@ def test_a_node_of_a_dp_task_clips_weighs_equally_and_adds_a_secret_noise_share(
         rpc="", ledger=roles.ledger.address, artifacts=str(tmp_path / "artifacts"), keys_dir=str(tmp_path / "keys"),
         aggregator_key=str(keys["aggregator"]), evaluator_key=str(keys["evaluator"]), admin_key=str(keys["admin"]),
         task=TaskConfig(data=DataConfig(nodes=3, label=LABEL_COLUMN, id_columns=(ID_COLUMN,)), custody=CustodyConfig(encrypt=False),
-                        privacy=PrivacyConfig(epsilon=8.0, clip=0.05)),
+                        privacy=privacy),
         validation=str(write_clinical_csv(tmp_path / "validation.csv", 50, seed=7, id_offset=90000)),
     )
     store = ArtifactStore(config.artifacts)
     task_id = create_task(config, roles.ledger, store, _member_infos(runtimes))
     published = load_published(roles.ledger, store, task_id)
     spec = published.spec
-    assert spec.client_dp() is not None
     coordinator = Coordinator(spec, roles.ledger, task_id, roles.aggregator, roles.evaluator, None, published.validation, store)
     params = initial_params(spec)
     round_id = coordinator.open_round(params)
@@ -171,12 +175,27 @@ def test_a_node_of_a_dp_task_clips_weighs_equally_and_adds_a_secret_noise_share(
         {"task": task_id, "round": round_id, "sample-counts": json.dumps(dict(plan.sample_counts))},
         {"spec": spec.to_bytes(), "params": model_to_bytes(plan.global_params)},
     )
-    sent = spec.scheme().parse(SignedBlob.parse(binary["blob"]).payload)
+    return spec, plan, node, spec.scheme().parse(SignedBlob.parse(binary["blob"]).payload)
+
+
+def test_a_node_of_a_dp_task_clips_weighs_equally_and_adds_a_secret_noise_share(tmp_path: Path) -> None:
+    spec, plan, node, sent = _dp_round(tmp_path, PrivacyConfig(epsilon=8.0, clip=0.05))
+    assert spec.client_dp() is not None
 
     # the same node in process, its noise drawn from its (public) seed: the updates differ by the two noise draws alone
-    private = Participant(node.address, node._task_data(task_id, spec), spec.model.factory(), spec.train, spec.scheme(), seed=node.seed, privacy=spec.client_dp())
+    data = node._task_data(plan.task_id, spec)
+    private = Participant(node.address, data, spec.model.factory(), spec.train, spec.scheme(), seed=node.seed, privacy=spec.client_dp())
     difference = sent - spec.scheme().parse(SignedBlob.parse(private.submit(plan).blob).payload)
     n = len(spec.sample_counts)
     share = spec.dp_noise_multiplier * spec.dp_clip / n / np.sqrt(n)
     assert np.std(difference) == pytest.approx(np.sqrt(2) * share, rel=0.15)
     assert abs(np.mean(difference)) < 4 * np.sqrt(2) * share / np.sqrt(difference.size)
+
+
+def test_a_node_of_a_dp_sgd_task_trains_by_dp_sgd_and_logs_the_epsilon_it_spent(tmp_path: Path, caplog) -> None:
+    with caplog.at_level(logging.INFO, logger="fl_node.transport.node"):
+        spec, _, _, _ = _dp_round(tmp_path, PrivacyConfig(sgd_epsilon=8.0))
+
+    assert spec.record_dp() is not None
+    (line,) = [r.getMessage() for r in caplog.records if "DP-SGD has spent" in r.getMessage()]
+    assert 0 < float(line.split("epsilon ")[1].split()[0]) < 8
