@@ -9,29 +9,31 @@ gradient clipped to L2 norm ``C``, Gaussian noise of standard deviation ``σ C``
 batch's sum. The task publishes ``σ`` and ``C``; every node keeps one accountant over all its
 rounds and reports the ε it has spent (Opacus's RDP accountant; nothing here computes ε).
 
-A node of ``n`` samples trains ``ceil(n / batch_size)`` steps per epoch, each step sampling
-every record with probability ``1 / ceil(n / batch_size)`` (Opacus's Poisson loader for the
-task's batch size). Its ε over the task depends on ``n``, so ``σ`` is calibrated for the
-member that spends the most: no node exceeds the task's ε.
+A node of ``n`` samples draws each step's batch with every record in it with probability
+``q = 1 / ceil(n / batch_size)`` and takes ``int(1 / q)`` steps per epoch (Opacus's Poisson
+loader for the task's batch size): ``ceil(n / batch_size)`` steps, or one fewer where the
+division rounds down (lengths of 93 batches and more, about one in twelve). Its ε over the
+task depends on ``n``, so ``σ`` is calibrated for the member that spends the most, counting
+``ceil(n / batch_size)`` steps per epoch: no node exceeds the task's ε.
 """
 
 from __future__ import annotations
 
 import math
 import warnings
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 import numpy as np
 import torch
 from opacus import PrivacyEngine
-from opacus.accountants import RDPAccountant
-from opacus.accountants.utils import get_noise_multiplier
 from torch import nn
 from torch.utils.data import DataLoader, TensorDataset
 
 from fl_node.data import ArraySplit
 from fl_node.errors import FlNodeError, ModelError
+from fl_node.privacy import rdp_epsilon, rdp_noise_multiplier
 from fl_node.training import FitResult, TrainConfig, make_optimizer
 
 
@@ -69,23 +71,32 @@ def noise_multiplier_for_records(
         raise FlNodeError(f"DP-SGD needs epsilon > 0, delta in (0, 1), at least one round and members with data, got {epsilon}, {delta}, {rounds}")
     lengths = sorted({math.ceil(n / batch_size) for n in counts})  # members with as many batches per epoch spend alike
 
-    def calibrated(length: int) -> float:
-        return float(get_noise_multiplier(
-            target_epsilon=epsilon, target_delta=delta, sample_rate=1 / length, steps=rounds * epochs * length, accountant="rdp",
-        ))
-
     # the fewest batches per epoch (the highest sampling rate) usually spend the most; the others are checked, not assumed
-    sigma = calibrated(lengths[0])
+    sigma = rdp_noise_multiplier(epsilon, delta, 1 / lengths[0], rounds * epochs * lengths[0])
     for length in lengths[1:]:
-        if _epsilon(sigma, 1 / length, rounds * epochs * length, delta) > epsilon:
-            sigma = max(sigma, calibrated(length))
+        if rdp_epsilon(sigma, 1 / length, rounds * epochs * length, delta) > epsilon:
+            sigma = max(sigma, rdp_noise_multiplier(epsilon, delta, 1 / length, rounds * epochs * length))
     return sigma
 
 
-def _epsilon(noise_multiplier: float, rate: float, steps: int, delta: float) -> float:
-    accountant = RDPAccountant()
-    accountant.history = [(noise_multiplier, rate, steps)]
-    return float(accountant.get_epsilon(delta))
+def largest_epsilon_spent(trainers: Iterable[PrivateTrainer | None], delta: float) -> float:
+    """The largest ε at ``delta`` that any of the nodes' trainers has spent (None: a node without DP-SGD)."""
+    return max(t.epsilon_spent(delta) for t in trainers if t is not None)
+
+
+@contextmanager
+def _quiet_opacus() -> Iterator[None]:
+    """Silence what Opacus says every round about choices made here.
+
+    Secure mode is off by choice (docs/threat-model.md); a node whose behaviour rewrites its
+    data (a label flipper) hands in a new object for the same records; the per-sample hooks fire
+    on a model whose inputs need no gradient, as expected.
+    """
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="Secure RNG turned off", category=UserWarning)
+        warnings.filterwarnings("ignore", message="PrivacyEngine detected new dataset object", category=UserWarning)
+        warnings.filterwarnings("ignore", message="Full backward hook is firing", category=UserWarning)
+        yield
 
 
 @dataclass(frozen=True)
@@ -114,8 +125,7 @@ class PrivateTrainer:
 
     def __init__(self, dp: RecordDp) -> None:
         self.dp = dp
-        with warnings.catch_warnings():
-            warnings.filterwarnings("ignore", message="Secure RNG turned off", category=UserWarning)  # off by choice, see fit
+        with _quiet_opacus():
             self.engine = PrivacyEngine(accountant="rdp")
         self._data: tuple[ArraySplit, TensorDataset] | None = None
 
@@ -143,13 +153,7 @@ class PrivateTrainer:
             raise ModelError("DP-SGD cannot train with a FedProx term: its gradient is not clipped per record")
         generator = torch.Generator().manual_seed(int(seed))
         loader = DataLoader(self._dataset(data), batch_size=config.batch_size, generator=generator)
-        with warnings.catch_warnings():
-            # said every round by Opacus: secure mode is off by choice (docs/threat-model.md); a node whose
-            # behaviour rewrites its data (a label flipper) hands in a new object for the same records;
-            # the per-sample hooks fire on a model whose inputs need no gradient, as expected
-            warnings.filterwarnings("ignore", message="Secure RNG turned off", category=UserWarning)
-            warnings.filterwarnings("ignore", message="PrivacyEngine detected new dataset object", category=UserWarning)
-            warnings.filterwarnings("ignore", message="Full backward hook is firing", category=UserWarning)
+        with _quiet_opacus():
             private, optimizer, loader = self.engine.make_private(
                 module=model,
                 optimizer=make_optimizer(model, config),

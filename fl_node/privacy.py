@@ -75,17 +75,25 @@ def noise_multiplier_for(epsilon: float, delta: float, rounds: int) -> float:
     """
     if not epsilon > 0 or not 0 < delta < 1 or rounds < 1:
         raise FlNodeError(f"DP needs epsilon > 0, delta in (0, 1) and at least one round, got {epsilon}, {delta}, {rounds}")
-    return float(
-        get_noise_multiplier(
-            target_epsilon=epsilon, target_delta=delta, sample_rate=SAMPLE_RATE, steps=rounds, accountant="rdp"
-        )
-    )
+    return rdp_noise_multiplier(epsilon, delta, SAMPLE_RATE, rounds)
 
 
 def epsilon_spent(noise_multiplier: float, delta: float, rounds: int) -> float:
     """ε spent at ``delta`` after ``rounds`` rounds of the Gaussian mechanism with ``noise_multiplier`` (Opacus RDP); 0 before any round."""
     if rounds < 1:
         return 0.0
+    return rdp_epsilon(noise_multiplier, SAMPLE_RATE, rounds, delta)
+
+
+def rdp_noise_multiplier(epsilon: float, delta: float, sample_rate: float, steps: int) -> float:
+    """Opacus's RDP calibration: the σ with which ``steps`` subsampled Gaussian steps at ``sample_rate`` spend ``epsilon`` at ``delta``."""
+    return float(
+        get_noise_multiplier(target_epsilon=epsilon, target_delta=delta, sample_rate=sample_rate, steps=steps, accountant="rdp")
+    )
+
+
+def rdp_epsilon(noise_multiplier: float, sample_rate: float, steps: int, delta: float) -> float:
+    """ε at ``delta`` that Opacus's RDP accountant gives ``steps`` subsampled Gaussian steps of ``noise_multiplier`` at ``sample_rate``."""
     accountant = RDPAccountant()
-    accountant.history = [(noise_multiplier, SAMPLE_RATE, rounds)]
+    accountant.history = [(noise_multiplier, sample_rate, steps)]
     return float(accountant.get_epsilon(delta))

@@ -23,6 +23,7 @@ from fl_node.artifacts import ArtifactStore
 from fl_node.crypto.codec import TASK_CODEC, CodecConfig
 from fl_node.crypto.keys import public_key_to_bytes
 from fl_node.data import Dataset, FederatedData, SplitConfig, federate
+from fl_node.dp_sgd import largest_epsilon_spent
 from fl_node.errors import FlNodeError
 from fl_node.hfl.coordinator import Coordinator, RoundOutcome
 from fl_node.hfl.node import LedgerNode
@@ -209,8 +210,8 @@ def run_seed(
             coordinator, transport, task.rounds, retries=config.round.retries, observers=[recorder], patience=task.patience
         )
     spent = epsilon_spent(spec.dp_noise_multiplier, spec.dp_delta, len(recorder.records)) if spec.client_dp() else float("inf")
-    trainers = [n.participant.private_training for n in transport.nodes]
-    record_spent = max(t.epsilon_spent(spec.dp_sgd_delta) for t in trainers if t is not None) if spec.record_dp() else float("inf")
+    trainers = (n.participant.private_training for n in transport.nodes)
+    record_spent = largest_epsilon_spent(trainers, spec.dp_sgd_delta) if spec.record_dp() else float("inf")
     best_round = 1 + [o.round_id for o in run.outcomes].index(run.best.round_id)
     return SeedResult(
         seed, recorder.records, centralized, run.final_params, len(initial), len(data.test), spent, best_round, run.stopped_early,

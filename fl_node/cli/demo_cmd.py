@@ -17,6 +17,7 @@ from fl_node.cli.chain_cmd import ChainIdOption, RpcOption, open_chain
 from fl_node.cli.explorer_cmd import check_port, explorer_command_line, serve
 from fl_node.cli.task_cmd import refuse_task_flags
 from fl_node.crypto.keys import load_private_key
+from fl_node.dp_sgd import largest_epsilon_spent
 from fl_node.demo import DemoConfig, DemoResult, DemoRound, Federation, run_demo, setup_federation
 from fl_node.explorer.views import Explorer
 from fl_node.explorer.web import DEFAULT_PORT
@@ -213,7 +214,7 @@ def record_privacy_spent(federation: Federation) -> dict[str, float] | None:
     if spec.record_dp() is None:
         return None
     return {
-        "epsilon_spent": max(n.participant.private_training.epsilon_spent(spec.dp_sgd_delta) for n in federation.nodes),
+        "epsilon_spent": largest_epsilon_spent((n.participant.private_training for n in federation.nodes), spec.dp_sgd_delta),
         "delta": spec.dp_sgd_delta,
         "noise_multiplier": spec.dp_sgd_noise_multiplier,
         "clip": spec.dp_sgd_clip,

@@ -172,11 +172,12 @@ class Participant:
         train_seed, code_seed = np.random.SeedSequence([self.seed, plan.round]).spawn(2)
         rng = np.random.default_rng(code_seed)
         model = unflatten(self.model_factory(), plan.global_params)
+        data = self.behaviour.local_data(self.data, rng)
+        seed = int(train_seed.generate_state(1)[0])
         if self.private_training is None:
-            result = fit(model, self.behaviour.local_data(self.data, rng), self.train_config, seed=int(train_seed.generate_state(1)[0]))
+            result = fit(model, data, self.train_config, seed=seed)
         else:
-            seed = secrets.randbits(63) if self.secret_noise else int(train_seed.generate_state(1)[0])
-            result = self.private_training.fit(model, self.behaviour.local_data(self.data, rng), self.train_config, seed=seed)
+            result = self.private_training.fit(model, data, self.train_config, seed=secrets.randbits(63) if self.secret_noise else seed)
         delta = self.behaviour.local_update(
             flatten(model).astype(np.float64) - np.asarray(plan.global_params, dtype=np.float64), rng
         )
